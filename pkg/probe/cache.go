@@ -1,0 +1,175 @@
+package probe
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
+	"hash"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/singleflight"
+)
+
+// maxCacheEntries bounds the cache. Only successes are stored, each needs a real bucket
+// and valid credentials, and expired entries are swept, so the bound is a backstop.
+const maxCacheEntries = 10000
+
+// cacheKey identifies a probe without holding any of its credentials.
+type cacheKey [sha256.Size]byte
+
+// Cache is a Prober that merges identical probes in flight into one call of the inner
+// prober and remembers successes for a while, so a burst of admissions of one store, or
+// a store applied again, does not probe S3 each time. Failures are never remembered: a
+// fixed bucket or Secret is seen at once.
+//
+// Probes are identical when every field of the Target is, credentials included. The key
+// is an HMAC under a key that exists only in this process, so neither the cache nor the
+// singleflight group ever holds a secret, and a changed Secret never finds the success
+// of the old one.
+type Cache struct {
+	inner Prober
+	ttl   time.Duration
+	now   func() time.Time
+
+	macs  sync.Pool // of *keyHasher
+	group singleflight.Group
+
+	mu        sync.Mutex
+	entries   map[cacheKey]time.Time // expiry of each cached success
+	lastSweep time.Time
+}
+
+var _ Prober = &Cache{}
+
+// keyHasher is an HMAC with a scratch buffer, pooled so a cache hit does not allocate.
+type keyHasher struct {
+	mac hash.Hash
+	buf []byte
+	sum []byte
+}
+
+// NewCache returns a Cache in front of inner that remembers successes for ttl, reading
+// the time from now (time.Now when nil). A ttl of zero remembers nothing but still
+// merges probes in flight.
+func NewCache(inner Prober, ttl time.Duration, now func() time.Time) *Cache {
+	if now == nil {
+		now = time.Now
+	}
+	secret := make([]byte, 32)
+	// crypto/rand.Read never returns an error; it crashes the program if it cannot read.
+	_, _ = rand.Read(secret)
+	c := &Cache{inner: inner, ttl: ttl, now: now, entries: map[cacheKey]time.Time{}}
+	c.macs.New = func() any { return &keyHasher{mac: hmac.New(sha256.New, secret)} }
+	return c
+}
+
+// Probe answers from the cache or joins, or starts, the probe of t. The inner probe runs
+// detached from ctx, so a caller that goes away does not fail the others waiting for
+// it; each caller stops waiting when its own ctx ends.
+func (c *Cache) Probe(ctx context.Context, t Target) error {
+	k := c.key(t)
+	if c.lookup(k) {
+		cacheHits.Inc()
+		return nil
+	}
+	cacheMisses.Inc()
+	return c.join(ctx, t, k)
+}
+
+// join waits for the probe of t in flight, or starts it. It is apart from Probe so that
+// a hit does not pay for the closure's copy of k.
+func (c *Cache) join(ctx context.Context, t Target, k cacheKey) error {
+	ch := c.group.DoChan(string(k[:]), func() (any, error) {
+		err := c.inner.Probe(context.WithoutCancel(ctx), t)
+		if err == nil {
+			c.store(k)
+		}
+		return nil, err
+	})
+	select {
+	case r := <-ch:
+		return r.Err
+	case <-ctx.Done():
+		return contextFailure(ctx, 0)
+	}
+}
+
+// key hashes every field of t, each prefixed with its length so that no two targets
+// share an encoding.
+func (c *Cache) key(t Target) cacheKey {
+	h := c.macs.Get().(*keyHasher)
+	defer c.macs.Put(h)
+	b := h.buf[:0]
+	field := func(s string) {
+		b = binary.BigEndian.AppendUint32(b, uint32(len(s)))
+		b = append(b, s...)
+	}
+	field(t.Endpoint)
+	field(t.Bucket)
+	field(t.Path)
+	b = append(b, boolByte(t.Insecure), boolByte(t.UseDualStack), boolByte(t.Credentials != nil))
+	field(t.AuthMethod)
+	if t.Credentials != nil {
+		field(t.Credentials.AccessKeyID)
+		field(t.Credentials.SecretAccessKey)
+	}
+	h.mac.Reset()
+	h.mac.Write(b)
+	h.sum = h.mac.Sum(h.sum[:0])
+	var k cacheKey
+	copy(k[:], h.sum)
+	clear(b) // the scratch buffer held the secret
+	h.buf = b
+	return k
+}
+
+func boolByte(v bool) byte {
+	if v {
+		return 1
+	}
+	return 0
+}
+
+// lookup reports whether k is a success that has not expired, and forgets it if it has.
+func (c *Cache) lookup(k cacheKey) bool {
+	if c.ttl <= 0 {
+		return false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	expiry, ok := c.entries[k]
+	if !ok {
+		return false
+	}
+	if !c.now().Before(expiry) {
+		delete(c.entries, k)
+		return false
+	}
+	return true
+}
+
+// store remembers a success for ttl. Once a ttl it sweeps expired entries, so keys of
+// stores nobody probes again do not pile up; when the cache is full it stores nothing.
+func (c *Cache) store(k cacheKey) {
+	if c.ttl <= 0 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := c.now()
+	if now.Sub(c.lastSweep) >= c.ttl || len(c.entries) >= maxCacheEntries {
+		for key, expiry := range c.entries {
+			if !now.Before(expiry) {
+				delete(c.entries, key)
+			}
+		}
+		c.lastSweep = now
+	}
+	if len(c.entries) >= maxCacheEntries {
+		return
+	}
+	c.entries[k] = now.Add(c.ttl)
+}

@@ -1,0 +1,119 @@
+package probe
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"time"
+
+	"github.com/minio/minio-go/v7/pkg/credentials"
+)
+
+// iamProvider is the credential chain of authMethod IAM: static keys from the AWS_*
+// environment first, then minio-go's IAM provider, which covers web identity (IRSA,
+// AWS_WEB_IDENTITY_TOKEN_FILE), EKS Pod Identity, ECS task roles and EC2 instance
+// profiles. Unlike credentials.Chain it keeps the IAM provider's error, which is what
+// an operator needs to see in the logs when credentials cannot be obtained.
+type iamProvider struct {
+	env     credentials.EnvAWS
+	iam     credentials.IAM
+	fromEnv bool
+}
+
+// newIAMCredentials returns the shared, caching credentials of authMethod IAM. endpoint
+// overrides the metadata or STS endpoint; empty means the provider's own defaults.
+func newIAMCredentials(endpoint string) *credentials.Credentials {
+	return credentials.New(&iamProvider{iam: credentials.IAM{Endpoint: endpoint, Client: newIAMClient()}})
+}
+
+// RetrieveWithCredContext implements credentials.Provider.
+func (p *iamProvider) RetrieveWithCredContext(cc *credentials.CredContext) (credentials.Value, error) {
+	if v, err := p.env.RetrieveWithCredContext(cc); err == nil && v.AccessKeyID != "" && v.SecretAccessKey != "" {
+		p.fromEnv = true
+		return v, nil
+	}
+	p.fromEnv = false
+	v, err := p.iam.RetrieveWithCredContext(cc)
+	if err == nil && (v.AccessKeyID == "" || v.SecretAccessKey == "") {
+		err = errors.New("the IAM provider returned empty credentials")
+	}
+	return v, err
+}
+
+// Retrieve implements credentials.Provider.
+func (p *iamProvider) Retrieve() (credentials.Value, error) {
+	return p.RetrieveWithCredContext(nil)
+}
+
+// IsExpired implements credentials.Provider.
+func (p *iamProvider) IsExpired() bool {
+	if p.fromEnv {
+		return p.env.IsExpired()
+	}
+	return p.iam.IsExpired()
+}
+
+// newIAMClient is the HTTP client for the metadata service and STS. It must not use
+// the guarded transport: reaching 169.254.169.254 is its whole point.
+func newIAMClient() *http.Client {
+	return &http.Client{Transport: &http.Transport{
+		Proxy:                 proxyUnlessLinkLocal,
+		DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		TLSClientConfig:       &tls.Config{MinVersion: tls.VersionTLS12},
+		TLSHandshakeTimeout:   5 * time.Second,
+		MaxIdleConns:          4,
+		IdleConnTimeout:       time.Minute,
+		ResponseHeaderTimeout: 10 * time.Second,
+	}}
+}
+
+// proxyUnlessLinkLocal sends STS requests through the environment's proxy, as AWS SDKs
+// do, but never metadata requests: a proxy cannot reach the node's link-local service.
+func proxyUnlessLinkLocal(req *http.Request) (*url.URL, error) {
+	if a, err := netip.ParseAddr(req.URL.Hostname()); err == nil && a.Unmap().IsLinkLocalUnicast() {
+		return nil, nil
+	}
+	return http.ProxyFromEnvironment(req)
+}
+
+// iamCredentials obtains the shared IAM credentials within ctx. The credentials object
+// holds a lock while it fetches, so the fetch runs aside and the caller stops waiting
+// when ctx ends.
+func (p *S3Prober) iamCredentials(ctx context.Context, s scene) (credentials.Value, error) {
+	type result struct {
+		v   credentials.Value
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		v, err := p.iam.GetWithContext(&credentials.CredContext{Context: ctx})
+		ch <- result{v, err}
+	}()
+	var r result
+	select {
+	case r = <-ch:
+	case <-ctx.Done():
+		return credentials.Value{}, contextFailure(ctx, s.budget)
+	}
+	if r.err == nil && r.v.AccessKeyID != "" {
+		return r.v, nil
+	}
+	if ctx.Err() != nil {
+		return credentials.Value{}, contextFailure(ctx, s.budget)
+	}
+	err := r.err
+	if err == nil {
+		err = errors.New("no credentials")
+	}
+	return credentials.Value{}, &Failure{
+		Reason: ReasonCredentialsMissing,
+		Message: "the webhook could not obtain IAM credentials; give its service account an IAM role " +
+			"(IRSA or EKS Pod Identity) or run it with an instance profile, or use authMethod accessKey",
+		Err: fmt.Errorf("obtaining IAM credentials: %w", err),
+	}
+}

@@ -1,0 +1,140 @@
+package probe
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// clearAWSEnv makes the IAM chain see neither static keys nor web identity nor a
+// container credentials endpoint, so it goes to the instance metadata stand-in.
+func clearAWSEnv(t *testing.T) {
+	for _, v := range []string{
+		"AWS_ACCESS_KEY_ID", "AWS_ACCESS_KEY", "AWS_SECRET_ACCESS_KEY", "AWS_SECRET_KEY", "AWS_SESSION_TOKEN",
+		"AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN", "AWS_ROLE_SESSION_NAME", "AWS_REGION",
+		"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+		"AWS_CONTAINER_AUTHORIZATION_TOKEN", "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+	} {
+		t.Setenv(v, "")
+	}
+}
+
+// fakeIMDS stands in for the EC2 instance metadata service (IMDSv2) and counts the
+// credentials it hands out.
+func fakeIMDS(t *testing.T) (*httptest.Server, *atomic.Int32) {
+	t.Helper()
+	var issued atomic.Int32
+	mux := http.NewServeMux()
+	mux.HandleFunc("PUT /latest/api/token", func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = w.Write([]byte("imds-token"))
+	})
+	mux.HandleFunc("GET /latest/meta-data/iam/security-credentials/", func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("X-aws-ec2-metadata-token") != "imds-token" {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		_, _ = w.Write([]byte("probe-role"))
+	})
+	mux.HandleFunc("GET /latest/meta-data/iam/security-credentials/probe-role", func(w http.ResponseWriter, _ *http.Request) {
+		issued.Add(1)
+		_ = json.NewEncoder(w).Encode(map[string]any{
+			"Code":            "Success",
+			"AccessKeyId":     "ASIAFAKEROLE",
+			"SecretAccessKey": "role-secret-access-key",
+			"Token":           "role-session-token",
+			"Expiration":      time.Now().Add(time.Hour).UTC().Format(time.RFC3339),
+		})
+	})
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return srv, &issued
+}
+
+func TestS3ProberWithIAM(t *testing.T) {
+	clearAWSEnv(t)
+	imds, issued := fakeIMDS(t)
+	fake := newFakeS3(nil)
+	srv := fake.start(t, false)
+	target := testTarget(srv.Listener.Addr().String())
+	target.AuthMethod, target.Credentials = "IAM", nil
+	prober := NewS3Prober(S3Options{IAMEndpoint: imds.URL})
+
+	for range 2 {
+		if err := prober.Probe(context.Background(), target); err != nil {
+			t.Fatalf("want success, got %v", err)
+		}
+	}
+
+	if got := issued.Load(); got != 1 {
+		t.Errorf("the metadata service issued credentials %d times, want once for both probes", got)
+	}
+	requests := fake.seen()
+	auths, tokens := fake.signatures()
+	for i, auth := range auths {
+		if !strings.HasPrefix(auth, "AWS4-HMAC-SHA256 Credential=ASIAFAKEROLE/") || tokens[i] != "role-session-token" {
+			t.Errorf("request %q signed with %q and token %q, want the role's key and session token", requests[i], auth, tokens[i])
+		}
+	}
+}
+
+func TestS3ProberWithIAMPrefersTheEnvironment(t *testing.T) {
+	clearAWSEnv(t)
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIAFROMENV")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "secret-from-env")
+	fake := newFakeS3(nil)
+	srv := fake.start(t, false)
+	target := testTarget(srv.Listener.Addr().String())
+	target.AuthMethod, target.Credentials = "IAM", nil
+
+	err := NewS3Prober(S3Options{IAMEndpoint: "http://" + closedPort(t)}).Probe(context.Background(), target)
+
+	if err != nil {
+		t.Fatalf("want success, got %v", err)
+	}
+	if auths, _ := fake.signatures(); len(auths) == 0 || !strings.HasPrefix(auths[0], "AWS4-HMAC-SHA256 Credential=AKIAFROMENV/") {
+		t.Errorf("signed with %q, want the key from the environment", auths)
+	}
+}
+
+func TestS3ProberWithoutIAMCredentials(t *testing.T) {
+	tests := map[string]struct {
+		iamEndpoint func(t *testing.T) string
+		want        *Failure
+	}{
+		"a metadata service that refuses connections is reported as CredentialsUnavailable": {
+			iamEndpoint: func(t *testing.T) string { return "http://" + closedPort(t) },
+			want: &Failure{Reason: ReasonCredentialsMissing,
+				Message: "the webhook could not obtain IAM credentials; give its service account an IAM role " +
+					"(IRSA or EKS Pod Identity) or run it with an instance profile, or use authMethod accessKey"},
+		},
+		"a metadata service that never answers is reported as Timeout": {
+			iamEndpoint: func(t *testing.T) string { return "http://" + blackHole(t) },
+			want:        &Failure{Reason: ReasonTimeout, Message: "timed out after 1.5s"},
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			clearAWSEnv(t)
+			fake := newFakeS3(nil)
+			srv := fake.start(t, false)
+			target := testTarget(srv.Listener.Addr().String())
+			target.AuthMethod, target.Credentials = "IAM", nil
+
+			start := time.Now()
+			err := NewS3Prober(S3Options{Timeout: 1500 * time.Millisecond, IAMEndpoint: tc.iamEndpoint(t)}).Probe(context.Background(), target)
+
+			checkFailure(t, err, tc.want)
+			if elapsed := time.Since(start); elapsed > 2500*time.Millisecond {
+				t.Errorf("the probe took %s, want it within its budget of 1.5s", elapsed)
+			}
+			if got := fake.seen(); len(got) != 0 {
+				t.Errorf("S3 got requests %q without credentials", got)
+			}
+		})
+	}
+}

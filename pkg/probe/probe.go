@@ -1,0 +1,100 @@
+package probe
+
+import (
+	"context"
+	"errors"
+	"fmt"
+)
+
+// Prober checks that Kratix could use a bucket. Probe returns nil when the bucket exists
+// and the credentials may write to it, and a *Failure otherwise.
+type Prober interface {
+	Probe(ctx context.Context, t Target) error
+}
+
+// ProberFunc adapts a function to a Prober.
+type ProberFunc func(ctx context.Context, t Target) error
+
+// Probe calls f.
+func (f ProberFunc) Probe(ctx context.Context, t Target) error { return f(ctx, t) }
+
+// Target is what a BucketStateStore asks Kratix to write to, with its credentials resolved.
+type Target struct {
+	Endpoint     string
+	Bucket       string
+	Path         string
+	Insecure     bool
+	UseDualStack bool
+	// AuthMethod is "accessKey" or "IAM".
+	AuthMethod string
+	// Credentials are the Secret's keys for accessKey; nil for IAM.
+	Credentials *Credentials
+}
+
+// Credentials are static S3 credentials read from a Secret.
+type Credentials struct {
+	AccessKeyID     string
+	SecretAccessKey string
+}
+
+// String keeps credentials out of logs and error messages printed with %v.
+func (Credentials) String() string { return "<redacted>" }
+
+// GoString keeps credentials out of %#v.
+func (Credentials) GoString() string { return "<redacted>" }
+
+// Reason names why a probe failed. Reasons are stable: they appear in denials, logs and
+// the probes_total metric.
+type Reason string
+
+const (
+	ReasonOK                 Reason = "OK"
+	ReasonBucketNotFound     Reason = "BucketNotFound"
+	ReasonAccessDenied       Reason = "AccessDenied"
+	ReasonInvalidAccessKeyID Reason = "InvalidAccessKeyId"
+	ReasonSignatureMismatch  Reason = "SignatureDoesNotMatch"
+	ReasonTLSUntrusted       Reason = "TLSCertificateUntrusted"
+	ReasonTLSMismatch        Reason = "TLSMismatch"
+	ReasonNameNotResolved    Reason = "NameNotResolved"
+	ReasonConnectionRefused  Reason = "ConnectionRefused"
+	ReasonTimeout            Reason = "Timeout"
+	ReasonEndpointForbidden  Reason = "EndpointForbidden"
+	ReasonCredentialsMissing Reason = "CredentialsUnavailable"
+	ReasonUnknown            Reason = "Unknown"
+
+	// ReasonInvalidTarget is a target the prober cannot even try: an endpoint with a
+	// scheme or path, an invalid bucket name, an unknown auth method.
+	ReasonInvalidTarget Reason = "InvalidTarget"
+	// ReasonCanceled is a probe whose caller went away before it finished.
+	ReasonCanceled Reason = "Canceled"
+)
+
+// Failure is a failed probe: a named reason and a message for the person who applied the
+// store. Messages never contain credentials.
+type Failure struct {
+	Reason  Reason
+	Message string
+	// Err is the underlying error, for logs. It never holds credentials either.
+	Err error
+}
+
+func (f *Failure) Error() string { return fmt.Sprintf("%s (reason: %s)", f.Message, f.Reason) }
+
+// Unwrap returns the underlying error.
+func (f *Failure) Unwrap() error { return f.Err }
+
+// ReasonOf returns ReasonOK for nil, the reason of a *Failure anywhere in err's chain,
+// and ReasonUnknown for any other error.
+func ReasonOf(err error) Reason {
+	if err == nil {
+		return ReasonOK
+	}
+	var f *Failure
+	if errors.As(err, &f) {
+		if f == nil {
+			return ReasonOK // a nil *Failure stored in an error
+		}
+		return f.Reason
+	}
+	return ReasonUnknown
+}

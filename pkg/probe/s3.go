@@ -1,0 +1,247 @@
+package probe
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+	"github.com/minio/minio-go/v7/pkg/s3utils"
+)
+
+const (
+	// DefaultTimeout is the time budget of a probe when S3Options.Timeout is zero.
+	DefaultTimeout = 5 * time.Second
+
+	// checkObject is the object Kratix's own write check creates, under the store's path.
+	checkObject = ".kratix-write-permission-check"
+
+	// abortTimeout bounds the clean-up of the write check, which runs even when the
+	// probe's budget has run out so that no incomplete upload is left in the bucket.
+	abortTimeout = 2 * time.Second
+)
+
+// S3Options configure an S3Prober.
+type S3Options struct {
+	// Timeout is the time budget of one probe, from the first byte to the last.
+	// Zero means DefaultTimeout.
+	Timeout time.Duration
+	// IAMEndpoint overrides the metadata or STS endpoint authMethod IAM takes
+	// credentials from; empty means the AWS defaults.
+	IAMEndpoint string
+	// Guard refuses endpoints the webhook must not reach; nil means a guard with only
+	// the built-in cloud metadata rules.
+	Guard *Guard
+	// Transport replaces the guarded transport. Tests only: the dialled addresses are
+	// then not checked, although the endpoint's host still is.
+	Transport http.RoundTripper
+}
+
+// S3Prober probes buckets the way Kratix uses them: with minio-go, the same client
+// options, and the same write check as Kratix's BucketStateStore readiness check. It is
+// safe for concurrent use; all probes share one transport and one set of IAM
+// credentials.
+type S3Prober struct {
+	timeout   time.Duration
+	guard     *Guard
+	transport http.RoundTripper
+	iam       *credentials.Credentials
+}
+
+var _ Prober = &S3Prober{}
+
+// NewS3Prober returns an S3Prober configured by opts.
+func NewS3Prober(opts S3Options) *S3Prober {
+	p := &S3Prober{
+		timeout:   opts.Timeout,
+		guard:     opts.Guard,
+		transport: opts.Transport,
+		iam:       newIAMCredentials(opts.IAMEndpoint),
+	}
+	if p.timeout <= 0 {
+		p.timeout = DefaultTimeout
+	}
+	if p.guard == nil {
+		p.guard = &Guard{}
+	}
+	if p.transport == nil {
+		p.transport = newTransport(p.guard)
+	}
+	return p
+}
+
+// Probe checks that t's bucket exists and that its credentials may write to it. It
+// returns within the prober's time budget; the clean-up of the write check may finish
+// after it returns.
+func (p *S3Prober) Probe(ctx context.Context, t Target) (err error) {
+	start := time.Now()
+	defer func() { observeProbe(err, time.Since(start)) }()
+
+	ctx, cancel := context.WithTimeoutCause(ctx, p.timeout, errBudget)
+	defer cancel()
+
+	checked := make(chan error, 1)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		p.run(ctx, t, checked)
+	}()
+
+	select {
+	case err = <-checked:
+	case <-ctx.Done():
+		select {
+		case err = <-checked:
+		default:
+			return contextFailure(ctx, p.timeout)
+		}
+	}
+	// Give the clean-up the rest of the budget, so the bucket is tidy when Probe returns.
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
+	return err
+}
+
+// run sends the outcome of the checks to checked and then aborts the upload the write
+// check started, if any.
+func (p *S3Prober) run(ctx context.Context, t Target, checked chan<- error) {
+	s := scene{ctx: ctx, budget: p.timeout, target: t, key: objectKey(t.Path)}
+	client, err := p.client(ctx, s)
+	if err != nil {
+		checked <- err
+		return
+	}
+	core := minio.Core{Client: client}
+	uploadID, err := p.check(ctx, core, s)
+	checked <- err
+	if uploadID == "" {
+		return
+	}
+	abortCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), abortTimeout)
+	defer cancel()
+	// Kratix ignores a failed abort too; the probe's outcome is already decided.
+	_ = core.AbortMultipartUpload(abortCtx, t.Bucket, s.key, uploadID)
+}
+
+// check runs the two steps of the probe and returns the ID of the upload it started.
+func (p *S3Prober) check(ctx context.Context, core minio.Core, s scene) (string, error) {
+	t := s.target
+	exists, err := core.BucketExists(ctx, t.Bucket)
+	if err != nil {
+		f := classify(err, s)
+		if f.Reason != ReasonAccessDenied {
+			return "", f
+		}
+		// A 403 to HEAD has no body, so a wrong key looks like a denied read. The write
+		// check answers with a body that names the real problem.
+		s.op = opWrite
+		id, werr := core.NewMultipartUpload(ctx, t.Bucket, s.key, minio.PutObjectOptions{})
+		if wf := classify(werr, s); wf != nil && (wf.Reason == ReasonInvalidAccessKeyID || wf.Reason == ReasonSignatureMismatch) {
+			return id, wf
+		}
+		return id, f
+	}
+	if !exists {
+		return "", bucketNotFound(t)
+	}
+	s.op = opWrite
+	id, err := core.NewMultipartUpload(ctx, t.Bucket, s.key, minio.PutObjectOptions{})
+	if err != nil {
+		return "", classify(err, s)
+	}
+	return id, nil
+}
+
+// client builds a minio-go client for t the way Kratix's S3 writer does.
+func (p *S3Prober) client(ctx context.Context, s scene) (*minio.Client, error) {
+	t := s.target
+	if err := p.guard.CheckHost(endpointHost(t.Endpoint)); err != nil {
+		return nil, err
+	}
+	if err := s3utils.CheckValidBucketName(t.Bucket); err != nil {
+		return nil, &Failure{Reason: ReasonInvalidTarget, Message: fmt.Sprintf("bucketName %q is not a valid S3 bucket name", t.Bucket), Err: err}
+	}
+	var creds *credentials.Credentials
+	switch t.AuthMethod {
+	case "", "accessKey":
+		c := t.Credentials
+		if c == nil || c.AccessKeyID == "" || c.SecretAccessKey == "" {
+			return nil, &Failure{Reason: ReasonCredentialsMissing, Message: "authMethod accessKey needs accessKeyID and secretAccessKey from the Secret"}
+		}
+		creds = credentials.NewStaticV4(c.AccessKeyID, c.SecretAccessKey, "")
+	case "IAM":
+		v, err := p.iamCredentials(ctx, s)
+		if err != nil {
+			return nil, err
+		}
+		creds = credentials.NewStaticV4(v.AccessKeyID, v.SecretAccessKey, v.SessionToken)
+	default:
+		return nil, &Failure{Reason: ReasonInvalidTarget, Message: fmt.Sprintf("authMethod %q is not supported; use accessKey or IAM", t.AuthMethod)}
+	}
+	client, err := minio.New(t.Endpoint, &minio.Options{
+		Creds:     creds,
+		Secure:    !t.Insecure,
+		Transport: p.transport,
+		// One attempt: a refused connection or a denial fails the probe at once.
+		MaxRetries: 1,
+	})
+	if err != nil {
+		return nil, &Failure{Reason: ReasonInvalidTarget, Message: fmt.Sprintf("endpoint %q is not valid: must be host[:port] without a scheme or path", t.Endpoint), Err: err}
+	}
+	// minio-go turns dual-stack on for AWS endpoints by default; Kratix's field decides.
+	client.SetS3EnableDualstack(t.UseDualStack)
+	return client, nil
+}
+
+// objectKey is the key of the write check object under the store's path.
+func objectKey(p string) string {
+	return path.Join(strings.Trim(p, "/"), checkObject)
+}
+
+// endpointHost is the host of a host[:port] endpoint.
+func endpointHost(endpoint string) string {
+	if host, _, err := net.SplitHostPort(endpoint); err == nil {
+		return host
+	}
+	return endpoint
+}
+
+// newTransport is the transport all probes share: minio-go's default transport without
+// the proxy, because the guard must see the address really dialled. The URL scheme
+// chooses TLS, so one transport serves secure and insecure stores alike.
+func newTransport(g *Guard) *http.Transport {
+	tlsConfig := &tls.Config{MinVersion: tls.VersionTLS12}
+	if f := os.Getenv("SSL_CERT_FILE"); f != "" {
+		// As minio-go does: add the file to the system roots, read when the prober is built.
+		if data, err := os.ReadFile(f); err == nil {
+			pool, err := x509.SystemCertPool()
+			if err != nil {
+				pool = x509.NewCertPool()
+			}
+			pool.AppendCertsFromPEM(data)
+			tlsConfig.RootCAs = pool
+		}
+	}
+	dialer := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
+	return &http.Transport{
+		DialContext:           g.dialContext(dialer),
+		TLSClientConfig:       tlsConfig,
+		MaxIdleConns:          256,
+		MaxIdleConnsPerHost:   16,
+		IdleConnTimeout:       time.Minute,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ResponseHeaderTimeout: time.Minute,
+		ExpectContinueTimeout: 10 * time.Second,
+		DisableCompression:    true,
+	}
+}

@@ -1,0 +1,330 @@
+package probe
+
+import (
+	"context"
+	"encoding/pem"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+)
+
+const testSecret = "fake-secret-access-key-0123456789"
+
+func testTarget(endpoint string) Target {
+	return Target{
+		Endpoint:    endpoint,
+		Bucket:      "kratix",
+		Path:        "/stores/dev/",
+		Insecure:    true,
+		AuthMethod:  "accessKey",
+		Credentials: &Credentials{AccessKeyID: "AKIAFAKE", SecretAccessKey: testSecret},
+	}
+}
+
+// withEndpoint fills in the endpoint a test server got for "ENDPOINT" in a message.
+func withEndpoint(f *Failure, endpoint string) *Failure {
+	if f == nil {
+		return nil
+	}
+	return &Failure{Reason: f.Reason, Message: strings.ReplaceAll(f.Message, "ENDPOINT", endpoint)}
+}
+
+func TestS3ProberAgainstFakeS3(t *testing.T) {
+	const (
+		location = "GET /kratix/?location="
+		head     = "HEAD /kratix/?"
+		initiate = "POST /kratix/stores/dev/.kratix-write-permission-check?uploads="
+		abort    = "DELETE /kratix/stores/dev/.kratix-write-permission-check?uploadId=upload-1"
+	)
+	tests := map[string]struct {
+		answers      map[string]s3Answer
+		target       func(Target) Target
+		want         *Failure
+		wantRequests []string
+	}{
+		"a bucket the credentials may write to passes and the check upload is aborted": {
+			wantRequests: []string{location, head, initiate, abort},
+		},
+		"a store without a path checks at the root of the bucket": {
+			target: func(t Target) Target { t.Path = ""; return t },
+			wantRequests: []string{location, head,
+				"POST /kratix/.kratix-write-permission-check?uploads=",
+				"DELETE /kratix/.kratix-write-permission-check?uploadId=upload-1"},
+		},
+		"a missing bucket is reported as BucketNotFound": {
+			answers: map[string]s3Answer{"location": {status: 404, code: "NoSuchBucket"}},
+			want: &Failure{Reason: ReasonBucketNotFound,
+				Message: `bucket "kratix" does not exist at "ENDPOINT"; create it or correct bucketName`},
+			wantRequests: []string{location},
+		},
+		"a bucket that HEAD does not find is reported as BucketNotFound": {
+			answers: map[string]s3Answer{"head": {status: 404}},
+			want: &Failure{Reason: ReasonBucketNotFound,
+				Message: `bucket "kratix" does not exist at "ENDPOINT"; create it or correct bucketName`},
+			wantRequests: []string{location, head},
+		},
+		"a wrong secret key is reported as SignatureDoesNotMatch": {
+			answers: map[string]s3Answer{"location": {status: 403, code: "SignatureDoesNotMatch"}},
+			want: &Failure{Reason: ReasonSignatureMismatch,
+				Message: "the secret access key is wrong; check secretAccessKey in the Secret"},
+			wantRequests: []string{location},
+		},
+		"an unknown access key is reported as InvalidAccessKeyId": {
+			answers: map[string]s3Answer{"location": {status: 403, code: "InvalidAccessKeyId"}},
+			want: &Failure{Reason: ReasonInvalidAccessKeyID,
+				Message: "the access key ID is not known to the endpoint; check accessKeyID in the Secret"},
+			wantRequests: []string{location},
+		},
+		"credentials that may not write are reported as AccessDenied": {
+			answers: map[string]s3Answer{"initiate": {status: 403, code: "AccessDenied"}},
+			want: &Failure{Reason: ReasonAccessDenied,
+				Message: `the credentials may not write to bucket "kratix" (creating "stores/dev/.kratix-write-permission-check" was denied); allow s3:PutObject there`},
+			wantRequests: []string{location, head, initiate},
+		},
+		"credentials that may not read are reported as AccessDenied and the upload is still aborted": {
+			answers: map[string]s3Answer{
+				"location": {status: 403, code: "AccessDenied"},
+				"head":     {status: 403},
+			},
+			want: &Failure{Reason: ReasonAccessDenied,
+				Message: `the credentials may not read bucket "kratix"; allow s3:ListBucket on it`},
+			wantRequests: []string{location, head, initiate, abort},
+		},
+		"a wrong secret key behind a bodiless 403 to HEAD is still reported as SignatureDoesNotMatch": {
+			answers: map[string]s3Answer{
+				"location": {status: 403, code: "AccessDenied"},
+				"head":     {status: 403},
+				"initiate": {status: 403, code: "SignatureDoesNotMatch"},
+			},
+			want: &Failure{Reason: ReasonSignatureMismatch,
+				Message: "the secret access key is wrong; check secretAccessKey in the Secret"},
+			wantRequests: []string{location, head, initiate},
+		},
+		"an S3 error the prober does not know is reported as Unknown with its code and status": {
+			answers: map[string]s3Answer{"location": {status: 404, code: "XAdminUserNotFound"}},
+			want: &Failure{Reason: ReasonUnknown,
+				Message: `"ENDPOINT" answered S3 error XAdminUserNotFound (HTTP 404) while checking bucket "kratix"`},
+			wantRequests: []string{location},
+		},
+		"an endpoint that does not speak S3 is reported as Unknown": {
+			answers: map[string]s3Answer{"location": {status: 418, body: "<html>teapot</html>"}},
+			want: &Failure{Reason: ReasonUnknown,
+				Message: `"ENDPOINT" answered HTTP 418, which is not an S3 error response; check that endpoint is an S3 API`},
+			wantRequests: []string{location},
+		},
+		"accessKey without a secret is reported as CredentialsUnavailable without a request": {
+			target: func(t Target) Target { t.Credentials = &Credentials{AccessKeyID: "AKIAFAKE"}; return t },
+			want: &Failure{Reason: ReasonCredentialsMissing,
+				Message: "authMethod accessKey needs accessKeyID and secretAccessKey from the Secret"},
+		},
+		"an unknown auth method is reported as InvalidTarget": {
+			target: func(t Target) Target { t.AuthMethod = "oidc"; return t },
+			want: &Failure{Reason: ReasonInvalidTarget,
+				Message: `authMethod "oidc" is not supported; use accessKey or IAM`},
+		},
+		"an invalid bucket name is reported as InvalidTarget": {
+			target: func(t Target) Target { t.Bucket = "ab"; return t },
+			want: &Failure{Reason: ReasonInvalidTarget,
+				Message: `bucketName "ab" is not a valid S3 bucket name`},
+		},
+		"an endpoint with a path is reported as InvalidTarget": {
+			target: func(t Target) Target { t.Endpoint += "/s3"; return t },
+			want: &Failure{Reason: ReasonInvalidTarget,
+				Message: `endpoint "ENDPOINT/s3" is not valid: must be host[:port] without a scheme or path`},
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			fake := newFakeS3(tc.answers)
+			srv := fake.start(t, false)
+			endpoint := srv.Listener.Addr().String()
+			target := testTarget(endpoint)
+			if tc.target != nil {
+				target = tc.target(target)
+			}
+			reason := string(ReasonOK)
+			if tc.want != nil {
+				reason = string(tc.want.Reason)
+			}
+			before := testutil.ToFloat64(probesTotal.WithLabelValues(reason))
+
+			err := NewS3Prober(S3Options{Timeout: 5 * time.Second}).Probe(context.Background(), target)
+
+			checkFailure(t, err, withEndpoint(tc.want, endpoint))
+			if got := fake.seen(); !reflect.DeepEqual(got, tc.wantRequests) {
+				t.Errorf("requests:\ngot  %q\nwant %q", got, tc.wantRequests)
+			}
+			if got := testutil.ToFloat64(probesTotal.WithLabelValues(reason)) - before; got != 1 {
+				t.Errorf("probes_total{reason=%q} grew by %v, want 1", reason, got)
+			}
+			if err != nil && strings.Contains(err.Error(), testSecret) {
+				t.Errorf("the failure names the secret: %v", err)
+			}
+		})
+	}
+}
+
+func TestS3ProberSignsWithTheStaticKeys(t *testing.T) {
+	fake := newFakeS3(nil)
+	srv := fake.start(t, false)
+
+	if err := NewS3Prober(S3Options{}).Probe(context.Background(), testTarget(srv.Listener.Addr().String())); err != nil {
+		t.Fatal(err)
+	}
+	requests := fake.seen()
+	auths, _ := fake.signatures()
+	for i, auth := range auths {
+		if !strings.HasPrefix(auth, "AWS4-HMAC-SHA256 Credential=AKIAFAKE/") {
+			t.Errorf("request %q signed with %q, want the access key AKIAFAKE", requests[i], auth)
+		}
+		if strings.Contains(auth, testSecret) {
+			t.Errorf("request %q carries the secret", requests[i])
+		}
+	}
+}
+
+func TestS3ProberAgainstBrokenEndpoints(t *testing.T) {
+	tests := map[string]struct {
+		// endpoint returns the endpoint to probe and whether the store says insecure.
+		endpoint func(t *testing.T) (string, bool)
+		want     *Failure
+	}{
+		"a closed port is reported as ConnectionRefused": {
+			endpoint: func(t *testing.T) (string, bool) { return closedPort(t), true },
+			want: &Failure{Reason: ReasonConnectionRefused,
+				Message: `"ENDPOINT" refused the connection; check the host and port in endpoint and that the S3 server is running`},
+		},
+		"a self-signed certificate is reported as TLSCertificateUntrusted": {
+			endpoint: func(t *testing.T) (string, bool) {
+				return newFakeS3(nil).start(t, true).Listener.Addr().String(), false
+			},
+			want: &Failure{Reason: ReasonTLSUntrusted,
+				Message: `the certificate of "ENDPOINT" is not trusted (it is signed by an unknown authority); ` +
+					`add its CA to the webhook's trust bundle (SSL_CERT_FILE) or fix the certificate; ` +
+					`insecure: true means plain HTTP, not skipping verification`},
+		},
+		"HTTPS to a plain HTTP server is reported as TLSMismatch": {
+			endpoint: func(t *testing.T) (string, bool) {
+				return newFakeS3(nil).start(t, false).Listener.Addr().String(), false
+			},
+			want: &Failure{Reason: ReasonTLSMismatch,
+				Message: `"ENDPOINT" speaks plain HTTP, not HTTPS; set insecure: true to use plain HTTP, or point endpoint at the HTTPS port`},
+		},
+		"plain HTTP to an HTTPS server is reported as TLSMismatch": {
+			endpoint: func(t *testing.T) (string, bool) {
+				return newFakeS3(nil).start(t, true).Listener.Addr().String(), true
+			},
+			want: &Failure{Reason: ReasonTLSMismatch,
+				Message: `"ENDPOINT" expects HTTPS, but insecure: true makes the probe use plain HTTP; set insecure: false`},
+		},
+		"the metadata address is refused before anything is dialled": {
+			endpoint: func(t *testing.T) (string, bool) { return "169.254.169.254:80", true },
+			want: &Failure{Reason: ReasonEndpointForbidden,
+				Message: `endpoint "169.254.169.254" is refused: link-local address 169.254.0.0/16 (cloud metadata)`},
+		},
+		"a decimal spelling of the metadata address is refused before anything is dialled": {
+			endpoint: func(t *testing.T) (string, bool) { return "2852039166:80", true },
+			want: &Failure{Reason: ReasonEndpointForbidden,
+				Message: `endpoint "2852039166" is refused: it means 169.254.169.254, link-local address 169.254.0.0/16 (cloud metadata)`},
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			endpoint, insecure := tc.endpoint(t)
+			target := testTarget(endpoint)
+			target.Insecure = insecure
+
+			err := NewS3Prober(S3Options{Timeout: 5 * time.Second}).Probe(context.Background(), target)
+
+			checkFailure(t, err, withEndpoint(tc.want, endpoint))
+		})
+	}
+}
+
+func TestS3ProberTimesOutWithinItsBudget(t *testing.T) {
+	const budget = 300 * time.Millisecond
+	for name, insecure := range map[string]bool{
+		"a black hole over plain HTTP times out within the budget":          true,
+		"a black hole during the TLS handshake times out within the budget": false,
+	} {
+		t.Run(name, func(t *testing.T) {
+			target := testTarget(blackHole(t))
+			target.Insecure = insecure
+
+			start := time.Now()
+			err := NewS3Prober(S3Options{Timeout: budget}).Probe(context.Background(), target)
+			elapsed := time.Since(start)
+
+			checkFailure(t, err, &Failure{Reason: ReasonTimeout, Message: "timed out after 300ms"})
+			if elapsed < budget || elapsed > budget+700*time.Millisecond {
+				t.Errorf("the probe took %s, want about %s", elapsed, budget)
+			}
+		})
+	}
+}
+
+func TestS3ProberAbortsTheUploadAfterTheBudgetRanOut(t *testing.T) {
+	// The upload is created just inside the budget and its abort is slower than what
+	// is left of it: the probe still succeeds on time and the abort still happens.
+	fake := newFakeS3(map[string]s3Answer{
+		"initiate": {delay: 300 * time.Millisecond},
+		"abort":    {delay: 600 * time.Millisecond},
+	})
+	srv := fake.start(t, false)
+
+	start := time.Now()
+	err := NewS3Prober(S3Options{Timeout: 600 * time.Millisecond}).Probe(context.Background(), testTarget(srv.Listener.Addr().String()))
+	elapsed := time.Since(start)
+
+	if err != nil {
+		t.Fatalf("want success, got %v", err)
+	}
+	if elapsed > 600*time.Millisecond+300*time.Millisecond {
+		t.Errorf("the probe took %s, want it to return at its budget of 600ms", elapsed)
+	}
+	select {
+	case <-fake.aborted:
+	case <-time.After(3 * time.Second):
+		t.Fatalf("the upload was never aborted; requests: %q", fake.seen())
+	}
+}
+
+func TestS3ProberTrustsTheCAInSSLCertFile(t *testing.T) {
+	fake := newFakeS3(nil)
+	srv := fake.start(t, true)
+	bundle := filepath.Join(t.TempDir(), "ca.pem")
+	pemBytes := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
+	if err := os.WriteFile(bundle, pemBytes, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("SSL_CERT_FILE", bundle)
+	target := testTarget(srv.Listener.Addr().String())
+	target.Insecure = false
+
+	if err := NewS3Prober(S3Options{}).Probe(context.Background(), target); err != nil {
+		t.Fatalf("want success over TLS, got %v", err)
+	}
+	if got := len(fake.seen()); got != 4 {
+		t.Errorf("want 4 requests, got %q", fake.seen())
+	}
+}
+
+func TestS3ProberRefusesWhatADeniedNameResolvesTo(t *testing.T) {
+	fake := newFakeS3(nil)
+	srv := fake.start(t, false)
+	_, port, _ := strings.Cut(srv.Listener.Addr().String(), ":")
+	guard := mustGuard(t, []string{"127.0.0.0/8", "::1/128"}, nil)
+
+	err := NewS3Prober(S3Options{Guard: guard}).Probe(context.Background(), testTarget("localhost:"+port))
+
+	checkFailure(t, err, &Failure{Reason: ReasonEndpointForbidden,
+		Message: `endpoint "localhost" is refused: it resolves to 127.0.0.1, denied range 127.0.0.0/8`})
+	if got := fake.seen(); len(got) != 0 {
+		t.Errorf("the denied endpoint got requests %q", got)
+	}
+}
