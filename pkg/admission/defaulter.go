@@ -1,0 +1,75 @@
+package admission
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"slices"
+	"strings"
+
+	"gomodules.xyz/jsonpatch/v2"
+	admissionv1 "k8s.io/api/admission/v1"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	"github.com/kratix-community/bucketstatestore-webhook/api/v1alpha1"
+	"github.com/kratix-community/bucketstatestore-webhook/pkg/defaults"
+)
+
+// Defaulter is the mutating webhook for BucketStateStores: it applies pkg/defaults.
+type Defaulter struct{}
+
+var _ admission.Handler = Defaulter{}
+
+// Handle answers CREATE and UPDATE with a patch that sets only the defaulted fields, so
+// that nothing else in the object, not even a field this webhook does not know, is
+// touched. An object that is already defaulted gets no patch.
+func (d Defaulter) Handle(_ context.Context, req admission.Request) admission.Response {
+	resp := d.handle(req)
+	recordAdmission("mutate", req.Operation, resp)
+	return resp
+}
+
+func (Defaulter) handle(req admission.Request) admission.Response {
+	if req.Operation != admissionv1.Create && req.Operation != admissionv1.Update {
+		return admission.Allowed("")
+	}
+	obj, err := decode(req.AdmissionRequest, req.Object.Raw)
+	if err != nil {
+		return admission.Errored(http.StatusBadRequest, err)
+	}
+	patches, err := defaultingPatch(&obj.Spec)
+	if err != nil {
+		return admission.Errored(http.StatusInternalServerError, err)
+	}
+	return admission.Patched("", patches...)
+}
+
+// defaultingPatch returns the JSON patch that takes spec to its defaulted form. It diffs
+// the typed spec before and after defaulting, not the raw request, so that only what the
+// defaults change is in the patch.
+func defaultingPatch(spec *v1alpha1.BucketStateStoreSpec) ([]jsonpatch.Operation, error) {
+	defaulted := spec.DeepCopy()
+	defaults.Spec(defaulted)
+	after, err := json.Marshal(defaulted)
+	if err != nil {
+		return nil, err
+	}
+	if (*spec == v1alpha1.BucketStateStoreSpec{}) {
+		// No spec, or an empty one: there is nothing to add fields to.
+		return []jsonpatch.Operation{jsonpatch.NewOperation("add", "/spec", json.RawMessage(after))}, nil
+	}
+	before, err := json.Marshal(spec)
+	if err != nil {
+		return nil, err
+	}
+	patches, err := jsonpatch.CreatePatch(before, after)
+	if err != nil {
+		return nil, err
+	}
+	for i := range patches {
+		patches[i].Path = "/spec" + patches[i].Path
+	}
+	// CreatePatch walks maps; sorting makes the answer the same on every call.
+	slices.SortFunc(patches, func(a, b jsonpatch.Operation) int { return strings.Compare(a.Path, b.Path) })
+	return patches, nil
+}

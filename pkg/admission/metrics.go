@@ -1,0 +1,31 @@
+package admission
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	admissionv1 "k8s.io/api/admission/v1"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+)
+
+var admissionsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
+	Name: "bucketstatestore_webhook_admissions_total",
+	Help: "Admission requests answered, by webhook (mutate, validate), operation and result (allowed, denied, error).",
+}, []string{"webhook", "operation", "result"})
+
+func init() {
+	metrics.Registry.MustRegister(admissionsTotal)
+}
+
+func recordAdmission(webhook string, op admissionv1.Operation, resp admission.Response) {
+	result := "allowed"
+	switch {
+	case resp.Allowed:
+	case resp.Result != nil && resp.Result.Code >= 500:
+		result = "error"
+	case resp.Result != nil && resp.Result.Code == 400:
+		result = "error"
+	default:
+		result = "denied"
+	}
+	admissionsTotal.WithLabelValues(webhook, string(op), result).Inc()
+}

@@ -1,0 +1,115 @@
+package admission
+
+import (
+	"context"
+	"fmt"
+
+	authenticationv1 "k8s.io/api/authentication/v1"
+	authorizationv1 "k8s.io/api/authorization/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/kratix-community/bucketstatestore-webhook/api/v1alpha1"
+	"github.com/kratix-community/bucketstatestore-webhook/pkg/defaults"
+	"github.com/kratix-community/bucketstatestore-webhook/pkg/probe"
+)
+
+// SecretGetter reads one Secret. The webhook only ever gets Secrets by name: its RBAC
+// allows get, never list or watch.
+type SecretGetter interface {
+	GetSecret(ctx context.Context, namespace, name string) (*corev1.Secret, error)
+}
+
+// AccessReviewer answers whether a user may get a Secret, so that the webhook never reads
+// a Secret for someone who could not read it themselves.
+type AccessReviewer interface {
+	CanGetSecret(ctx context.Context, user authenticationv1.UserInfo, namespace, name string) (bool, error)
+}
+
+// KubeSecrets reads Secrets and reviews access with a Kubernetes clientset.
+type KubeSecrets struct {
+	Client kubernetes.Interface
+}
+
+// GetSecret reads a Secret.
+func (k KubeSecrets) GetSecret(ctx context.Context, namespace, name string) (*corev1.Secret, error) {
+	return k.Client.CoreV1().Secrets(namespace).Get(ctx, name, metav1.GetOptions{})
+}
+
+// CanGetSecret asks the API server, with a SubjectAccessReview, whether user may get the
+// Secret.
+func (k KubeSecrets) CanGetSecret(ctx context.Context, user authenticationv1.UserInfo, namespace, name string) (bool, error) {
+	extra := make(map[string]authorizationv1.ExtraValue, len(user.Extra))
+	for key, values := range user.Extra {
+		extra[key] = authorizationv1.ExtraValue(values)
+	}
+	review := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
+		User:   user.Username,
+		Groups: user.Groups,
+		UID:    user.UID,
+		Extra:  extra,
+		ResourceAttributes: &authorizationv1.ResourceAttributes{
+			Namespace: namespace,
+			Verb:      "get",
+			Resource:  "secrets",
+			Name:      name,
+		},
+	}}
+	got, err := k.Client.AuthorizationV1().SubjectAccessReviews().Create(ctx, review, metav1.CreateOptions{})
+	if err != nil {
+		return false, err
+	}
+	return got.Status.Allowed, nil
+}
+
+// credentials resolves the accessKey credentials a store names. A problem with the Secret
+// comes back as field errors on spec.secretRef; a failure to ask the API server comes back
+// as an error. Values are never put into either.
+func (v *Validator) credentials(ctx context.Context, user authenticationv1.UserInfo, ref *corev1.SecretReference, fldPath *field.Path) (*probe.Credentials, field.ErrorList, error) {
+	namespace := ref.Namespace
+	if namespace == "" {
+		namespace = defaults.DefaultSecretNamespace
+	}
+	shown := namespace + "/" + ref.Name
+
+	if v.Access != nil {
+		allowed, err := v.Access.CanGetSecret(ctx, user, namespace, ref.Name)
+		if err != nil {
+			return nil, nil, fmt.Errorf("reviewing access to Secret %s: %w", shown, err)
+		}
+		if !allowed {
+			// The same answer whether or not the Secret exists, so that the webhook does not
+			// tell a user about Secrets they cannot read.
+			return nil, field.ErrorList{field.Forbidden(fldPath, fmt.Sprintf("user %q may not get Secret %s; the webhook reads a Secret only for users who may read it themselves", user.Username, shown))}, nil
+		}
+	}
+
+	secret, err := v.Secrets.GetSecret(ctx, namespace, ref.Name)
+	if apierrors.IsNotFound(err) {
+		return nil, field.ErrorList{field.NotFound(fldPath, shown)}, nil
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading Secret %s: %w", shown, err)
+	}
+
+	var allErrs field.ErrorList
+	for _, key := range []string{v1alpha1.SecretKeyAccessKeyID, v1alpha1.SecretKeySecretAccessKey} {
+		value, ok := secret.Data[key]
+		switch {
+		case !ok:
+			allErrs = append(allErrs, field.Required(fldPath, fmt.Sprintf("Secret %s has no key %q", shown, key)))
+		case len(value) == 0:
+			allErrs = append(allErrs, field.Required(fldPath, fmt.Sprintf("key %q of Secret %s is empty", key, shown)))
+		}
+	}
+	if len(allErrs) > 0 {
+		return nil, allErrs, nil
+	}
+	return &probe.Credentials{
+		AccessKeyID:     string(secret.Data[v1alpha1.SecretKeyAccessKeyID]),
+		SecretAccessKey: string(secret.Data[v1alpha1.SecretKeySecretAccessKey]),
+	}, nil, nil
+}

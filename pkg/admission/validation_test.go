@@ -1,0 +1,163 @@
+package admission
+
+import (
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/kratix-community/bucketstatestore-webhook/api/v1alpha1"
+)
+
+// validSpec is an accessKey store that passes every static rule; cases change one thing.
+func validSpec(mutate ...func(*v1alpha1.BucketStateStoreSpec)) *v1alpha1.BucketStateStoreSpec {
+	spec := &v1alpha1.BucketStateStoreSpec{
+		BucketName: "kratix",
+		Endpoint:   "minio.kratix-platform-system.svc.cluster.local",
+		AuthMethod: "accessKey",
+		StateStoreCoreFields: v1alpha1.StateStoreCoreFields{
+			Path:      "destinations/",
+			SecretRef: &corev1.SecretReference{Name: "minio-credentials", Namespace: "default"},
+		},
+	}
+	for _, m := range mutate {
+		m(spec)
+	}
+	return spec
+}
+
+func TestValidateSpec(t *testing.T) {
+	spec := field.NewPath("spec")
+	tests := map[string]struct {
+		spec *v1alpha1.BucketStateStoreSpec
+		want field.ErrorList
+	}{
+		"a complete accessKey store is valid": {
+			spec: validSpec(),
+		},
+		"an IAM store needs no secretRef": {
+			spec: validSpec(func(s *v1alpha1.BucketStateStoreSpec) { s.AuthMethod = "IAM"; s.SecretRef = nil }),
+		},
+		"an empty authMethod is treated as accessKey": {
+			spec: validSpec(func(s *v1alpha1.BucketStateStoreSpec) { s.AuthMethod = ""; s.SecretRef = nil }),
+			want: field.ErrorList{field.Required(spec.Child("secretRef"), "required when authMethod is accessKey: name a Secret with the keys accessKeyID and secretAccessKey")},
+		},
+		"an endpoint with a port and an IP endpoint are valid": {
+			spec: validSpec(func(s *v1alpha1.BucketStateStoreSpec) { s.Endpoint = "127.0.0.1:9000" }),
+		},
+		"a bracketed IPv6 endpoint with a port is valid": {
+			spec: validSpec(func(s *v1alpha1.BucketStateStoreSpec) { s.Endpoint = "[2001:db8::1]:9000" }),
+		},
+		"a bare IPv6 endpoint is valid": {
+			spec: validSpec(func(s *v1alpha1.BucketStateStoreSpec) { s.Endpoint = "2001:db8::1" }),
+		},
+		"an empty spec reports every required field at once": {
+			spec: &v1alpha1.BucketStateStoreSpec{},
+			want: field.ErrorList{
+				field.Required(spec.Child("bucketName"), "the name of the S3 bucket Kratix writes to"),
+				field.Required(spec.Child("endpoint"), "host[:port] of the S3 endpoint, e.g. s3.eu-west-2.amazonaws.com"),
+				field.Required(spec.Child("secretRef"), "required when authMethod is accessKey: name a Secret with the keys accessKeyID and secretAccessKey"),
+			},
+		},
+		"a bucket name with upper case is rejected by the S3 rules": {
+			spec: validSpec(func(s *v1alpha1.BucketStateStoreSpec) { s.BucketName = "Kratix" }),
+			want: field.ErrorList{field.Invalid(spec.Child("bucketName"), "Kratix", "must be a valid S3 bucket name: bucket name contains invalid characters")},
+		},
+		"a bucket name that is too short is rejected": {
+			spec: validSpec(func(s *v1alpha1.BucketStateStoreSpec) { s.BucketName = "ab" }),
+			want: field.ErrorList{field.Invalid(spec.Child("bucketName"), "ab", "must be a valid S3 bucket name: bucket name cannot be shorter than 3 characters")},
+		},
+		"a bucket name shaped like an IP address is rejected": {
+			spec: validSpec(func(s *v1alpha1.BucketStateStoreSpec) { s.BucketName = "192.168.1.1" }),
+			want: field.ErrorList{field.Invalid(spec.Child("bucketName"), "192.168.1.1", "must be a valid S3 bucket name: bucket name cannot be an ip address")},
+		},
+		"an https endpoint says to drop the scheme and keep insecure false": {
+			spec: validSpec(func(s *v1alpha1.BucketStateStoreSpec) { s.Endpoint = "https://s3.amazonaws.com" }),
+			want: field.ErrorList{field.Invalid(spec.Child("endpoint"), "https://s3.amazonaws.com", `must be host[:port] without a scheme; drop "https://" and leave insecure false`)},
+		},
+		"an http endpoint says to drop the scheme and set insecure": {
+			spec: validSpec(func(s *v1alpha1.BucketStateStoreSpec) { s.Endpoint = "http://minio:9000" }),
+			want: field.ErrorList{field.Invalid(spec.Child("endpoint"), "http://minio:9000", `must be host[:port] without a scheme; drop "http://" and set insecure: true for plain HTTP`)},
+		},
+		"an endpoint with a path is rejected": {
+			spec: validSpec(func(s *v1alpha1.BucketStateStoreSpec) { s.Endpoint = "minio:9000/kratix" }),
+			want: field.ErrorList{field.Invalid(spec.Child("endpoint"), "minio:9000/kratix", "must be host[:port] without a path")},
+		},
+		"an endpoint with a query is rejected": {
+			spec: validSpec(func(s *v1alpha1.BucketStateStoreSpec) { s.Endpoint = "minio?x=1" }),
+			want: field.ErrorList{field.Invalid(spec.Child("endpoint"), "minio?x=1", "must be host[:port] without a query")},
+		},
+		"an endpoint with user info is rejected": {
+			spec: validSpec(func(s *v1alpha1.BucketStateStoreSpec) { s.Endpoint = "user@minio" }),
+			want: field.ErrorList{field.Invalid(spec.Child("endpoint"), "user@minio", "must be host[:port] without user info")},
+		},
+		"an endpoint with port 0 is rejected": {
+			spec: validSpec(func(s *v1alpha1.BucketStateStoreSpec) { s.Endpoint = "minio:0" }),
+			want: field.ErrorList{field.Invalid(spec.Child("endpoint"), "minio:0", "port must be a number from 1 to 65535")},
+		},
+		"an endpoint with port 65536 is rejected": {
+			spec: validSpec(func(s *v1alpha1.BucketStateStoreSpec) { s.Endpoint = "minio:65536" }),
+			want: field.ErrorList{field.Invalid(spec.Child("endpoint"), "minio:65536", "port must be a number from 1 to 65535")},
+		},
+		"an endpoint with a named port is rejected": {
+			spec: validSpec(func(s *v1alpha1.BucketStateStoreSpec) { s.Endpoint = "minio:https" }),
+			want: field.ErrorList{field.Invalid(spec.Child("endpoint"), "minio:https", "port must be a number from 1 to 65535")},
+		},
+		"an endpoint host with an underscore is rejected": {
+			spec: validSpec(func(s *v1alpha1.BucketStateStoreSpec) { s.Endpoint = "my_minio:9000" }),
+			want: field.ErrorList{field.Invalid(spec.Child("endpoint"), "my_minio:9000", "host must be a DNS name or an IP address: a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')")},
+		},
+		"an unbracketed IPv6 endpoint with a port is rejected": {
+			spec: validSpec(func(s *v1alpha1.BucketStateStoreSpec) { s.Endpoint = "2001:db8::1::9000" }),
+			want: field.ErrorList{field.Invalid(spec.Child("endpoint"), "2001:db8::1::9000", "must be host[:port]; write an IPv6 address in brackets, e.g. [2001:db8::1]:9000")},
+		},
+		"a path with a dot-dot segment is rejected": {
+			spec: validSpec(func(s *v1alpha1.BucketStateStoreSpec) { s.Path = "destinations/../other" }),
+			want: field.ErrorList{field.Invalid(spec.Child("path"), "destinations/../other", `must not contain a ".." segment`)},
+		},
+		"a path with dots inside a name is valid": {
+			spec: validSpec(func(s *v1alpha1.BucketStateStoreSpec) { s.Path = "v1..2/destinations" }),
+		},
+		"a path with a leading slash says what to write instead": {
+			spec: validSpec(func(s *v1alpha1.BucketStateStoreSpec) { s.Path = "/destinations" }),
+			want: field.ErrorList{field.Invalid(spec.Child("path"), "/destinations", `must not start with "/": keys are relative to the bucket; write "destinations"`)},
+		},
+		"an unknown authMethod is not supported": {
+			spec: validSpec(func(s *v1alpha1.BucketStateStoreSpec) { s.AuthMethod = "token" }),
+			want: field.ErrorList{field.NotSupported(spec.Child("authMethod"), "token", []string{"accessKey", "IAM"})},
+		},
+		"accessKey without secretRef is rejected": {
+			spec: validSpec(func(s *v1alpha1.BucketStateStoreSpec) { s.SecretRef = nil }),
+			want: field.ErrorList{field.Required(spec.Child("secretRef"), "required when authMethod is accessKey: name a Secret with the keys accessKeyID and secretAccessKey")},
+		},
+		"accessKey with a secretRef without name is rejected": {
+			spec: validSpec(func(s *v1alpha1.BucketStateStoreSpec) { s.SecretRef = &corev1.SecretReference{Namespace: "default"} }),
+			want: field.ErrorList{field.Required(spec.Child("secretRef", "name"), "the name of the Secret holding the credentials")},
+		},
+		"a secretRef with an invalid namespace is rejected": {
+			spec: validSpec(func(s *v1alpha1.BucketStateStoreSpec) { s.SecretRef.Namespace = "Team.A" }),
+			want: field.ErrorList{field.Invalid(spec.Child("secretRef", "namespace"), "Team.A", "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')")},
+		},
+		"several problems are reported together": {
+			spec: validSpec(func(s *v1alpha1.BucketStateStoreSpec) {
+				s.BucketName = "Bad_Bucket"
+				s.Endpoint = "https://s3.amazonaws.com"
+				s.SecretRef = nil
+			}),
+			want: field.ErrorList{
+				field.Invalid(spec.Child("bucketName"), "Bad_Bucket", "must be a valid S3 bucket name: bucket name contains invalid characters"),
+				field.Invalid(spec.Child("endpoint"), "https://s3.amazonaws.com", `must be host[:port] without a scheme; drop "https://" and leave insecure false`),
+				field.Required(spec.Child("secretRef"), "required when authMethod is accessKey: name a Secret with the keys accessKeyID and secretAccessKey"),
+			},
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			got := ValidateSpec(tc.spec, spec)
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Fatalf("errors (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

@@ -1,0 +1,162 @@
+package admission
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+
+	admissionv1 "k8s.io/api/admission/v1"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	"github.com/kratix-community/bucketstatestore-webhook/api/v1alpha1"
+	"github.com/kratix-community/bucketstatestore-webhook/pkg/probe"
+)
+
+// ProbeMode says what a failed live probe does to the admission.
+type ProbeMode string
+
+const (
+	// ProbeEnforce denies a store whose probe fails.
+	ProbeEnforce ProbeMode = "enforce"
+	// ProbeWarn admits a store whose probe fails, with a warning.
+	ProbeWarn ProbeMode = "warn"
+	// ProbeOff does not probe.
+	ProbeOff ProbeMode = "off"
+)
+
+// ProbeModes lists the valid modes, for flags and their validation.
+var ProbeModes = []ProbeMode{ProbeEnforce, ProbeWarn, ProbeOff}
+
+// Warnings shown to the person applying a store. They are part of the webhook's interface:
+// the README lists them.
+const (
+	WarningInsecure         = "spec.insecure is true: Kratix will use plain HTTP, so credentials and documents travel unencrypted"
+	WarningIAMWithSecretRef = "spec.secretRef is ignored when authMethod is IAM: Kratix takes credentials from where it runs"
+	warningProbeFailed      = "the bucket probe failed but --probe=warn admits the store: %s"
+)
+
+// Validator is the validating webhook for BucketStateStores.
+type Validator struct {
+	// Secrets reads the Secret that an accessKey store names.
+	Secrets SecretGetter
+	// Access, when set, is asked before any Secret is read.
+	Access AccessReviewer
+	// Prober checks the bucket. It is not called when ProbeMode is ProbeOff.
+	Prober probe.Prober
+	// ProbeMode says what a failed probe does.
+	ProbeMode ProbeMode
+}
+
+var _ admission.Handler = &Validator{}
+
+// Handle validates CREATE and UPDATE requests; every other operation is allowed.
+func (v *Validator) Handle(ctx context.Context, req admission.Request) admission.Response {
+	resp := v.handle(ctx, req)
+	recordAdmission("validate", req.Operation, resp)
+	return resp
+}
+
+func (v *Validator) handle(ctx context.Context, req admission.Request) admission.Response {
+	log := logf.FromContext(ctx)
+	if req.Operation != admissionv1.Create && req.Operation != admissionv1.Update {
+		return admission.Allowed("")
+	}
+	obj, err := decode(req.AdmissionRequest, req.Object.Raw)
+	if err != nil {
+		return admission.Errored(http.StatusBadRequest, err)
+	}
+	if req.Operation == admissionv1.Update {
+		old, err := decode(req.AdmissionRequest, req.OldObject.Raw)
+		if err != nil {
+			return admission.Errored(http.StatusBadRequest, err)
+		}
+		// Metadata-only updates, such as Kratix removing its finalizer from a store whose
+		// bucket is gone, must never be blocked by a probe.
+		if apiequality.Semantic.DeepEqual(old.Spec, obj.Spec) {
+			return admission.Allowed("spec unchanged")
+		}
+	}
+
+	spec, specPath := &obj.Spec, field.NewPath("spec")
+	var warnings []string
+	if spec.Insecure != nil && *spec.Insecure {
+		warnings = append(warnings, WarningInsecure)
+	}
+	if authMethod(spec) == v1alpha1.AuthMethodIAM && spec.SecretRef != nil {
+		warnings = append(warnings, WarningIAMWithSecretRef)
+	}
+
+	allErrs := ValidateSpec(spec, specPath)
+	var creds *probe.Credentials
+	if len(allErrs) == 0 && authMethod(spec) == v1alpha1.AuthMethodAccessKey {
+		var secretErrs field.ErrorList
+		creds, secretErrs, err = v.credentials(ctx, req.UserInfo, spec.SecretRef, specPath.Child("secretRef"))
+		if err != nil {
+			log.Error(err, "cannot check the Secret")
+			return admission.Errored(http.StatusInternalServerError, err)
+		}
+		allErrs = append(allErrs, secretErrs...)
+	}
+	if len(allErrs) > 0 {
+		return invalid(obj, allErrs).WithWarnings(warnings...)
+	}
+
+	if v.ProbeMode == ProbeOff {
+		return admission.Allowed("").WithWarnings(warnings...)
+	}
+	err = v.Prober.Probe(ctx, target(spec, creds))
+	if err == nil {
+		return admission.Allowed("").WithWarnings(warnings...)
+	}
+	var failure *probe.Failure
+	if !errors.As(err, &failure) {
+		failure = &probe.Failure{Reason: probe.ReasonUnknown, Message: err.Error(), Err: err}
+	}
+	log.Info("bucket probe failed", "reason", failure.Reason, "endpoint", spec.Endpoint, "bucket", spec.BucketName, "error", failure.Err)
+	if v.ProbeMode == ProbeWarn {
+		return admission.Allowed("").WithWarnings(append(warnings, fmt.Sprintf(warningProbeFailed, failure.Error()))...)
+	}
+	return invalid(obj, field.ErrorList{probeError(spec, specPath, failure)}).WithWarnings(warnings...)
+}
+
+// probeError puts a failed probe on the field the user would change to fix it.
+func probeError(spec *v1alpha1.BucketStateStoreSpec, specPath *field.Path, failure *probe.Failure) *field.Error {
+	switch failure.Reason {
+	case probe.ReasonBucketNotFound:
+		return field.Invalid(specPath.Child("bucketName"), spec.BucketName, failure.Error())
+	case probe.ReasonAccessDenied, probe.ReasonInvalidAccessKeyID, probe.ReasonSignatureMismatch, probe.ReasonCredentialsMissing:
+		if authMethod(spec) == v1alpha1.AuthMethodIAM {
+			return field.Invalid(specPath.Child("authMethod"), spec.AuthMethod, failure.Error())
+		}
+		ref := spec.SecretRef
+		return field.Invalid(specPath.Child("secretRef"), ref.Namespace+"/"+ref.Name, failure.Error())
+	case probe.ReasonTLSMismatch:
+		return field.Invalid(specPath.Child("insecure"), spec.Insecure != nil && *spec.Insecure, failure.Error())
+	default:
+		return field.Invalid(specPath.Child("endpoint"), spec.Endpoint, failure.Error())
+	}
+}
+
+func target(spec *v1alpha1.BucketStateStoreSpec, creds *probe.Credentials) probe.Target {
+	return probe.Target{
+		Endpoint:     spec.Endpoint,
+		Bucket:       spec.BucketName,
+		Path:         spec.Path,
+		Insecure:     spec.Insecure != nil && *spec.Insecure,
+		UseDualStack: spec.UseDualStack,
+		AuthMethod:   authMethod(spec),
+		Credentials:  creds,
+	}
+}
+
+// invalid answers with a 422 whose causes name each field, as the API server's own
+// validation does.
+func invalid(obj *v1alpha1.BucketStateStore, allErrs field.ErrorList) admission.Response {
+	status := apierrors.NewInvalid(v1alpha1.GroupVersion.WithKind("BucketStateStore").GroupKind(), obj.Name, allErrs).Status()
+	return admission.Response{AdmissionResponse: admissionv1.AdmissionResponse{Allowed: false, Result: &status}}
+}
