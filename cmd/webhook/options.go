@@ -1,0 +1,119 @@
+package main
+
+import (
+	"crypto/tls"
+	"errors"
+	"flag"
+	"fmt"
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/spf13/pflag"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	"github.com/kratix-community/bucketstatestore-webhook/pkg/admission"
+)
+
+// Options are the webhook's settings, one flag each.
+type Options struct {
+	WebhookHost    string
+	WebhookPort    int
+	CertDir        string
+	CertName       string
+	KeyName        string
+	TLSMinVersion  string
+	HealthAddr     string
+	MetricsAddr    string
+	Kubeconfig     string
+	ProbeMode      string
+	ProbeTimeout   time.Duration
+	ProbeCacheTTL  time.Duration
+	IAMEndpoint    string
+	DenyCIDRs      []string
+	AllowEndpoints []string
+	AccessReview   bool
+	PrintVersion   bool
+	Zap            zap.Options
+}
+
+// tlsVersions are the accepted values of --tls-min-version; older versions are refused.
+var tlsVersions = map[string]uint16{"1.2": tls.VersionTLS12, "1.3": tls.VersionTLS13}
+
+// NewOptions returns the defaults.
+func NewOptions() *Options {
+	return &Options{
+		WebhookPort:   9443,
+		CertDir:       "/tmp/k8s-webhook-server/serving-certs",
+		CertName:      "tls.crt",
+		KeyName:       "tls.key",
+		TLSMinVersion: "1.2",
+		HealthAddr:    ":8081",
+		MetricsAddr:   ":8080",
+		ProbeMode:     string(admission.ProbeEnforce),
+		ProbeTimeout:  5 * time.Second,
+		ProbeCacheTTL: time.Minute,
+		AccessReview:  true,
+	}
+}
+
+// AddFlags binds the options to flags.
+func (o *Options) AddFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&o.WebhookHost, "webhook-host", o.WebhookHost, "address the webhook server listens on; empty means all interfaces")
+	fs.IntVar(&o.WebhookPort, "webhook-port", o.WebhookPort, "port of the webhook server (HTTPS)")
+	fs.StringVar(&o.CertDir, "cert-dir", o.CertDir, "directory holding the serving certificate and key; they are reloaded when they change")
+	fs.StringVar(&o.CertName, "cert-name", o.CertName, "file name of the serving certificate in --cert-dir")
+	fs.StringVar(&o.KeyName, "key-name", o.KeyName, "file name of the serving key in --cert-dir")
+	fs.StringVar(&o.TLSMinVersion, "tls-min-version", o.TLSMinVersion, "minimum TLS version of the webhook server: 1.2 or 1.3")
+	fs.StringVar(&o.HealthAddr, "health-probe-bind-address", o.HealthAddr, "address of /healthz and /readyz; 0 disables them")
+	fs.StringVar(&o.MetricsAddr, "metrics-bind-address", o.MetricsAddr, "address of the Prometheus /metrics endpoint; 0 disables it")
+	fs.StringVar(&o.Kubeconfig, "kubeconfig", o.Kubeconfig, "kubeconfig for running outside a cluster; empty means the in-cluster config")
+	fs.StringVar(&o.ProbeMode, "probe", o.ProbeMode, "what a failed bucket probe does: enforce (deny), warn (admit with a warning) or off (do not probe)")
+	fs.DurationVar(&o.ProbeTimeout, "probe-timeout", o.ProbeTimeout, "time budget of one bucket probe; keep it well under the webhook configurations' timeoutSeconds")
+	fs.DurationVar(&o.ProbeCacheTTL, "probe-cache-ttl", o.ProbeCacheTTL, "how long a successful probe is remembered; 0 disables the cache (identical probes in flight are still merged)")
+	fs.StringVar(&o.IAMEndpoint, "iam-endpoint", o.IAMEndpoint, "endpoint the IAM credential chain asks for credentials instead of the instance metadata service; for testing")
+	fs.StringSliceVar(&o.DenyCIDRs, "deny-cidrs", o.DenyCIDRs, "CIDRs the probe may not connect to, in addition to link-local and cloud metadata addresses")
+	fs.StringSliceVar(&o.AllowEndpoints, "allow-endpoints", o.AllowEndpoints, "if set, the only hosts and CIDRs the probe may connect to")
+	fs.BoolVar(&o.AccessReview, "subject-access-review", o.AccessReview, "check with a SubjectAccessReview that the requesting user may get a Secret before reading it")
+	fs.BoolVar(&o.PrintVersion, "version", false, "print the version and exit")
+
+	zfs := flag.NewFlagSet("zap", flag.ContinueOnError)
+	o.Zap.BindFlags(zfs)
+	fs.AddGoFlagSet(zfs)
+}
+
+// Validate reports every invalid option at once, before anything starts.
+func (o *Options) Validate() error {
+	var errs []error
+	if o.WebhookPort < 1 || o.WebhookPort > 65535 {
+		errs = append(errs, fmt.Errorf("--webhook-port must be from 1 to 65535, not %d", o.WebhookPort))
+	}
+	if _, ok := tlsVersions[o.TLSMinVersion]; !ok {
+		errs = append(errs, fmt.Errorf("--tls-min-version must be 1.2 or 1.3, not %q", o.TLSMinVersion))
+	}
+	if !slices.Contains(admission.ProbeModes, admission.ProbeMode(o.ProbeMode)) {
+		errs = append(errs, fmt.Errorf("--probe must be one of %v, not %q", admission.ProbeModes, o.ProbeMode))
+	}
+	if o.ProbeTimeout <= 0 || o.ProbeTimeout > 25*time.Second {
+		errs = append(errs, fmt.Errorf("--probe-timeout must be more than 0 and at most 25s (the API server waits 30s at most), not %s", o.ProbeTimeout))
+	}
+	if o.ProbeCacheTTL < 0 {
+		errs = append(errs, fmt.Errorf("--probe-cache-ttl must not be negative, not %s", o.ProbeCacheTTL))
+	}
+	if _, err := o.denyPrefixes(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+func (o *Options) denyPrefixes() ([]netip.Prefix, error) {
+	prefixes := make([]netip.Prefix, 0, len(o.DenyCIDRs))
+	for _, cidr := range o.DenyCIDRs {
+		p, err := netip.ParsePrefix(cidr)
+		if err != nil {
+			return nil, fmt.Errorf("--deny-cidrs: %q is not a CIDR", cidr)
+		}
+		prefixes = append(prefixes, p.Masked())
+	}
+	return prefixes, nil
+}

@@ -1,0 +1,74 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spf13/pflag"
+)
+
+func TestOptionsValidate(t *testing.T) {
+	tests := map[string]struct {
+		args    []string
+		wantErr []string
+	}{
+		"the defaults are valid": {},
+		"every flag can be set": {
+			args: []string{"--webhook-host=127.0.0.1", "--webhook-port=10443", "--tls-min-version=1.3", "--probe=warn",
+				"--probe-timeout=2s", "--probe-cache-ttl=0", "--deny-cidrs=10.0.0.0/8,fd00::/8", "--allow-endpoints=s3.amazonaws.com,127.0.0.0/8",
+				"--subject-access-review=false", "--zap-log-level=debug"},
+		},
+		"TLS 1.1 is refused": {
+			args:    []string{"--tls-min-version=1.1"},
+			wantErr: []string{`--tls-min-version must be 1.2 or 1.3, not "1.1"`},
+		},
+		"an unknown probe mode is refused": {
+			args:    []string{"--probe=sometimes"},
+			wantErr: []string{`--probe must be one of [enforce warn off], not "sometimes"`},
+		},
+		"a probe budget the API server would not wait for is refused": {
+			args:    []string{"--probe-timeout=40s"},
+			wantErr: []string{"--probe-timeout must be more than 0 and at most 25s (the API server waits 30s at most), not 40s"},
+		},
+		"all problems are reported at once": {
+			args: []string{"--webhook-port=0", "--probe-cache-ttl=-1s", "--deny-cidrs=not-a-cidr"},
+			wantErr: []string{
+				"--webhook-port must be from 1 to 65535, not 0",
+				"--probe-cache-ttl must not be negative, not -1s",
+				`--deny-cidrs: "not-a-cidr" is not a CIDR`,
+			},
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			opts := NewOptions()
+			fs := pflag.NewFlagSet("test", pflag.ContinueOnError)
+			opts.AddFlags(fs)
+			if err := fs.Parse(tc.args); err != nil {
+				t.Fatalf("parse: %v", err)
+			}
+			err := opts.Validate()
+			if len(tc.wantErr) == 0 {
+				if err != nil {
+					t.Fatalf("unexpected error: %v", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("no error, want %q", tc.wantErr)
+			}
+			if got := strings.Split(err.Error(), "\n"); strings.Join(got, "|") != strings.Join(tc.wantErr, "|") {
+				t.Fatalf("errors = %q, want %q", got, tc.wantErr)
+			}
+		})
+	}
+}
+
+func TestNewOptionsDefaults(t *testing.T) {
+	o := NewOptions()
+	if o.WebhookPort != 9443 || o.ProbeTimeout != 5*time.Second || o.ProbeCacheTTL != time.Minute ||
+		o.ProbeMode != "enforce" || o.TLSMinVersion != "1.2" || !o.AccessReview {
+		t.Fatalf("defaults changed: %+v", o)
+	}
+}

@@ -1,0 +1,136 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"time"
+
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/webhook"
+
+	"github.com/kratix-community/bucketstatestore-webhook/api/v1alpha1"
+	"github.com/kratix-community/bucketstatestore-webhook/pkg/admission"
+	"github.com/kratix-community/bucketstatestore-webhook/pkg/probe"
+)
+
+// The paths the webhook configurations call.
+const (
+	MutatePath   = "/mutate-platform-kratix-io-v1alpha1-bucketstatestore"
+	ValidatePath = "/validate-platform-kratix-io-v1alpha1-bucketstatestore"
+)
+
+// kubeTimeout bounds each of the webhook's own API calls (the Secret read and the
+// SubjectAccessReview), so that together with the probe budget the answer comes before
+// the API server gives up on the webhook.
+const kubeTimeout = 2 * time.Second
+
+// run serves the webhooks until ctx is done, then shuts down gracefully.
+func run(ctx context.Context, opts *Options) error {
+	if err := opts.Validate(); err != nil {
+		return err
+	}
+	log := zap.New(zap.UseFlagOptions(&opts.Zap))
+	ctrl.SetLogger(log)
+	log.Info("starting", "version", version, "probe", opts.ProbeMode, "probeTimeout", opts.ProbeTimeout.String(), "probeCacheTTL", opts.ProbeCacheTTL.String())
+
+	cfg, err := restConfig(opts.Kubeconfig)
+	if err != nil {
+		return err
+	}
+	clientset, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return fmt.Errorf("creating the Kubernetes client: %w", err)
+	}
+	prober, err := newProber(opts)
+	if err != nil {
+		return err
+	}
+
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		return err
+	}
+	if err := v1alpha1.AddToScheme(scheme); err != nil {
+		return err
+	}
+	minTLS := tlsVersions[opts.TLSMinVersion]
+	webhookServer := webhook.NewServer(webhook.Options{
+		Host:     opts.WebhookHost,
+		Port:     opts.WebhookPort,
+		CertDir:  opts.CertDir,
+		CertName: opts.CertName,
+		KeyName:  opts.KeyName,
+		TLSOpts: []func(*tls.Config){func(c *tls.Config) {
+			c.MinVersion = minTLS
+			// HTTP/2 is off: its Rapid Reset attack (CVE-2023-44487) needs no credentials.
+			c.NextProtos = []string{"http/1.1"}
+		}},
+	})
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                 scheme,
+		WebhookServer:          webhookServer,
+		Metrics:                metricsserver.Options{BindAddress: opts.MetricsAddr},
+		HealthProbeBindAddress: opts.HealthAddr,
+	})
+	if err != nil {
+		return fmt.Errorf("creating the manager: %w", err)
+	}
+
+	// The manager serves its webhook server only once it has been asked for it.
+	server := mgr.GetWebhookServer()
+	secrets := admission.KubeSecrets{Client: clientset}
+	validator := &admission.Validator{
+		Secrets:   secrets,
+		Prober:    prober,
+		ProbeMode: admission.ProbeMode(opts.ProbeMode),
+	}
+	if opts.AccessReview {
+		validator.Access = secrets
+	}
+	server.Register(MutatePath, &webhook.Admission{Handler: admission.Defaulter{}})
+	server.Register(ValidatePath, &webhook.Admission{Handler: validator})
+
+	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
+		return err
+	}
+	if err := mgr.AddReadyzCheck("webhook", server.StartedChecker()); err != nil {
+		return err
+	}
+	if err := mgr.Start(ctx); err != nil {
+		return fmt.Errorf("serving: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+func restConfig(kubeconfig string) (*rest.Config, error) {
+	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		return nil, fmt.Errorf("loading the Kubernetes client configuration: %w", err)
+	}
+	cfg.Timeout = kubeTimeout
+	cfg.UserAgent = "bucketstatestore-webhook/" + version
+	return cfg, nil
+}
+
+func newProber(opts *Options) (probe.Prober, error) {
+	deny, err := opts.denyPrefixes()
+	if err != nil {
+		return nil, err
+	}
+	guard, err := probe.NewGuard(deny, opts.AllowEndpoints)
+	if err != nil {
+		return nil, fmt.Errorf("--allow-endpoints: %w", err)
+	}
+	s3 := probe.NewS3Prober(probe.S3Options{Timeout: opts.ProbeTimeout, IAMEndpoint: opts.IAMEndpoint, Guard: guard})
+	return probe.NewCache(s3, opts.ProbeCacheTTL, time.Now), nil
+}
