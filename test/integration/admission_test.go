@@ -1,0 +1,244 @@
+package integration
+
+import "testing"
+
+// store is a BucketStateStore named {{.Name}} with spec, a YAML block indented by two
+// spaces.
+func store(spec string) string {
+	return `
+apiVersion: platform.kratix.io/v1alpha1
+kind: BucketStateStore
+metadata:
+  name: {{.Name}}
+spec:
+` + spec
+}
+
+// TestApply applies stores with the real kubectl, first with --dry-run=server and then
+// for real, and checks what the user sees. Adding a scenario is adding an entry.
+func TestApply(t *testing.T) {
+	runScenarios(t, map[string]scenario{
+		"an accessKey store with a valid Secret and an existing bucket is admitted and defaulted": {
+			yaml: store(`
+  bucketName: {{.Bucket}}
+  endpoint: {{.Endpoint}}
+  secretRef:
+    name: {{.Secret}}
+`),
+			wantStored: map[string]any{
+				"spec.authMethod":          "accessKey",
+				"spec.insecure":            false,
+				"spec.secretRef.namespace": "default",
+			},
+		},
+		"the seed documentation's accessKey example is admitted with the insecure warning": {
+			// As documented, with the in-cluster MinIO's name replaced by the local one.
+			yaml: store(`
+  endpoint: {{.InsecureEndpoint}}
+  insecure: true
+  bucketName: kratix
+  secretRef:
+    name: minio-credentials
+    namespace: default
+`),
+			wantStderr: []string{"Warning: spec.insecure is true: Kratix will use plain HTTP, so credentials and documents travel unencrypted"},
+			wantStored: map[string]any{"spec.authMethod": "accessKey", "spec.insecure": true},
+		},
+		"a store with a path is probed under that path and admitted": {
+			yaml: store(`
+  bucketName: {{.Bucket}}
+  endpoint: {{.Endpoint}}
+  path: destinations/
+  authMethod: accessKey
+  secretRef:
+    name: {{.Secret}}
+    namespace: default
+`),
+			wantStored: map[string]any{"spec.path": "destinations/"},
+		},
+		"an accessKey store without secretRef is denied": {
+			yaml: store(`
+  bucketName: {{.Bucket}}
+  endpoint: {{.Endpoint}}
+`),
+			wantExit:   1,
+			wantStderr: []string{"spec.secretRef: Required value: required when authMethod is accessKey: name a Secret with the keys accessKeyID and secretAccessKey"},
+		},
+		"an accessKey store whose secretRef has no name is denied": {
+			yaml: store(`
+  bucketName: {{.Bucket}}
+  endpoint: {{.Endpoint}}
+  secretRef:
+    namespace: default
+`),
+			wantExit:   1,
+			wantStderr: []string{"spec.secretRef.name: Required value: the name of the Secret holding the credentials"},
+		},
+		"a store whose Secret does not exist is denied": {
+			yaml: store(`
+  bucketName: {{.Bucket}}
+  endpoint: {{.Endpoint}}
+  secretRef:
+    name: no-such-secret
+`),
+			wantExit:   1,
+			wantStderr: []string{`spec.secretRef: Not found: "default/no-such-secret"`},
+		},
+		"a store whose Secret has no accessKeyID is denied": {
+			yaml: store(`
+  bucketName: {{.Bucket}}
+  endpoint: {{.Endpoint}}
+  secretRef:
+    name: {{.NoAccessKeyIDSecret}}
+`),
+			wantExit:   1,
+			wantStderr: []string{`spec.secretRef: Required value: Secret default/minio-no-access-key-id has no key "accessKeyID"`},
+		},
+		"a store whose Secret has no secretAccessKey is denied": {
+			yaml: store(`
+  bucketName: {{.Bucket}}
+  endpoint: {{.Endpoint}}
+  secretRef:
+    name: {{.NoSecretAccessKeySecret}}
+`),
+			wantExit:   1,
+			wantStderr: []string{`spec.secretRef: Required value: Secret default/minio-no-secret-access-key has no key "secretAccessKey"`},
+		},
+		"a store whose Secret has an empty secretAccessKey is denied": {
+			yaml: store(`
+  bucketName: {{.Bucket}}
+  endpoint: {{.Endpoint}}
+  secretRef:
+    name: {{.EmptySecretAccessKeySecret}}
+`),
+			wantExit:   1,
+			wantStderr: []string{`spec.secretRef: Required value: key "secretAccessKey" of Secret default/minio-empty-secret-access-key is empty`},
+		},
+		"a store with an invalid bucket name is denied": {
+			yaml: store(`
+  bucketName: Kratix_Bucket
+  endpoint: {{.Endpoint}}
+  secretRef:
+    name: {{.Secret}}
+`),
+			wantExit:   1,
+			wantStderr: []string{`spec.bucketName: Invalid value: "Kratix_Bucket": must be a valid S3 bucket name`},
+		},
+		"a store whose endpoint has a scheme is denied with the fix": {
+			yaml: store(`
+  bucketName: {{.Bucket}}
+  endpoint: https://{{.Endpoint}}
+  secretRef:
+    name: {{.Secret}}
+`),
+			wantExit:   1,
+			wantStderr: []string{`spec.endpoint: Invalid value: "https://{{.Endpoint}}": must be host[:port] without a scheme; drop "https://"`},
+		},
+		"every static problem is reported at once": {
+			yaml: store(`
+  bucketName: Kratix_Bucket
+  endpoint: http://{{.Endpoint}}/kratix
+  path: stores/../../etc
+  secretRef:
+    namespace: default
+`),
+			wantExit: 1,
+			wantStderr: []string{
+				`spec.bucketName: Invalid value: "Kratix_Bucket"`,
+				`spec.endpoint: Invalid value: "http://{{.Endpoint}}/kratix"`,
+				`spec.path: Invalid value: "stores/../../etc": must not contain a ".." segment`,
+				`spec.secretRef.name: Required value`,
+			},
+		},
+		"a store whose bucket does not exist is denied": {
+			yaml: store(`
+  bucketName: {{.MissingBucket}}
+  endpoint: {{.Endpoint}}
+  secretRef:
+    name: {{.Secret}}
+`),
+			wantExit:   1,
+			wantStderr: []string{`spec.bucketName: Invalid value: "no-such-bucket": bucket "no-such-bucket" does not exist at "{{.Endpoint}}"`, "(reason: BucketNotFound)"},
+		},
+		"a store whose Secret has a wrong secret key is denied": {
+			yaml: store(`
+  bucketName: {{.Bucket}}
+  endpoint: {{.Endpoint}}
+  secretRef:
+    name: {{.WrongSecretKeySecret}}
+`),
+			wantExit:   1,
+			wantStderr: []string{`spec.secretRef: Invalid value: "default/minio-wrong-secret-key": the secret access key is wrong; check secretAccessKey in the Secret (reason: SignatureDoesNotMatch)`},
+		},
+		"a store whose Secret has an unknown access key is denied": {
+			yaml: store(`
+  bucketName: {{.Bucket}}
+  endpoint: {{.Endpoint}}
+  secretRef:
+    name: {{.UnknownAccessKeySecret}}
+`),
+			wantExit:   1,
+			wantStderr: []string{`spec.secretRef: Invalid value: "default/minio-unknown-access-key": the access key ID is not known to the endpoint; check accessKeyID in the Secret (reason: InvalidAccessKeyId)`},
+		},
+		"a store whose user may not write to the bucket is denied": {
+			yaml: store(`
+  bucketName: {{.Bucket}}
+  endpoint: {{.Endpoint}}
+  secretRef:
+    name: {{.ReadOnlySecret}}
+`),
+			wantExit:   1,
+			wantStderr: []string{`spec.secretRef: Invalid value: "default/minio-readonly-credentials"`, "(reason: AccessDenied)"},
+		},
+		"a store whose endpoint has nothing listening is denied": {
+			yaml: store(`
+  bucketName: {{.Bucket}}
+  endpoint: {{.ClosedEndpoint}}
+  secretRef:
+    name: {{.Secret}}
+`),
+			wantExit:   1,
+			wantStderr: []string{`spec.endpoint: Invalid value: "{{.ClosedEndpoint}}": "{{.ClosedEndpoint}}" refused the connection`, "(reason: ConnectionRefused)"},
+		},
+		"a TLS store against a plain-HTTP endpoint is denied on insecure": {
+			yaml: store(`
+  bucketName: {{.Bucket}}
+  endpoint: {{.InsecureEndpoint}}
+  secretRef:
+    name: {{.Secret}}
+`),
+			wantExit:   1,
+			wantStderr: []string{"spec.insecure: Invalid value: false", "(reason: TLSMismatch)"},
+		},
+		"an update that switches a working store to a wrong secret key is denied": {
+			given: store(`
+  bucketName: {{.Bucket}}
+  endpoint: {{.Endpoint}}
+  secretRef:
+    name: {{.Secret}}
+`),
+			yaml: store(`
+  bucketName: {{.Bucket}}
+  endpoint: {{.Endpoint}}
+  secretRef:
+    name: {{.WrongSecretKeySecret}}
+`),
+			wantExit:   1,
+			wantStderr: []string{"(reason: SignatureDoesNotMatch)"},
+		},
+		"an update that changes nothing is admitted": {
+			given: store(`
+  bucketName: {{.Bucket}}
+  endpoint: {{.Endpoint}}
+  secretRef:
+    name: {{.Secret}}
+`),
+			yaml: store(`
+  bucketName: {{.Bucket}}
+  endpoint: {{.Endpoint}}
+  secretRef:
+    name: {{.Secret}}
+`),
+		},
+	})
+}

@@ -1,0 +1,73 @@
+package integration
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// kubectlResult is what a kubectl run printed and how it exited.
+type kubectlResult struct {
+	Stdout, Stderr string
+	Exit           int
+}
+
+// kubectl runs the real kubectl as the cluster administrator with stdin as its input
+// ("" for none). A kubectl that cannot be started or runs over a minute fails the test;
+// a non-zero exit does not.
+func kubectl(t *testing.T, stdin string, args ...string) kubectlResult {
+	t.Helper()
+	return kubectlAs(t, env.Kube.KubeconfigPath, stdin, args...)
+}
+
+// kubectlAs is kubectl with another user's kubeconfig (see localenv.Kube.AddUser).
+func kubectlAs(t *testing.T, kubeconfig, stdin string, args ...string) kubectlResult {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, env.Kube.KubectlPath, append([]string{"--kubeconfig=" + kubeconfig}, args...)...)
+	cmd.Stdin = strings.NewReader(stdin)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	res := kubectlResult{Stdout: stdout.String(), Stderr: stderr.String()}
+	var exitErr *exec.ExitError
+	switch {
+	case errors.As(err, &exitErr) && ctx.Err() == nil:
+		res.Exit = exitErr.ExitCode()
+	case err != nil:
+		t.Fatalf("kubectl %s: %v\nstderr: %s", strings.Join(args, " "), err, res.Stderr)
+	}
+	transcript.record(res.Stdout, res.Stderr)
+	t.Logf("kubectl %s: exit %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), res.Exit, res.Stdout, res.Stderr)
+	return res
+}
+
+// transcript keeps everything kubectl printed, for the search for leaked secrets.
+var transcript recorder
+
+// recorder collects text from concurrent writers.
+type recorder struct {
+	mu   sync.Mutex
+	text strings.Builder
+}
+
+func (r *recorder) record(texts ...string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, s := range texts {
+		r.text.WriteString(s)
+		r.text.WriteByte('\n')
+	}
+}
+
+func (r *recorder) String() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.text.String()
+}

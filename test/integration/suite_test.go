@@ -1,0 +1,243 @@
+// Package integration drives the real webhook binary through a real kube-apiserver,
+// kubectl and MinIO, all started once by TestMain through internal/localenv.
+package integration
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"net"
+	"os"
+	"os/signal"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr/funcr"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
+
+	"github.com/kratix-community/bucketstatestore-webhook/api/v1alpha1"
+	"github.com/kratix-community/bucketstatestore-webhook/internal/localenv"
+)
+
+var (
+	// env is the environment every test shares.
+	env *localenv.Env
+	// k8sClient is an administrator's client that knows BucketStateStores.
+	k8sClient client.Client
+	// fixtures names what TestMain created for the tests to refer to.
+	fixtures fixtureSet
+)
+
+// fixtureSet is what every scenario's YAML can refer to as {{.Field}}.
+type fixtureSet struct {
+	// Endpoint is MinIO's TLS listener and InsecureEndpoint its plain-HTTP one;
+	// ClosedEndpoint is a local port nothing listens on.
+	Endpoint, InsecureEndpoint, ClosedEndpoint string
+	// Bucket exists; MissingBucket does not.
+	Bucket, MissingBucket string
+	// Secret (in default, like every Secret here) holds a MinIO user that may read and
+	// write every bucket; ReadOnlySecret one that may only read Bucket.
+	Secret, ReadOnlySecret string
+	// WrongSecretKeySecret holds the writer's access key with a wrong secret key, and
+	// UnknownAccessKeySecret an access key MinIO does not know.
+	WrongSecretKeySecret, UnknownAccessKeySecret string
+	// NoAccessKeyIDSecret and NoSecretAccessKeySecret each lack one key;
+	// EmptySecretAccessKeySecret has both, one of them empty.
+	NoAccessKeyIDSecret, NoSecretAccessKeySecret, EmptySecretAccessKeySecret string
+	// Name is the scenario's own store name, filled in per scenario.
+	Name string
+}
+
+// The writer's and the reader's MinIO credentials. They are test data, and the tests
+// search what the webhook wrote for them.
+const (
+	writerAccessKey, writerSecretKey = "kratix-writer", "kratix-writer-secret"
+	readerAccessKey, readerSecretKey = "kratix-reader", "kratix-reader-secret"
+	wrongSecretKey                   = "not-the-writer-secret"
+	unknownAccessKey                 = "nobody-has-this-key"
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(runSuite(m))
+}
+
+func runSuite(m *testing.M) int {
+	// envtest logs through controller-runtime; without a logger it prints a warning
+	// instead of its messages.
+	ctrllog.SetLogger(funcr.New(func(prefix, args string) { fmt.Fprintln(os.Stderr, prefix, args) }, funcr.Options{}))
+
+	// ^C during the bring-up cancels it, and Start cleans up after itself.
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	began := time.Now()
+	var err error
+	// Debug logs, so that the search for leaked secrets covers everything the webhook
+	// can log.
+	env, err = localenv.Start(ctx, localenv.Options{Progress: os.Stderr, WebhookArgs: []string{"--zap-log-level=debug"}})
+	cancel()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "FAIL: the integration environment did not come up:\n%v\n", err)
+		return 1
+	}
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			if err := env.Stop(); err != nil {
+				fmt.Fprintf(os.Stderr, "stopping the integration environment: %v\n", err)
+			}
+		})
+	}
+	defer stop()
+	// ^C during the tests stops everything before exiting.
+	signals := make(chan os.Signal, 1)
+	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		fmt.Fprintf(os.Stderr, "%v: stopping the integration environment\n", <-signals)
+		stop()
+		os.Exit(1)
+	}()
+
+	ctx = context.Background()
+	if err := setUp(ctx); err != nil {
+		fmt.Fprintf(os.Stderr, "FAIL: setting up the integration fixtures: %v\n", err)
+		return 1
+	}
+	fmt.Fprintf(os.Stderr, "integration environment and fixtures ready in %s\n", time.Since(began).Round(time.Millisecond))
+	code := m.Run()
+	if err := checkNoSecretLeaked(ctx); err != nil {
+		fmt.Fprintf(os.Stderr, "FAIL: %v\n", err)
+		return 1
+	}
+	return code
+}
+
+// checkNoSecretLeaked searches everything the webhook said, to the API server's users
+// (every kubectl output of every test) and on its own (its logs and its metrics), for the
+// secret access keys the tests used. It runs after every test so that it covers them
+// all.
+func checkNoSecretLeaked(ctx context.Context) error {
+	metrics, err := env.Webhook.Metrics(ctx)
+	if err != nil {
+		return err
+	}
+	places := map[string]string{
+		"kubectl's output":      transcript.String(),
+		"the webhook's logs":    env.Webhook.Output.String(),
+		"the webhook's metrics": metrics,
+	}
+	if transcript.String() == "" || env.Webhook.Output.Len() == 0 {
+		return fmt.Errorf("searching for leaked secrets: nothing was recorded to search")
+	}
+	var leaks []string
+	for _, secret := range []string{writerSecretKey, readerSecretKey, wrongSecretKey} {
+		for _, place := range slices.Sorted(maps.Keys(places)) {
+			if strings.Contains(places[place], secret) {
+				leaks = append(leaks, fmt.Sprintf("%s holds the secret access key %q", place, secret))
+			}
+		}
+	}
+	if len(leaks) > 0 {
+		return fmt.Errorf("secrets leaked:\n%s", strings.Join(leaks, "\n"))
+	}
+	fmt.Fprintf(os.Stderr, "no secret access key found in %d bytes of kubectl output, %d bytes of webhook logs and %d bytes of metrics\n",
+		len(places["kubectl's output"]), len(places["the webhook's logs"]), len(metrics))
+	return nil
+}
+
+// setUp builds the client and the fixtures every scenario may use.
+func setUp(ctx context.Context) error {
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		return err
+	}
+	if err := v1alpha1.AddToScheme(scheme); err != nil {
+		return err
+	}
+	var err error
+	if k8sClient, err = client.New(env.Kube.Config, client.Options{Scheme: scheme}); err != nil {
+		return err
+	}
+
+	closed, err := closedEndpoint()
+	if err != nil {
+		return err
+	}
+	fixtures = fixtureSet{
+		Endpoint:                   env.MinIO.Endpoint,
+		InsecureEndpoint:           env.MinIO.InsecureEndpoint,
+		ClosedEndpoint:             closed,
+		Bucket:                     "kratix",
+		MissingBucket:              "no-such-bucket",
+		Secret:                     "minio-credentials",
+		ReadOnlySecret:             "minio-readonly-credentials",
+		WrongSecretKeySecret:       "minio-wrong-secret-key",
+		UnknownAccessKeySecret:     "minio-unknown-access-key",
+		NoAccessKeyIDSecret:        "minio-no-access-key-id",
+		NoSecretAccessKeySecret:    "minio-no-secret-access-key",
+		EmptySecretAccessKeySecret: "minio-empty-secret-access-key",
+	}
+	if err := env.MinIO.MakeBucket(ctx, fixtures.Bucket); err != nil {
+		return err
+	}
+	if err := env.MinIO.CreateUser(ctx, writerAccessKey, writerSecretKey, "readwrite"); err != nil {
+		return err
+	}
+	readOnly := localenv.BucketPolicy(fixtures.Bucket, localenv.ReadOnlyActions...)
+	if err := env.MinIO.CreateUserWithPolicy(ctx, readerAccessKey, readerSecretKey, readOnly); err != nil {
+		return err
+	}
+	secrets := map[string]map[string]string{
+		fixtures.Secret:                     credentials(writerAccessKey, writerSecretKey),
+		fixtures.ReadOnlySecret:             credentials(readerAccessKey, readerSecretKey),
+		fixtures.WrongSecretKeySecret:       credentials(writerAccessKey, wrongSecretKey),
+		fixtures.UnknownAccessKeySecret:     credentials(unknownAccessKey, writerSecretKey),
+		fixtures.NoAccessKeyIDSecret:        {v1alpha1.SecretKeySecretAccessKey: writerSecretKey},
+		fixtures.NoSecretAccessKeySecret:    {v1alpha1.SecretKeyAccessKeyID: writerAccessKey},
+		fixtures.EmptySecretAccessKeySecret: credentials(writerAccessKey, ""),
+	}
+	for _, name := range slices.Sorted(maps.Keys(secrets)) {
+		if err := createSecret(ctx, name, secrets[name]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// credentials is the data of a Secret with the two keys Kratix reads.
+func credentials(accessKey, secretKey string) map[string]string {
+	return map[string]string{
+		v1alpha1.SecretKeyAccessKeyID:     accessKey,
+		v1alpha1.SecretKeySecretAccessKey: secretKey,
+	}
+}
+
+// closedEndpoint returns a local host:port that refuses connections: a port the kernel
+// handed out and that was closed again.
+func closedEndpoint() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	return l.Addr().String(), nil
+}
+
+// createSecret creates a Secret in default.
+func createSecret(ctx context.Context, name string, data map[string]string) error {
+	secret := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default"},
+		StringData: data,
+	}
+	if err := k8sClient.Create(ctx, secret); err != nil {
+		return fmt.Errorf("creating Secret %s: %w", name, err)
+	}
+	return nil
+}
