@@ -81,7 +81,7 @@ func runSuite(m *testing.M) int {
 	var err error
 	// Debug logs, so that the search for leaked secrets covers everything the webhook
 	// can log.
-	env, err = localenv.Start(ctx, localenv.Options{Progress: os.Stderr, WebhookArgs: []string{"--zap-log-level=debug"}})
+	env, err = localenv.Start(ctx, localenv.Options{Progress: os.Stderr, WebhookArgs: []string{"--zap-log-level=debug", "--probe-timeout=" + probeTimeout}})
 	cancel()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "FAIL: the integration environment did not come up:\n%v\n", err)

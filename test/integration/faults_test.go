@@ -1,0 +1,240 @@
+package integration
+
+import (
+	"context"
+	"crypto/tls"
+	"io"
+	"net"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/kratix-community/bucketstatestore-webhook/internal/localenv"
+)
+
+// probeTimeout is the suite's --probe-timeout: short, so that the faults that run into
+// it keep the suite quick, and far above what a probe of the local MinIO takes.
+const probeTimeout = "3s"
+
+// TestFaults puts a fault between the webhook and S3 and checks the verdict the user
+// sees. Each is a denial with its reason, never an admission and never the API server's
+// own timeout (which would say the webhook could not be called).
+func TestFaults(t *testing.T) {
+	stopped := stoppedMinIO(t)
+	blackHole := blackHole(t)
+	slow := delayingProxy(t, fixtures.Endpoint, 6*time.Second)
+	untrusted := untrustedTLS(t, fixtures.InsecureEndpoint)
+
+	runScenarios(t, map[string]scenario{
+		"a stopped MinIO is denied as refusing connections": {
+			yaml: store(`
+  bucketName: {{.Bucket}}
+  endpoint: ` + stopped + `
+  secretRef:
+    name: {{.Secret}}
+`),
+			wantExit:   1,
+			wantStderr: []string{`spec.endpoint: Invalid value: "` + stopped + `"`, "(reason: ConnectionRefused)"},
+		},
+		"an endpoint that accepts connections and never answers is denied when the budget runs out": {
+			yaml: store(`
+  bucketName: {{.Bucket}}
+  endpoint: ` + blackHole + `
+  secretRef:
+    name: {{.Secret}}
+`),
+			wantExit:   1,
+			wantStderr: []string{`spec.endpoint: Invalid value: "` + blackHole + `": timed out after ` + probeTimeout + ` (reason: Timeout)`},
+		},
+		"an S3 server that answers after the budget is denied when the budget runs out": {
+			yaml: store(`
+  bucketName: {{.Bucket}}
+  endpoint: ` + slow + `
+  secretRef:
+    name: {{.Secret}}
+`),
+			wantExit:   1,
+			wantStderr: []string{`spec.endpoint: Invalid value: "` + slow + `": timed out after ` + probeTimeout + ` (reason: Timeout)`},
+		},
+		"an S3 server whose certificate is not trusted is denied": {
+			yaml: store(`
+  bucketName: {{.Bucket}}
+  endpoint: ` + untrusted + `
+  insecure: false
+  secretRef:
+    name: {{.Secret}}
+`),
+			wantExit:   1,
+			wantStderr: []string{`spec.endpoint: Invalid value: "` + untrusted + `": the certificate of "` + untrusted + `" is not trusted`, "(reason: TLSCertificateUntrusted)"},
+		},
+		"a host name that does not resolve is denied": {
+			yaml: store(`
+  bucketName: {{.Bucket}}
+  endpoint: kratix.invalid:9000
+  secretRef:
+    name: {{.Secret}}
+`),
+			wantExit:   1,
+			wantStderr: []string{`spec.endpoint: Invalid value: "kratix.invalid:9000": host "kratix.invalid" of endpoint "kratix.invalid:9000" could not be resolved`, "(reason: NameNotResolved)"},
+		},
+	})
+}
+
+// TestEndpointGuard shows that the probe cannot be aimed at the cloud metadata service,
+// however its address is written.
+func TestEndpointGuard(t *testing.T) {
+	scenarios := map[string]scenario{}
+	for name, endpoint := range map[string]string{
+		"the metadata address":                     "169.254.169.254",
+		"the metadata address with a port":         "169.254.169.254:80",
+		"the metadata address as IPv4-mapped IPv6": "[::ffff:169.254.169.254]:80",
+		"the metadata address as a decimal number": "2852039166",
+		"the metadata address in octal":            "0251.0376.0251.0376",
+		"the AWS IPv6 metadata address":            "[fd00:ec2::254]",
+		"a link-local address":                     "169.254.10.1:9000",
+		"the GCP metadata name":                    "metadata.google.internal",
+	} {
+		scenarios[name+" is refused before any connection"] = scenario{
+			yaml: store(`
+  bucketName: {{.Bucket}}
+  endpoint: "` + endpoint + `"
+  secretRef:
+    name: {{.Secret}}
+`),
+			wantExit:   1,
+			wantStderr: []string{`spec.endpoint: Invalid value: "` + endpoint + `": endpoint "`, "is refused", "(reason: EndpointForbidden)"},
+		}
+	}
+	scenarios["the GCP metadata name with a trailing dot is refused as no DNS name"] = scenario{
+		yaml: store(`
+  bucketName: {{.Bucket}}
+  endpoint: metadata.google.internal.
+  secretRef:
+    name: {{.Secret}}
+`),
+		wantExit:   1,
+		wantStderr: []string{`spec.endpoint: Invalid value: "metadata.google.internal.": host must be a DNS name or an IP address`},
+	}
+	runScenarios(t, scenarios)
+}
+
+// stoppedMinIO starts a second MinIO, stops it and returns the endpoint it served.
+func stoppedMinIO(t *testing.T) string {
+	t.Helper()
+	m, err := localenv.StartMinIO(context.Background(), localenv.MinIOOptions{
+		Binary: filepath.Join(env.BinDir, "minio"),
+		Dir:    t.TempDir(),
+		CA:     env.CA,
+	})
+	if err != nil {
+		t.Fatalf("starting a second MinIO: %v", err)
+	}
+	if err := m.Stop(); err != nil {
+		t.Fatalf("stopping the second MinIO: %v", err)
+	}
+	return m.Endpoint
+}
+
+// blackHole returns a local endpoint that accepts connections and never answers.
+func blackHole(t *testing.T) string {
+	t.Helper()
+	l := listen(t)
+	go func() {
+		var held []net.Conn
+		defer func() {
+			for _, c := range held {
+				c.Close()
+			}
+		}()
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			held = append(held, c)
+		}
+	}()
+	return l.Addr().String()
+}
+
+// delayingProxy returns a local endpoint that forwards connections to target and holds
+// back every piece of target's answers for delay. (Holding back only the first would
+// let a connection whose TLS handshake finished late serve the next probe quickly: the
+// HTTP transport keeps dials that outlive the request that started them.)
+func delayingProxy(t *testing.T, target string, delay time.Duration) string {
+	t.Helper()
+	return forward(t, listen(t), target, delay)
+}
+
+// untrustedTLS returns a local endpoint that serves TLS with a certificate from a CA the
+// webhook does not trust, and forwards the plain bytes to target.
+func untrustedTLS(t *testing.T, target string) string {
+	t.Helper()
+	dir := t.TempDir()
+	ca, err := localenv.NewCA(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ca.WriteServingCert(dir, "tls.crt", "tls.key"); err != nil {
+		t.Fatal(err)
+	}
+	cert, err := tls.LoadX509KeyPair(filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return forward(t, tls.NewListener(listen(t), &tls.Config{Certificates: []tls.Certificate{cert}}), target, 0)
+}
+
+func listen(t *testing.T) net.Listener {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return l
+}
+
+// forward accepts connections on l until the test ends and copies each to and from
+// target, each piece of the answers after delay.
+func forward(t *testing.T, l net.Listener, target string, delay time.Duration) string {
+	var wg sync.WaitGroup
+	t.Cleanup(func() { l.Close(); wg.Wait() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			wg.Go(func() {
+				defer c.Close()
+				upstream, err := net.Dial("tcp", target)
+				if err != nil {
+					return
+				}
+				defer upstream.Close()
+				// Closing both ends when the test ends stops the copies.
+				stop := context.AfterFunc(t.Context(), func() { c.Close(); upstream.Close() })
+				defer stop()
+				go func() { _, _ = io.Copy(upstream, c) }()
+				buf := make([]byte, 32<<10)
+				for {
+					n, err := upstream.Read(buf)
+					select {
+					case <-time.After(delay):
+					case <-t.Context().Done():
+						return
+					}
+					if _, err := c.Write(buf[:n]); err != nil {
+						return
+					}
+					if err != nil {
+						return
+					}
+				}
+			})
+		}
+	}()
+	return l.Addr().String()
+}
