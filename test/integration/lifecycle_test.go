@@ -10,6 +10,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/kratix-community/bucketstatestore-webhook/api/v1alpha1"
 )
@@ -53,6 +54,40 @@ func TestLifecycle(t *testing.T) {
 		}
 		if got := storedVersion(t, s.Name); got != "" {
 			t.Errorf("the store is still stored after kubectl delete (resourceVersion %s)", got)
+		}
+	})
+
+	t.Run("a changed Secret is not answered from the probe cache", func(t *testing.T) {
+		logWebhookOnFailure(t)
+		const secret = "rotated-credentials"
+		if err := createSecret(ctx, secret, credentials(writerAccessKey, writerSecretKey)); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			_ = k8sClient.Delete(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: secret, Namespace: "default"}})
+		})
+		f := fixtures
+		f.Name = storeName(t.Name())
+		doc := render(t, store(`
+  bucketName: {{.Bucket}}
+  endpoint: {{.Endpoint}}
+  secretRef:
+    name: `+secret+`
+`), f)
+		if res := kubectl(t, doc, "apply", "--dry-run=server", "-f", "-"); res.Exit != 0 {
+			t.Fatalf("with the right key: kubectl apply --dry-run=server exited %d: %s", res.Exit, res.Stderr)
+		}
+		var s corev1.Secret
+		if err := k8sClient.Get(ctx, client.ObjectKey{Name: secret, Namespace: "default"}, &s); err != nil {
+			t.Fatal(err)
+		}
+		s.Data[v1alpha1.SecretKeySecretAccessKey] = []byte(wrongSecretKey)
+		if err := k8sClient.Update(ctx, &s); err != nil {
+			t.Fatal(err)
+		}
+		res := kubectl(t, doc, "apply", "--dry-run=server", "-f", "-")
+		if want := "(reason: SignatureDoesNotMatch)"; res.Exit != 1 || !strings.Contains(res.Stderr, want) {
+			t.Errorf("after the Secret changed: kubectl apply --dry-run=server exited %d with %q, want 1 with %q", res.Exit, res.Stderr, want)
 		}
 	})
 
