@@ -242,3 +242,44 @@ func TestApply(t *testing.T) {
 		},
 	})
 }
+
+// TestIAM applies stores that take their credentials from where the webhook runs: here
+// a stand-in for the instance metadata service that hands out MinIO STS credentials.
+func TestIAM(t *testing.T) {
+	before := imds.CredentialRequests()
+	runScenarios(t, map[string]scenario{
+		"the seed documentation's IAM example is admitted": {
+			// As documented, with AWS's endpoint replaced by the local MinIO.
+			yaml: store(`
+  bucketName: kratix-example-test
+  endpoint: {{.Endpoint}}
+  insecure: false
+  authMethod: IAM
+`),
+			wantStored: map[string]any{"spec.authMethod": "IAM", "spec.insecure": false},
+		},
+		"an IAM store with a secretRef is admitted with a warning": {
+			yaml: store(`
+  bucketName: {{.IAMBucket}}
+  endpoint: {{.Endpoint}}
+  path: destinations/
+  authMethod: IAM
+  secretRef:
+    name: {{.Secret}}
+`),
+			wantStderr: []string{"Warning: spec.secretRef is ignored when authMethod is IAM: Kratix takes credentials from where it runs"},
+		},
+		"an IAM store whose bucket does not exist is denied": {
+			yaml: store(`
+  bucketName: {{.MissingBucket}}
+  endpoint: {{.Endpoint}}
+  authMethod: IAM
+`),
+			wantExit:   1,
+			wantStderr: []string{`spec.bucketName: Invalid value: "no-such-bucket"`, "(reason: BucketNotFound)"},
+		},
+	})
+	if imds.CredentialRequests() == before {
+		t.Errorf("the webhook never asked the metadata stand-in for credentials")
+	}
+}

@@ -121,25 +121,27 @@ func storedVersion(t *testing.T, name string) string {
 // per spec.path the scenarios use.
 var probedKeys = []string{".kratix-write-permission-check", "destinations/.kratix-write-permission-check"}
 
-// checkBucketClean fails the test when the bucket holds an object or a multipart upload
+// checkBucketClean fails the test when a bucket holds an object or a multipart upload
 // that was neither completed nor aborted: a probe must leave nothing behind.
 func checkBucketClean(t *testing.T) {
 	t.Helper()
 	ctx := context.Background()
-	objects, err := env.MinIO.ListObjects(ctx, fixtures.Bucket, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(objects) > 0 {
-		t.Errorf("bucket %s holds objects %v, want none", fixtures.Bucket, objects)
-	}
-	for _, key := range probedKeys {
-		uploads, err := env.MinIO.ListIncompleteUploads(ctx, fixtures.Bucket, key)
+	for _, bucket := range []string{fixtures.Bucket, fixtures.IAMBucket} {
+		objects, err := env.MinIO.ListObjects(ctx, bucket, "")
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(uploads) > 0 {
-			t.Errorf("bucket %s has %d incomplete uploads at %s, want none", fixtures.Bucket, len(uploads), key)
+		if len(objects) > 0 {
+			t.Errorf("bucket %s holds objects %v, want none", bucket, objects)
+		}
+		for _, key := range probedKeys {
+			uploads, err := env.MinIO.ListIncompleteUploads(ctx, bucket, key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(uploads) > 0 {
+				t.Errorf("bucket %s has %d incomplete uploads at %s, want none", bucket, len(uploads), key)
+			}
 		}
 	}
 }

@@ -31,6 +31,9 @@ import (
 var (
 	// env is the environment every test shares.
 	env *localenv.Env
+	// imds stands in for the instance metadata service the webhook's IAM credential
+	// chain asks (--iam-endpoint); its role is a MinIO user, through MinIO's STS.
+	imds *localenv.IMDS
 	// k8sClient is an administrator's client that knows BucketStateStores.
 	k8sClient client.Client
 	// fixtures names what TestMain created for the tests to refer to.
@@ -42,8 +45,8 @@ type fixtureSet struct {
 	// Endpoint is MinIO's TLS listener and InsecureEndpoint its plain-HTTP one;
 	// ClosedEndpoint is a local port nothing listens on.
 	Endpoint, InsecureEndpoint, ClosedEndpoint string
-	// Bucket exists; MissingBucket does not.
-	Bucket, MissingBucket string
+	// Bucket exists; MissingBucket does not. IAMBucket exists for the IAM examples.
+	Bucket, MissingBucket, IAMBucket string
 	// Secret (in default, like every Secret here) holds a MinIO user that may read and
 	// write every bucket; ReadOnlySecret one that may only read Bucket.
 	Secret, ReadOnlySecret string
@@ -62,6 +65,7 @@ type fixtureSet struct {
 const (
 	writerAccessKey, writerSecretKey = "kratix-writer", "kratix-writer-secret"
 	readerAccessKey, readerSecretKey = "kratix-reader", "kratix-reader-secret"
+	roleAccessKey, roleSecretKey     = "kratix-instance-role", "kratix-instance-role-secret"
 	wrongSecretKey                   = "not-the-writer-secret"
 	unknownAccessKey                 = "nobody-has-this-key"
 )
@@ -79,9 +83,17 @@ func runSuite(m *testing.M) int {
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	began := time.Now()
 	var err error
+	// The role's credentials come once MinIO runs (see setUp).
+	if imds, err = localenv.StartIMDS(localenv.IMDSOptions{}); err != nil {
+		fmt.Fprintf(os.Stderr, "FAIL: %v\n", err)
+		return 1
+	}
+	defer imds.Stop()
 	// Debug logs, so that the search for leaked secrets covers everything the webhook
 	// can log.
-	env, err = localenv.Start(ctx, localenv.Options{Progress: os.Stderr, WebhookArgs: []string{"--zap-log-level=debug", "--probe-timeout=" + probeTimeout}})
+	env, err = localenv.Start(ctx, localenv.Options{Progress: os.Stderr, WebhookArgs: []string{
+		"--zap-log-level=debug", "--probe-timeout=" + probeTimeout, "--iam-endpoint=" + imds.URL,
+	}})
 	cancel()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "FAIL: the integration environment did not come up:\n%v\n", err)
@@ -137,7 +149,7 @@ func checkNoSecretLeaked(ctx context.Context) error {
 		return fmt.Errorf("searching for leaked secrets: nothing was recorded to search")
 	}
 	var leaks []string
-	for _, secret := range []string{writerSecretKey, readerSecretKey, wrongSecretKey} {
+	for _, secret := range []string{writerSecretKey, readerSecretKey, wrongSecretKey, roleSecretKey} {
 		for _, place := range slices.Sorted(maps.Keys(places)) {
 			if strings.Contains(places[place], secret) {
 				leaks = append(leaks, fmt.Sprintf("%s holds the secret access key %q", place, secret))
@@ -176,6 +188,7 @@ func setUp(ctx context.Context) error {
 		ClosedEndpoint:             closed,
 		Bucket:                     "kratix",
 		MissingBucket:              "no-such-bucket",
+		IAMBucket:                  "kratix-example-test",
 		Secret:                     "minio-credentials",
 		ReadOnlySecret:             "minio-readonly-credentials",
 		WrongSecretKeySecret:       "minio-wrong-secret-key",
@@ -184,9 +197,15 @@ func setUp(ctx context.Context) error {
 		NoSecretAccessKeySecret:    "minio-no-secret-access-key",
 		EmptySecretAccessKeySecret: "minio-empty-secret-access-key",
 	}
-	if err := env.MinIO.MakeBucket(ctx, fixtures.Bucket); err != nil {
+	for _, bucket := range []string{fixtures.Bucket, fixtures.IAMBucket} {
+		if err := env.MinIO.MakeBucket(ctx, bucket); err != nil {
+			return err
+		}
+	}
+	if err := env.MinIO.CreateUser(ctx, roleAccessKey, roleSecretKey, "readwrite"); err != nil {
 		return err
 	}
+	imds.SetCredentials(env.MinIO.AssumeRoleCredentials(roleAccessKey, roleSecretKey, time.Hour))
 	if err := env.MinIO.CreateUser(ctx, writerAccessKey, writerSecretKey, "readwrite"); err != nil {
 		return err
 	}
