@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/kratix-community/bucketstatestore-webhook/api/v1alpha1"
+	"github.com/kratix-community/bucketstatestore-webhook/pkg/defaults"
 	"github.com/kratix-community/bucketstatestore-webhook/pkg/probe"
 )
 
@@ -76,8 +77,13 @@ func (v *Validator) handle(ctx context.Context, req admission.Request) admission
 			return admission.Errored(http.StatusBadRequest, err)
 		}
 		// Metadata-only updates, such as Kratix removing its finalizer from a store whose
-		// bucket is gone, must never be blocked by a probe.
-		if apiequality.Semantic.DeepEqual(old.Spec, obj.Spec) {
+		// bucket is gone, must never be blocked by a probe. The new object has been
+		// through the mutating webhook; a store stored before the webhook was installed
+		// has not, so the specs are compared with their defaults filled in.
+		oldSpec, newSpec := old.Spec.DeepCopy(), obj.Spec.DeepCopy()
+		defaults.Spec(oldSpec)
+		defaults.Spec(newSpec)
+		if apiequality.Semantic.DeepEqual(oldSpec, newSpec) {
 			return admission.Allowed("spec unchanged")
 		}
 	}

@@ -253,6 +253,18 @@ func TestValidatorHandle(t *testing.T) {
 			probeErr:    errors.New("must not be called"),
 			wantAllowed: true,
 		},
+		"an UPDATE of a store stored before the webhook's defaults is allowed without a probe": {
+			req: func() admission.Request {
+				old := store(func(s *v1alpha1.BucketStateStoreSpec) {
+					s.AuthMethod, s.Insecure, s.SecretRef.Namespace = "", nil, ""
+				})
+				changed := store() // as the mutating webhook leaves it: every default set
+				changed.Labels = map[string]string{"team": "platform"}
+				return request(admissionv1.Update, changed, old)
+			}(),
+			probeErr:    errors.New("must not be called"),
+			wantAllowed: true,
+		},
 		"another kind is refused with a bad request": {
 			req: func() admission.Request {
 				r := request(admissionv1.Create, store(), nil)
