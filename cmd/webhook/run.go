@@ -28,6 +28,14 @@ const (
 	ValidatePath = "/validate-platform-kratix-io-v1alpha1-bucketstatestore"
 )
 
+// kubeQPS and kubeBurst lift client-go's default client-side rate limit (5 requests/s),
+// which would queue every admission behind the previous ones' Secret reads and access
+// reviews during a GitOps burst; the API server's priority and fairness still applies.
+const (
+	kubeQPS   = 200
+	kubeBurst = 400
+)
+
 // kubeTimeout bounds each of the webhook's own API calls (the Secret read and the
 // SubjectAccessReview), so that together with the probe budget the answer comes before
 // the API server gives up on the webhook.
@@ -118,6 +126,7 @@ func restConfig(kubeconfig string) (*rest.Config, error) {
 		return nil, fmt.Errorf("loading the Kubernetes client configuration: %w", err)
 	}
 	cfg.Timeout = kubeTimeout
+	cfg.QPS, cfg.Burst = kubeQPS, kubeBurst
 	cfg.UserAgent = "bucketstatestore-webhook/" + version
 	return cfg, nil
 }

@@ -55,6 +55,10 @@ func validateEndpoint(endpoint string, fldPath *field.Path) field.ErrorList {
 		return field.ErrorList{field.Invalid(fldPath, endpoint, "must be host[:port] without "+what)}
 	}
 
+	// minio-go takes an IPv6 address only in brackets.
+	if a, err := netip.ParseAddr(endpoint); err == nil && a.Is6() {
+		return field.ErrorList{field.Invalid(fldPath, endpoint, fmt.Sprintf("must be host[:port]; write an IPv6 address in brackets, e.g. [%s]:9000", endpoint))}
+	}
 	host, port := endpoint, ""
 	if _, err := netip.ParseAddr(strings.Trim(endpoint, "[]")); err != nil && strings.Contains(endpoint, ":") {
 		h, p, err := net.SplitHostPort(endpoint)

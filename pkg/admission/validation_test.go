@@ -49,8 +49,12 @@ func TestValidateSpec(t *testing.T) {
 		"a bracketed IPv6 endpoint with a port is valid": {
 			spec: validSpec(func(s *v1alpha1.BucketStateStoreSpec) { s.Endpoint = "[2001:db8::1]:9000" }),
 		},
-		"a bare IPv6 endpoint is valid": {
+		"a bracketed IPv6 endpoint without a port is valid": {
+			spec: validSpec(func(s *v1alpha1.BucketStateStoreSpec) { s.Endpoint = "[2001:db8::1]" }),
+		},
+		"an IPv6 endpoint without brackets is rejected with the bracketed form": {
 			spec: validSpec(func(s *v1alpha1.BucketStateStoreSpec) { s.Endpoint = "2001:db8::1" }),
+			want: field.ErrorList{field.Invalid(spec.Child("endpoint"), "2001:db8::1", "must be host[:port]; write an IPv6 address in brackets, e.g. [2001:db8::1]:9000")},
 		},
 		"an empty spec reports every required field at once": {
 			spec: &v1alpha1.BucketStateStoreSpec{},

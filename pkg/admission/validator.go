@@ -36,7 +36,7 @@ var ProbeModes = []ProbeMode{ProbeEnforce, ProbeWarn, ProbeOff}
 // Warnings shown to the person applying a store. They are part of the webhook's interface:
 // the README lists them.
 const (
-	WarningInsecure         = "spec.insecure is true: Kratix will use plain HTTP, so credentials and documents travel unencrypted"
+	WarningInsecure         = "spec.insecure is true: Kratix will use plain HTTP, so the documents it writes and its access key ID travel unencrypted and can be altered on the way"
 	WarningIAMWithSecretRef = "spec.secretRef is ignored when authMethod is IAM: Kratix takes credentials from where it runs"
 	warningProbeFailed      = "the bucket probe failed but --probe=warn admits the store: %s"
 )

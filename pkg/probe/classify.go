@@ -185,8 +185,12 @@ func bucketNotFound(t Target) *Failure {
 		"bucket %q does not exist at %q; create it or correct bucketName", t.Bucket, t.Endpoint)}
 }
 
+// timeoutAdvice follows "timed out after <budget>": a probe that runs out of time most
+// often cannot reach the endpoint at all.
+const timeoutAdvice = "; check that the webhook can reach endpoint (network policies, firewalls, egress proxies) and that it answers S3 requests"
+
 func timeoutFailure(budget time.Duration, err error) *Failure {
-	return &Failure{Reason: ReasonTimeout, Message: fmt.Sprintf("timed out after %s", budget), Err: err}
+	return &Failure{Reason: ReasonTimeout, Message: fmt.Sprintf("timed out after %s", budget) + timeoutAdvice, Err: err}
 }
 
 // contextFailure explains why ctx ended: the probe's own budget ran out (budget > 0 and

@@ -46,12 +46,12 @@ func TestClassify(t *testing.T) {
 		},
 		"a network timeout is reported as Timeout with the budget": {
 			err:  urlErr(&net.OpError{Op: "read", Net: "tcp", Err: os.ErrDeadlineExceeded}),
-			want: &Failure{Reason: ReasonTimeout, Message: "timed out after 5s"},
+			want: &Failure{Reason: ReasonTimeout, Message: "timed out after 5s" + timeoutAdvice},
 		},
 		"an exhausted budget is reported as Timeout whatever the error": {
 			err:  errors.New("Connection closed by foreign host"),
 			ctx:  expired,
-			want: &Failure{Reason: ReasonTimeout, Message: "timed out after 5s"},
+			want: &Failure{Reason: ReasonTimeout, Message: "timed out after 5s" + timeoutAdvice},
 		},
 		"a caller that went away is reported as Canceled": {
 			err:  context.Canceled,

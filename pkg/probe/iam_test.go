@@ -114,7 +114,7 @@ func TestS3ProberWithoutIAMCredentials(t *testing.T) {
 		},
 		"a metadata service that never answers is reported as Timeout": {
 			iamEndpoint: func(t *testing.T) string { return "http://" + blackHole(t) },
-			want:        &Failure{Reason: ReasonTimeout, Message: "timed out after 1.5s"},
+			want:        &Failure{Reason: ReasonTimeout, Message: "timed out after 1.5s" + timeoutAdvice},
 		},
 	}
 	for name, tc := range tests {

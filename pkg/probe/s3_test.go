@@ -260,7 +260,7 @@ func TestS3ProberTimesOutWithinItsBudget(t *testing.T) {
 			err := NewS3Prober(S3Options{Timeout: budget}).Probe(context.Background(), target)
 			elapsed := time.Since(start)
 
-			checkFailure(t, err, &Failure{Reason: ReasonTimeout, Message: "timed out after 300ms"})
+			checkFailure(t, err, &Failure{Reason: ReasonTimeout, Message: "timed out after 300ms" + timeoutAdvice})
 			if elapsed < budget || elapsed > budget+700*time.Millisecond {
 				t.Errorf("the probe took %s, want about %s", elapsed, budget)
 			}

@@ -41,7 +41,7 @@ func TestApply(t *testing.T) {
     name: minio-credentials
     namespace: default
 `),
-			wantStderr: []string{"Warning: spec.insecure is true: Kratix will use plain HTTP, so credentials and documents travel unencrypted"},
+			wantStderr: []string{"Warning: spec.insecure is true: Kratix will use plain HTTP, so the documents it writes and its access key ID travel unencrypted and can be altered on the way"},
 			wantStored: map[string]any{"spec.authMethod": "accessKey", "spec.insecure": true},
 		},
 		"a store with a path is probed under that path and admitted": {

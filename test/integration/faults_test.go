@@ -45,7 +45,7 @@ func TestFaults(t *testing.T) {
     name: {{.Secret}}
 `),
 			wantExit:   1,
-			wantStderr: []string{`spec.endpoint: Invalid value: "` + blackHole + `": timed out after ` + probeTimeout + ` (reason: Timeout)`},
+			wantStderr: []string{`spec.endpoint: Invalid value: "` + blackHole + `": timed out after ` + probeTimeout + `; check that the webhook can reach endpoint`, "(reason: Timeout)"},
 		},
 		"an S3 server that answers after the budget is denied when the budget runs out": {
 			yaml: store(`
@@ -55,7 +55,7 @@ func TestFaults(t *testing.T) {
     name: {{.Secret}}
 `),
 			wantExit:   1,
-			wantStderr: []string{`spec.endpoint: Invalid value: "` + slow + `": timed out after ` + probeTimeout + ` (reason: Timeout)`},
+			wantStderr: []string{`spec.endpoint: Invalid value: "` + slow + `": timed out after ` + probeTimeout + `; check that the webhook can reach endpoint`, "(reason: Timeout)"},
 		},
 		"an S3 server whose certificate is not trusted is denied": {
 			yaml: store(`
