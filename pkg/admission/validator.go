@@ -57,6 +57,11 @@ var _ admission.Handler = &Validator{}
 
 // Handle validates CREATE and UPDATE requests; every other operation is allowed.
 func (v *Validator) Handle(ctx context.Context, req admission.Request) admission.Response {
+	// controller-runtime derives a request's context from the manager's, which ends at
+	// SIGTERM. Every step below has a bound of its own (the API client's timeout and
+	// the probe budget), so an admission in flight during a rollout finishes with its
+	// true verdict instead of a cancelled probe.
+	ctx = context.WithoutCancel(ctx)
 	resp := v.handle(ctx, req)
 	recordAdmission("validate", req.Operation, resp)
 	return resp
