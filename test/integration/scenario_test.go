@@ -199,16 +199,17 @@ func storeName(testName string) string {
 }
 
 // logWebhookOnFailure prints what the webhook wrote during a test that failed, and says
-// when the webhook is no longer running.
+// when the webhook running at the test's end is not running. (A test may restart it.)
 func logWebhookOnFailure(t *testing.T) {
-	w := env.Webhook
-	mark := w.Output.Len()
+	started := env.Webhook
+	mark := started.Output.Len()
 	t.Cleanup(func() {
+		w := env.Webhook
 		if done, code := w.Exited(); done {
 			t.Errorf("the webhook exited with code %d; its output ends with:\n%s", code, w.Output.Since(max(0, w.Output.Len()-4000)))
 			return
 		}
-		if t.Failed() {
+		if t.Failed() && w == started {
 			t.Logf("webhook output during this test:\n%s", w.Output.Since(mark))
 		}
 	})

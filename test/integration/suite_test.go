@@ -34,6 +34,10 @@ var (
 	// imds stands in for the instance metadata service the webhook's IAM credential
 	// chain asks (--iam-endpoint); its role is a MinIO user, through MinIO's STS.
 	imds *localenv.IMDS
+	// webhookArgs are the flags the suite gives the webhook.
+	webhookArgs []string
+	// retiredWebhookOutput is what webhooks that a test stopped wrote.
+	retiredWebhookOutput recorder
 	// k8sClient is an administrator's client that knows BucketStateStores.
 	k8sClient client.Client
 	// fixtures names what TestMain created for the tests to refer to.
@@ -91,9 +95,8 @@ func runSuite(m *testing.M) int {
 	defer imds.Stop()
 	// Debug logs, so that the search for leaked secrets covers everything the webhook
 	// can log.
-	env, err = localenv.Start(ctx, localenv.Options{Progress: os.Stderr, WebhookArgs: []string{
-		"--zap-log-level=debug", "--probe-timeout=" + probeTimeout, "--iam-endpoint=" + imds.URL,
-	}})
+	webhookArgs = []string{"--zap-log-level=debug", "--probe-timeout=" + probeTimeout, "--iam-endpoint=" + imds.URL}
+	env, err = localenv.Start(ctx, localenv.Options{Progress: os.Stderr, WebhookArgs: webhookArgs})
 	cancel()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "FAIL: the integration environment did not come up:\n%v\n", err)
@@ -145,7 +148,7 @@ func checkNoSecretLeaked(ctx context.Context) error {
 		"the webhook's logs":    env.Webhook.Output.String(),
 		"the webhook's metrics": metrics,
 	}
-	if transcript.String() == "" || env.Webhook.Output.Len() == 0 {
+	if places["the webhook's logs"] == "" {
 		return fmt.Errorf("searching for leaked secrets: nothing was recorded to search")
 	}
 	var leaks []string
