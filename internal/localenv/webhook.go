@@ -132,6 +132,17 @@ func (w *Webhook) Terminate(timeout time.Duration) (int, error) {
 	return w.proc.exitCode(), nil
 }
 
+// PID is the webhook process's id.
+func (w *Webhook) PID() int {
+	return w.proc.cmd.Process.Pid
+}
+
+// CertDir is the directory the webhook reads its serving certificate from; writing a
+// new tls.crt and tls.key there rotates it.
+func (w *Webhook) CertDir() string {
+	return w.opts.CertDir
+}
+
 // Exited reports whether the webhook has ended and, if so, its exit code.
 func (w *Webhook) Exited() (bool, int) {
 	done, _ := w.proc.exited()
