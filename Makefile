@@ -66,10 +66,14 @@ docker-build: ## Build the container image (needs a Docker engine).
 
 ##@ Deployment
 
+# deploy and undeploy use the kubectl on PATH, which knows the cluster; override with
+# CLUSTER_KUBECTL=... if needed.
+CLUSTER_KUBECTL ?= kubectl
+
 .PHONY: deploy
-deploy: components ## Install on the cluster of the current kubeconfig (needs cert-manager).
-	$(KUBECTL) apply --server-side -k manifests/default
+deploy: ## Install on the cluster of the current kubeconfig (needs cert-manager).
+	$(CLUSTER_KUBECTL) apply --server-side -k manifests/default
 
 .PHONY: undeploy
-undeploy: components ## Remove it from the cluster of the current kubeconfig.
-	$(KUBECTL) delete --ignore-not-found -k manifests/default
+undeploy: ## Remove it from the cluster of the current kubeconfig.
+	$(CLUSTER_KUBECTL) delete --ignore-not-found -k manifests/default
