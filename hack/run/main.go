@@ -1,0 +1,159 @@
+// Command run is `make run`: it starts a kube-apiserver, MinIO and the webhook on this
+// machine (internal/demo), prints the kubectl command lines that apply the examples,
+// and keeps everything running until SIGINT or SIGTERM, when it stops all of it and
+// exits 0.
+//
+// The examples name MinIO at 127.0.0.1:9000 (plain HTTP) and 127.0.0.1:9443 (HTTPS);
+// --http-port and --https-port move those, and then the examples' endpoint must be
+// edited to match.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/kratix-community/bucketstatestore-webhook/internal/demo"
+	"github.com/kratix-community/bucketstatestore-webhook/internal/localenv"
+)
+
+// options are the command's flags.
+type options struct {
+	httpPort, httpsPort, imdsPort int
+	webhookLog                    string
+}
+
+func (o *options) addFlags(fs *pflag.FlagSet) {
+	fs.IntVar(&o.httpPort, "http-port", demo.DefaultHTTPPort, "port on 127.0.0.1 that serves MinIO as plain HTTP; the examples with insecure: true name 9000")
+	fs.IntVar(&o.httpsPort, "https-port", demo.DefaultHTTPSPort, "port on 127.0.0.1 that serves MinIO with TLS; the other examples name 9443")
+	fs.IntVar(&o.imdsPort, "imds-port", 0, "port on 127.0.0.1 of the instance metadata stand-in for authMethod IAM; 0 picks a free one")
+	fs.StringVar(&o.webhookLog, "webhook-log", "", `file the webhook's log is written to (truncated at start); "-" is stderr; default .run/webhook.log in the module`)
+}
+
+func main() {
+	var opts options
+	fs := pflag.NewFlagSet("run", pflag.ExitOnError)
+	opts.addFlags(fs)
+	_ = fs.Parse(os.Args[1:])
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, opts, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "error:", err)
+		os.Exit(1)
+	}
+}
+
+// run starts the demo, prints how to use it to out and progress to errOut, and stops
+// the demo when ctx ends. An interruption, during the start-up as well, is not an error.
+func run(ctx context.Context, opts options, out, errOut io.Writer) error {
+	root, err := localenv.ModuleRoot(".")
+	if err != nil {
+		return err
+	}
+	logPath, logFile, err := openWebhookLog(root, opts.webhookLog)
+	if err != nil {
+		return err
+	}
+	var webhookOutput io.Writer = errOut
+	if logFile != nil {
+		defer logFile.Close()
+		webhookOutput = logFile
+	}
+
+	d, err := demo.Start(ctx, demo.Options{
+		Dir:           root,
+		HTTPPort:      opts.httpPort,
+		HTTPSPort:     opts.httpsPort,
+		IMDSPort:      opts.imdsPort,
+		Progress:      errOut,
+		WebhookOutput: webhookOutput,
+	})
+	if err != nil {
+		if ctx.Err() != nil {
+			fmt.Fprintln(errOut, "interrupted during the start-up; everything started is stopped")
+			return nil
+		}
+		return err
+	}
+	defer func() {
+		fmt.Fprintln(errOut, "stopping the webhook, MinIO, kube-apiserver and etcd")
+		if err := d.Stop(); err != nil {
+			fmt.Fprintln(errOut, "error while stopping:", err)
+		}
+		fmt.Fprintln(errOut, "stopped")
+	}()
+	if err := printUsage(out, root, logPath, d); err != nil {
+		return err
+	}
+
+	// The webhook ending on its own is an error: the API server could no longer admit
+	// any store.
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			fmt.Fprintln(errOut)
+			return nil
+		case <-tick.C:
+			if exited, code := d.Env.Webhook.Exited(); exited {
+				return fmt.Errorf("the webhook exited with code %d; its log is in %s", code, logPath)
+			}
+		}
+	}
+}
+
+// openWebhookLog opens the log file flag names; "-" means the progress stream.
+func openWebhookLog(root, flagValue string) (string, *os.File, error) {
+	switch flagValue {
+	case "-":
+		return "stderr", nil, nil
+	case "":
+		flagValue = filepath.Join(root, ".run", "webhook.log")
+	}
+	path, err := filepath.Abs(flagValue)
+	if err != nil {
+		return "", nil, err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return "", nil, err
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return "", nil, fmt.Errorf("opening the webhook log: %w", err)
+	}
+	return path, f, nil
+}
+
+func printUsage(out io.Writer, root, logPath string, d *demo.Demo) error {
+	examples, err := d.Examples()
+	if err != nil {
+		return err
+	}
+	env := d.Env
+	p := func(format string, args ...any) { fmt.Fprintf(out, format+"\n", args...) }
+	p("")
+	p("The webhook is registered with the API server. From %s, apply the examples with", root)
+	p("the kubectl built for this API server (each file's header says what the webhook answers):")
+	p("")
+	for _, file := range examples {
+		p("  %s", d.ApplyLine(file))
+	}
+	p("")
+	p("Or: export KUBECONFIG=%s and use %s", env.Kube.KubeconfigPath, env.Kube.KubectlPath)
+	p("")
+	p("MinIO (S3):      http://%s (for insecure: true) and https://%s (CA %s)", d.HTTPEndpoint, d.HTTPSEndpoint, env.CA.CertFile)
+	p("                 bucket %s; access key %s, secret key %s, also in Secret %s/%s", demo.Bucket, demo.AccessKeyID, demo.SecretAccessKey, demo.SecretNamespace, demo.SecretName)
+	p("authMethod IAM:  the webhook gets role %s's credentials from the metadata stand-in at %s (--iam-endpoint)", demo.Role, d.IMDS.URL)
+	p("Webhook logs:    %s", logPath)
+	p("")
+	p("Press Ctrl-C to stop everything.")
+	return nil
+}

@@ -1,0 +1,310 @@
+package demo
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+
+	"github.com/kratix-community/bucketstatestore-webhook/internal/localenv"
+)
+
+// What the examples in examples/ name. Changing one means changing the examples.
+const (
+	// Host is the address every fixed port listens on.
+	Host = "127.0.0.1"
+	// DefaultHTTPPort serves MinIO as plain HTTP, for stores with insecure: true;
+	// DefaultHTTPSPort serves it with TLS from a certificate the webhook trusts.
+	DefaultHTTPPort  = 9000
+	DefaultHTTPSPort = 9443
+
+	// Bucket exists and both demo users may read and write it.
+	Bucket = "kratix"
+	// SecretName in SecretNamespace holds AccessKeyID and SecretAccessKey under the keys
+	// Kratix reads, as examples/access-key.yaml writes it too.
+	SecretName      = "minio-credentials"
+	SecretNamespace = "default"
+	AccessKeyID     = "kratix-demo"
+	SecretAccessKey = "kratix-demo-secret"
+
+	// RoleUser is the MinIO user behind the instance role: the metadata stand-in serves
+	// temporary credentials MinIO's STS issues for it.
+	RoleUser = "kratix-demo-instance-role"
+	// Role is the instance profile's role name the metadata stand-in reports.
+	Role = "kratix-webhook"
+
+	// ExamplesDir holds the examples, relative to the module root.
+	ExamplesDir = "examples"
+)
+
+// roleUserSecret is RoleUser's password; nothing outside the demo needs it.
+const roleUserSecret = "kratix-demo-instance-role-secret"
+
+// secretManifest is the Secret's document in examples/access-key.yaml. Start applies it
+// with kubectl, so that applying the example afterwards updates it as kubectl expects
+// instead of warning about a missing last-applied-configuration annotation.
+var secretManifest = fmt.Sprintf(`apiVersion: v1
+kind: Secret
+metadata:
+  name: %s
+  namespace: %s
+type: Opaque
+stringData:
+  accessKeyID: %s
+  secretAccessKey: %s
+`, SecretName, SecretNamespace, AccessKeyID, SecretAccessKey)
+
+// Options configures Start.
+type Options struct {
+	// Dir is any directory inside the module; empty means the working directory.
+	Dir string
+	// HTTPPort and HTTPSPort are the fixed ports on Host; zero means the defaults, which
+	// are what the examples name. IMDSPort is the metadata stand-in's; zero means a free
+	// port (the examples do not name it: the webhook gets it as --iam-endpoint).
+	HTTPPort, HTTPSPort, IMDSPort int
+	// LockWait is how long to wait for another demo to free HTTPPort and HTTPSPort; zero
+	// fails at once.
+	LockWait time.Duration
+	// Progress receives what the environment is doing. Nil discards it.
+	Progress io.Writer
+	// WebhookOutput, when set, also receives the webhook's log.
+	WebhookOutput io.Writer
+}
+
+// Demo is a running demo environment. Its fields are read-only.
+type Demo struct {
+	// Env is the local environment: API server, MinIO and webhook.
+	Env *localenv.Env
+	// IMDS is the instance metadata stand-in the webhook's --iam-endpoint names.
+	IMDS *localenv.IMDS
+	// HTTPEndpoint and HTTPSEndpoint are host:port of the fixed ports, as a store's
+	// spec.endpoint.
+	HTTPEndpoint, HTTPSEndpoint string
+
+	// pending are listeners opened early that nothing serves yet; forwarders serve them
+	// once MinIO runs.
+	pending    []net.Listener
+	forwarders []*forwarder
+	unlock     func()
+}
+
+// Start brings up the environment the examples need. On error it stops whatever it had
+// started. A cancelled ctx during the start-up stops it with ctx's error.
+func Start(ctx context.Context, opts Options) (_ *Demo, retErr error) {
+	if opts.HTTPPort == 0 {
+		opts.HTTPPort = DefaultHTTPPort
+	}
+	if opts.HTTPSPort == 0 {
+		opts.HTTPSPort = DefaultHTTPSPort
+	}
+	if opts.HTTPPort == opts.HTTPSPort {
+		return nil, fmt.Errorf("the HTTP and HTTPS ports must differ, both are %d", opts.HTTPPort)
+	}
+	d := &Demo{
+		HTTPEndpoint:  net.JoinHostPort(Host, strconv.Itoa(opts.HTTPPort)),
+		HTTPSEndpoint: net.JoinHostPort(Host, strconv.Itoa(opts.HTTPSPort)),
+	}
+	defer func() {
+		if retErr != nil {
+			_ = d.Stop()
+		}
+	}()
+
+	// The ports come first: a busy port fails in a second, not after the build.
+	var err error
+	if d.unlock, err = portLocks(ctx, []int{opts.HTTPPort, opts.HTTPSPort}, opts.LockWait, opts.Progress); err != nil {
+		return nil, err
+	}
+	httpListener, err := listen(opts.HTTPPort, "--http-port")
+	if err != nil {
+		return nil, err
+	}
+	d.pending = append(d.pending, httpListener)
+	httpsListener, err := listen(opts.HTTPSPort, "--https-port")
+	if err != nil {
+		return nil, err
+	}
+	d.pending = append(d.pending, httpsListener)
+	imdsListener, err := listen(opts.IMDSPort, "--imds-port")
+	if err != nil {
+		return nil, err
+	}
+	// The webhook must be told the stand-in's URL when it starts, before MinIO (which
+	// issues the role's credentials) is up: until then the instance has no role.
+	if d.IMDS, err = localenv.StartIMDS(localenv.IMDSOptions{Listener: imdsListener, Role: Role}); err != nil {
+		imdsListener.Close()
+		return nil, err
+	}
+
+	d.Env, err = localenv.Start(ctx, localenv.Options{
+		Dir:           opts.Dir,
+		Progress:      opts.Progress,
+		WebhookOutput: opts.WebhookOutput,
+		WebhookArgs:   []string{"--iam-endpoint=" + d.IMDS.URL},
+	})
+	if err != nil {
+		return nil, err
+	}
+
+	m := d.Env.MinIO
+	if err := m.MakeBucket(ctx, Bucket); err != nil {
+		return nil, err
+	}
+	if err := m.CreateUser(ctx, AccessKeyID, SecretAccessKey, "readwrite"); err != nil {
+		return nil, err
+	}
+	if err := m.CreateUser(ctx, RoleUser, roleUserSecret, "readwrite"); err != nil {
+		return nil, err
+	}
+	d.IMDS.SetCredentials(m.AssumeRoleCredentials(RoleUser, roleUserSecret, time.Hour))
+	if err := d.kubectlApply(ctx, secretManifest); err != nil {
+		return nil, fmt.Errorf("creating Secret %s/%s: %w", SecretNamespace, SecretName, err)
+	}
+
+	d.forwarders = []*forwarder{forward(httpListener, m.InsecureEndpoint), forward(httpsListener, m.Endpoint)}
+	d.pending = nil
+	if err := d.check(ctx); err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(progressOrDiscard(opts.Progress), "demo ready: MinIO at http://%s and https://%s, bucket %q, Secret %s/%s, instance metadata stand-in at %s (role %s)\n",
+		d.HTTPEndpoint, d.HTTPSEndpoint, Bucket, SecretNamespace, SecretName, d.IMDS.URL, Role)
+	return d, nil
+}
+
+// check makes sure the fixed ports reach the bucket with the demo keys, as the webhook
+// will, and that the stand-in serves credentials MinIO accepts.
+func (d *Demo) check(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	tlsTransport := &http.Transport{TLSClientConfig: d.Env.CA.TLSConfig()}
+	defer tlsTransport.CloseIdleConnections()
+	static := credentials.NewStaticV4(AccessKeyID, SecretAccessKey, "")
+	iam := credentials.New(&credentials.IAM{Endpoint: d.IMDS.URL})
+	for _, c := range []struct {
+		what     string
+		endpoint string
+		secure   bool
+		creds    *credentials.Credentials
+	}{
+		{"the demo access key over plain HTTP", d.HTTPEndpoint, false, static},
+		{"the demo access key over HTTPS", d.HTTPSEndpoint, true, static},
+		{"the instance role's credentials over HTTPS", d.HTTPSEndpoint, true, iam},
+	} {
+		opts := &minio.Options{Creds: c.creds, Secure: c.secure}
+		if c.secure {
+			opts.Transport = tlsTransport
+		}
+		client, err := minio.New(c.endpoint, opts)
+		if err == nil {
+			var ok bool
+			ok, err = client.BucketExists(ctx, Bucket)
+			if err == nil && !ok {
+				err = errors.New("the bucket does not exist")
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("checking bucket %q at %s with %s: %w", Bucket, c.endpoint, c.what, err)
+		}
+	}
+	return nil
+}
+
+// kubectlApply runs `kubectl apply -f -` with manifest as the administrator.
+func (d *Demo) kubectlApply(ctx context.Context, manifest string) error {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, d.Env.Kube.KubectlPath, "--kubeconfig", d.Env.Kube.KubeconfigPath, "apply", "-f", "-")
+	cmd.Stdin = strings.NewReader(manifest)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("kubectl apply: %w: %s", err, bytes.TrimSpace(out.Bytes()))
+	}
+	return nil
+}
+
+// Examples returns the example files, relative to the module root, in name order.
+func (d *Demo) Examples() ([]string, error) {
+	files, err := filepath.Glob(filepath.Join(d.Env.Root, ExamplesDir, "*.yaml"))
+	if err != nil {
+		return nil, err
+	}
+	if len(files) == 0 {
+		return nil, fmt.Errorf("no *.yaml files in %s", filepath.Join(d.Env.Root, ExamplesDir))
+	}
+	rel := make([]string, 0, len(files))
+	for _, f := range files {
+		r, err := filepath.Rel(d.Env.Root, f)
+		if err != nil {
+			return nil, err
+		}
+		rel = append(rel, r)
+	}
+	slices.Sort(rel)
+	return rel, nil
+}
+
+// ApplyLine is the shell command that applies file (relative to the module root, where
+// it is to be run) with the environment's kubectl as the administrator.
+func (d *Demo) ApplyLine(file string) string {
+	return strings.Join([]string{
+		shellQuote(d.Env.Kube.KubectlPath), "--kubeconfig", shellQuote(d.Env.Kube.KubeconfigPath),
+		"apply", "-f", shellQuote(file),
+	}, " ")
+}
+
+// Stop stops everything Start started and releases the ports. It is safe to call on a
+// partly started demo and more than once.
+func (d *Demo) Stop() error {
+	var errs []error
+	for _, l := range d.pending {
+		l.Close()
+	}
+	for _, f := range d.forwarders {
+		f.close()
+	}
+	d.pending, d.forwarders = nil, nil
+	if d.IMDS != nil {
+		errs = append(errs, d.IMDS.Stop())
+		d.IMDS = nil
+	}
+	if d.Env != nil {
+		errs = append(errs, d.Env.Stop())
+		d.Env = nil
+	}
+	if d.unlock != nil {
+		d.unlock()
+		d.unlock = nil
+	}
+	return errors.Join(errs...)
+}
+
+var shellSafe = regexp.MustCompile(`^[A-Za-z0-9_./:=@%+,-]+$`)
+
+// shellQuote quotes s for a POSIX shell when it needs it.
+func shellQuote(s string) string {
+	if shellSafe.MatchString(s) {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+func progressOrDiscard(w io.Writer) io.Writer {
+	if w == nil {
+		return io.Discard
+	}
+	return w
+}

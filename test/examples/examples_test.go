@@ -1,0 +1,267 @@
+package examples
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
+)
+
+// TestExamples applies every file in examples/ with the command line `make run` prints
+// and checks what its header promises: the outcome (kubectl's exit code), substrings of
+// kubectl's output and exactly the warnings listed. The files are applied one after the
+// other in name order, each promise holding on a fresh environment whatever ran before,
+// so every store name must be used by one file only.
+func TestExamples(t *testing.T) {
+	files, err := env.Examples()
+	if err != nil {
+		t.Fatal(err)
+	}
+	examples := make([]example, 0, len(files))
+	owner := map[string]string{} // store name -> file
+	for _, file := range files {
+		ex, err := readExample(filepath.Join(env.Env.Root, file))
+		if err != nil {
+			t.Fatalf("%s: %v", file, err)
+		}
+		ex.file = file
+		for _, name := range ex.stores {
+			if other, ok := owner[name]; ok {
+				t.Fatalf("%s and %s both apply the BucketStateStore %q; each example needs its own name so they do not depend on order", other, file, name)
+			}
+			owner[name] = file
+		}
+		examples = append(examples, ex)
+	}
+
+	iamBefore := env.IMDS.CredentialRequests()
+	for _, ex := range examples {
+		t.Run(ex.file, func(t *testing.T) {
+			logStart := env.Env.Webhook.Output.Len()
+			line := env.ApplyLine(ex.file)
+			res := run(t, line)
+			webhookLog := env.Env.Webhook.Output.Since(logStart)
+			failed := false
+			fail := func(format string, args ...any) {
+				t.Errorf(format, args...)
+				failed = true
+			}
+
+			wantExit := map[bool]int{true: 0, false: 1}[ex.admitted]
+			if res.exit != wantExit {
+				fail("kubectl exited with %d, want %d (expect: %s)", res.exit, wantExit, outcome(ex.admitted))
+			}
+			output := res.stdout + res.stderr
+			for _, want := range ex.outputs {
+				if !strings.Contains(output, want) {
+					fail("the output lacks the promised %q", want)
+				}
+			}
+			if diff := cmp.Diff(sorted(ex.warnings), sorted(warnings(res.stderr))); diff != "" {
+				fail("warnings (-promised +got):\n%s", diff)
+			}
+			for _, secret := range ex.secretValues {
+				if strings.Contains(output, secret) || strings.Contains(webhookLog, secret) {
+					fail("a secret access key from the file appears in kubectl's output or the webhook's log")
+				}
+			}
+			for _, name := range ex.stores {
+				if exists := storeExists(t, name); exists != ex.admitted {
+					fail("after the apply, BucketStateStore %q exists = %v, want %v", name, exists, ex.admitted)
+				}
+			}
+			if failed {
+				t.Logf("$ %s\nexit %d\nstdout:\n%s\nstderr:\n%s\nwebhook log during the apply:\n%s", line, res.exit, res.stdout, res.stderr, webhookLog)
+			}
+		})
+	}
+
+	if slices.ContainsFunc(examples, func(ex example) bool { return ex.iam && ex.admitted }) {
+		if after := env.IMDS.CredentialRequests(); after == iamBefore {
+			t.Errorf("an IAM example was admitted but the webhook never asked the instance metadata stand-in for credentials (%d requests before and after)", after)
+		}
+	}
+}
+
+// example is a file of examples/ and the promises its header makes.
+type example struct {
+	file string
+	// admitted is the outcome: kubectl exits 0, or 1 when the webhook denies the store.
+	admitted bool
+	// outputs must each be in kubectl's output, stdout and stderr together.
+	outputs []string
+	// warnings are exactly the warnings kubectl prints, without "Warning: ".
+	warnings []string
+
+	// stores are the BucketStateStores the file applies; iam says one uses authMethod IAM.
+	stores []string
+	iam    bool
+	// secretValues are the secret access keys of the Secrets in the file.
+	secretValues []string
+}
+
+var headerLine = regexp.MustCompile(`^# (expect(?:-[a-z]+)?): (.+)$`)
+
+// readExample reads the promises from the comment block that starts the file, and what
+// the file's documents apply.
+func readExample(path string) (example, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return example{}, err
+	}
+	var ex example
+	outcomes := 0
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for n := 0; sc.Scan(); n++ {
+		line := sc.Text()
+		if !strings.HasPrefix(line, "#") {
+			if n == 0 {
+				return example{}, errors.New("does not start with a comment saying what the webhook answers")
+			}
+			break
+		}
+		m := headerLine.FindStringSubmatch(line)
+		if m == nil {
+			if strings.HasPrefix(line, "# expect") {
+				return example{}, fmt.Errorf("header line %q is not `# expect...: value`", line)
+			}
+			continue
+		}
+		switch key, value := m[1], strings.TrimSpace(m[2]); key {
+		case "expect":
+			if value != "admitted" && value != "denied" {
+				return example{}, fmt.Errorf("`# expect: %s`: must be admitted or denied", value)
+			}
+			ex.admitted = value == "admitted"
+			outcomes++
+		case "expect-output":
+			ex.outputs = append(ex.outputs, value)
+		case "expect-warning":
+			ex.warnings = append(ex.warnings, value)
+		default:
+			return example{}, fmt.Errorf("unknown header key %q; use expect, expect-output or expect-warning", key)
+		}
+	}
+	if outcomes != 1 {
+		return example{}, fmt.Errorf("the header has %d `# expect:` lines, want exactly one", outcomes)
+	}
+	if len(ex.outputs) == 0 {
+		return example{}, errors.New("the header has no `# expect-output:` line")
+	}
+
+	dec := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
+	for {
+		doc, err := dec.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return example{}, err
+		}
+		var obj map[string]any
+		if err := yaml.Unmarshal(doc, &obj); err != nil {
+			return example{}, err
+		}
+		u := unstructured.Unstructured{Object: obj}
+		switch u.GetKind() {
+		case "BucketStateStore":
+			ex.stores = append(ex.stores, u.GetName())
+			if m, _, _ := unstructured.NestedString(obj, "spec", "authMethod"); m == "IAM" {
+				ex.iam = true
+			}
+		case "Secret":
+			if v, _, _ := unstructured.NestedString(obj, "stringData", "secretAccessKey"); v != "" {
+				ex.secretValues = append(ex.secretValues, v)
+			}
+		}
+	}
+	if len(ex.stores) == 0 {
+		return example{}, errors.New("applies no BucketStateStore")
+	}
+	return ex, nil
+}
+
+type result struct {
+	stdout, stderr string
+	exit           int
+}
+
+// run runs a command line as printed by `make run`, from the module root as it says.
+func run(t *testing.T, line string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "sh", "-c", line)
+	cmd.Dir = env.Env.Root
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	res := result{stdout: stdout.String(), stderr: stderr.String()}
+	var exitErr *exec.ExitError
+	switch {
+	case errors.As(err, &exitErr) && ctx.Err() == nil:
+		res.exit = exitErr.ExitCode()
+	case err != nil:
+		t.Fatalf("$ %s: %v\nstderr: %s", line, err, res.stderr)
+	}
+	return res
+}
+
+// warnings returns the warnings kubectl printed, without their "Warning: " prefix.
+func warnings(stderr string) []string {
+	var ws []string
+	for _, line := range strings.Split(stderr, "\n") {
+		if w, ok := strings.CutPrefix(line, "Warning: "); ok {
+			ws = append(ws, w)
+		}
+	}
+	return ws
+}
+
+func storeExists(t *testing.T, name string) bool {
+	t.Helper()
+	u := &unstructured.Unstructured{}
+	u.SetAPIVersion("platform.kratix.io/v1alpha1")
+	u.SetKind("BucketStateStore")
+	err := env.Env.Client.Get(context.Background(), client.ObjectKey{Name: name}, u)
+	if apierrors.IsNotFound(err) {
+		return false
+	}
+	if err != nil {
+		t.Fatalf("getting BucketStateStore %q: %v", name, err)
+	}
+	return true
+}
+
+func outcome(admitted bool) string {
+	if admitted {
+		return "admitted"
+	}
+	return "denied"
+}
+
+func sorted(s []string) []string {
+	s = slices.Clone(s)
+	slices.Sort(s)
+	if s == nil {
+		s = []string{}
+	}
+	return s
+}

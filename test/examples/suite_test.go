@@ -1,0 +1,73 @@
+// Package examples proves that the files in examples/ do what their headers promise,
+// applied with the real kubectl exactly as `make run` prints the command, against the
+// environment `make run` starts: both come from internal/demo.
+//
+// The examples name MinIO at fixed addresses (127.0.0.1:9000 and 127.0.0.1:9443), and
+// this suite runs the demo on those very ports so that it proves the files as they are,
+// rather than copies with the endpoint rewritten. Fixed ports are shared by the whole
+// machine, so demo.Start takes a lock per port: a second demo on the same machine, such
+// as a `make run` in another terminal or a concurrent run of this suite, makes this one
+// wait (up to lockWait) and then fail, saying which process holds the port. The other
+// packages under test/ only use ports the kernel picks from the ephemeral range, which
+// never includes these two, so `go test ./test/...` running packages in parallel is safe.
+package examples
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr/funcr"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
+
+	"github.com/kratix-community/bucketstatestore-webhook/internal/demo"
+)
+
+// lockWait is how long the suite waits for another demo to free the examples' ports.
+const lockWait = 5 * time.Minute
+
+// env is the demo every test shares, as `make run` starts it.
+var env *demo.Demo
+
+func TestMain(m *testing.M) {
+	os.Exit(runSuite(m))
+}
+
+func runSuite(m *testing.M) int {
+	// envtest logs through controller-runtime; without a logger it prints a warning
+	// instead of its messages.
+	ctrllog.SetLogger(funcr.New(func(prefix, args string) { fmt.Fprintln(os.Stderr, prefix, args) }, funcr.Options{}))
+
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	began := time.Now()
+	var err error
+	env, err = demo.Start(ctx, demo.Options{LockWait: lockWait, Progress: os.Stderr})
+	cancel()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "FAIL: the demo environment of `make run` did not come up:\n%v\n", err)
+		return 1
+	}
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			if err := env.Stop(); err != nil {
+				fmt.Fprintf(os.Stderr, "stopping the demo environment: %v\n", err)
+			}
+		})
+	}
+	defer stop()
+	signals := make(chan os.Signal, 1)
+	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		fmt.Fprintf(os.Stderr, "%v: stopping the demo environment\n", <-signals)
+		stop()
+		os.Exit(1)
+	}()
+	fmt.Fprintf(os.Stderr, "demo environment ready in %s\n", time.Since(began).Round(time.Millisecond))
+	return m.Run()
+}
