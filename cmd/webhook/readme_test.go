@@ -1,0 +1,401 @@
+package main
+
+import (
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+	"unicode"
+
+	"github.com/spf13/pflag"
+
+	"github.com/kratix-community/bucketstatestore-webhook/pkg/admission"
+)
+
+// readmePath is the README, relative to this package's directory, where go test runs.
+const readmePath = "../../README.md"
+
+// The README documents controller-runtime's zap flags as a group, not in its flags table.
+const zapPrefix = "zap-"
+
+// TestREADMEFlagsTableMatchesAddFlags keeps the README's flags table honest: it lists exactly
+// the flags AddFlags registers (the zap flags apart), each with the default NewOptions gives.
+func TestREADMEFlagsTableMatchesAddFlags(t *testing.T) {
+	md := readREADME(t)
+	var flagTables []mdTable
+	for _, tb := range parseTables(md) {
+		if len(tb.header) > 0 && tb.header[0] == "Flag" {
+			flagTables = append(flagTables, tb)
+		}
+	}
+	if len(flagTables) != 1 {
+		t.Fatalf("README has %d tables whose first column is Flag, want 1", len(flagTables))
+	}
+	fs := pflag.NewFlagSet("readme", pflag.ContinueOnError)
+	NewOptions().AddFlags(fs)
+
+	documented := map[string]string{} // flag name -> default as the README writes it
+	for _, row := range flagTables[0].rows {
+		if len(row) < 3 {
+			t.Errorf("flags table row %q has %d cells, want 3 (flag, default, meaning)", row, len(row))
+			continue
+		}
+		spans := codeSpans(row[0])
+		if len(spans) != 1 || !strings.HasPrefix(spans[0], "--") {
+			t.Errorf("flags table row %q: the first cell must be one flag in backticks, like `--probe`", row)
+			continue
+		}
+		name := strings.TrimPrefix(spans[0], "--")
+		if _, dup := documented[name]; dup {
+			t.Errorf("flag --%s is listed twice", name)
+		}
+		documented[name] = readmeDefault(row[1])
+	}
+
+	var zapFlags []string
+	fs.VisitAll(func(f *pflag.Flag) {
+		if strings.HasPrefix(f.Name, zapPrefix) {
+			zapFlags = append(zapFlags, f.Name)
+			return
+		}
+		got, ok := documented[f.Name]
+		if !ok {
+			t.Errorf("flag --%s (default %q) is registered but missing from the README's flags table", f.Name, f.DefValue)
+			return
+		}
+		delete(documented, f.Name)
+		if !sameDefault(f, got) {
+			t.Errorf("flag --%s: README says default %q, AddFlags sets %q", f.Name, got, f.DefValue)
+		}
+	})
+	for name := range documented {
+		t.Errorf("the README's flags table lists --%s, which AddFlags does not register", name)
+	}
+
+	// The zap flags are documented as a group: each must at least be named.
+	if len(zapFlags) == 0 {
+		t.Fatal("no zap flags registered; drop the zap exception from this test and the README")
+	}
+	for _, name := range zapFlags {
+		if !strings.Contains(md, "`--"+name+"`") {
+			t.Errorf("zap flag --%s is not named in the README", name)
+		}
+	}
+}
+
+// TestREADMEQuotesMessagesThatExist checks that what the README quotes as a message is
+// what the code says. The warnings are exported constants and must appear verbatim. Every
+// other message, in a table column named Message, is checked piece by piece against the
+// string literals of pkg/admission and pkg/probe: a <placeholder> stands for a formatted
+// value, and "; " separates clauses that the code may build from separate literals. A
+// clause that spells out a value the code formats in (such as a key name) must match a
+// clause of a format string, its verbs standing for any text.
+func TestREADMEQuotesMessagesThatExist(t *testing.T) {
+	md := readREADME(t)
+	for name, warning := range map[string]string{
+		"WarningInsecure":         admission.WarningInsecure,
+		"WarningIAMWithSecretRef": admission.WarningIAMWithSecretRef,
+	} {
+		if !strings.Contains(md, "`"+warning+"`") {
+			t.Errorf("README does not quote admission.%s verbatim: %q", name, warning)
+		}
+	}
+
+	literals := stringLiterals(t, "../../pkg/admission", "../../pkg/probe")
+	clauses := formatClauses(literals)
+	checked := 0
+	for _, tb := range parseTables(md) {
+		col := slices.Index(tb.header, "Message")
+		if col < 0 {
+			continue
+		}
+		for _, row := range tb.rows {
+			if col >= len(row) {
+				continue
+			}
+			for _, msg := range codeSpans(row[col]) {
+				checked++
+				for _, piece := range messagePieces(msg) {
+					inLiteral := slices.ContainsFunc(literals, func(l string) bool { return strings.Contains(l, piece) })
+					formatted := slices.ContainsFunc(clauses, func(c *regexp.Regexp) bool { return c.MatchString(piece) })
+					if !inLiteral && !formatted {
+						t.Errorf("README message %q: %q is in no string literal of pkg/admission or pkg/probe", msg, piece)
+					}
+				}
+			}
+		}
+	}
+	if checked < 30 {
+		t.Fatalf("checked only %d messages; did the README's Message columns get renamed?", checked)
+	}
+}
+
+// TestREADMENamesEveryReasonAndProbeMode checks that the README documents every probe
+// Reason (they are part of the webhook's interface) and every --probe mode.
+func TestREADMENamesEveryReasonAndProbeMode(t *testing.T) {
+	md := readREADME(t)
+	file, err := parser.ParseFile(token.NewFileSet(), "../../pkg/probe/probe.go", nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reasons := 0
+	for _, decl := range file.Decls {
+		gd, ok := decl.(*ast.GenDecl)
+		if !ok || gd.Tok != token.CONST {
+			continue
+		}
+		for _, spec := range gd.Specs {
+			vs := spec.(*ast.ValueSpec)
+			if typ, ok := vs.Type.(*ast.Ident); !ok || typ.Name != "Reason" {
+				continue
+			}
+			for _, v := range vs.Values {
+				lit, ok := v.(*ast.BasicLit)
+				if !ok {
+					continue
+				}
+				reason, err := strconv.Unquote(lit.Value)
+				if err != nil {
+					t.Fatal(err)
+				}
+				reasons++
+				if reason != "OK" && !strings.Contains(md, "`"+reason+"`") {
+					t.Errorf("probe reason %q is not documented in the README", reason)
+				}
+			}
+		}
+	}
+	if reasons < 10 {
+		t.Fatalf("found only %d Reason constants in pkg/probe/probe.go", reasons)
+	}
+	for _, mode := range admission.ProbeModes {
+		if !strings.Contains(md, "`"+string(mode)+"`") {
+			t.Errorf("probe mode %q is not documented in the README", mode)
+		}
+	}
+}
+
+func readREADME(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile(readmePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// mdTable is a Markdown table: its header cells and the cells of each body row.
+type mdTable struct {
+	header []string
+	rows   [][]string
+}
+
+var separatorRow = regexp.MustCompile(`^\|?\s*:?-+:?\s*(\|\s*:?-+:?\s*)*\|?$`)
+
+// parseTables returns the pipe tables of md, including those indented inside list items.
+func parseTables(md string) []mdTable {
+	var tables []mdTable
+	var cur *mdTable
+	for _, line := range strings.Split(md, "\n") {
+		line = strings.TrimSpace(line)
+		if !strings.HasPrefix(line, "|") {
+			cur = nil
+			continue
+		}
+		if separatorRow.MatchString(line) {
+			continue
+		}
+		cells := splitRow(line)
+		if cur == nil {
+			tables = append(tables, mdTable{header: cells})
+			cur = &tables[len(tables)-1]
+			continue
+		}
+		cur.rows = append(cur.rows, cells)
+	}
+	return tables
+}
+
+// splitRow splits a table row on the pipes that are not escaped as \|.
+func splitRow(line string) []string {
+	line = strings.TrimSuffix(strings.TrimPrefix(line, "|"), "|")
+	var cells []string
+	var b strings.Builder
+	for i := 0; i < len(line); i++ {
+		switch {
+		case line[i] == '\\' && i+1 < len(line) && line[i+1] == '|':
+			b.WriteByte('|')
+			i++
+		case line[i] == '|':
+			cells = append(cells, strings.TrimSpace(b.String()))
+			b.Reset()
+		default:
+			b.WriteByte(line[i])
+		}
+	}
+	return append(cells, strings.TrimSpace(b.String()))
+}
+
+var codeSpan = regexp.MustCompile("`([^`]+)`")
+
+func codeSpans(cell string) []string {
+	var spans []string
+	for _, m := range codeSpan.FindAllStringSubmatch(cell, -1) {
+		spans = append(spans, m[1])
+	}
+	return spans
+}
+
+func letters(s string) int {
+	n := 0
+	for _, r := range s {
+		if unicode.IsLetter(r) {
+			n++
+		}
+	}
+	return n
+}
+
+// readmeDefault reads a default cell: a value in backticks, or "(empty)".
+func readmeDefault(cell string) string {
+	if spans := codeSpans(cell); len(spans) > 0 {
+		return spans[0]
+	}
+	if cell == "(empty)" {
+		return ""
+	}
+	return cell
+}
+
+// sameDefault compares a README default with a flag's: durations by value, so that 1m
+// matches 1m0s, and an empty list as empty.
+func sameDefault(f *pflag.Flag, readme string) bool {
+	switch f.Value.Type() {
+	case "duration":
+		want, err1 := time.ParseDuration(f.DefValue)
+		got, err2 := time.ParseDuration(readme)
+		return err1 == nil && err2 == nil && want == got
+	case "stringSlice":
+		if f.DefValue == "[]" {
+			return readme == ""
+		}
+	}
+	return f.DefValue == readme
+}
+
+var (
+	// apimachineryPrefix is what field.Error prints before a message: the error type and,
+	// for Invalid, the value (always a placeholder in the README).
+	apimachineryPrefix = regexp.MustCompile(`^(Required value|Forbidden|Invalid value: (?:"<[^<>]+>"|<[^<>]+>)): `)
+	// placeholder is a formatted value, with the quotes %q would add.
+	// placeholder is a formatted value, with the quotes %q would add and any text glued to
+	// it, as in "<scheme>://".
+	placeholder = regexp.MustCompile(`"?<[^<>]+>[^\s"]*"?`)
+	// formatVerb is a fmt verb in a format string.
+	formatVerb = regexp.MustCompile(`%[-+# 0-9.]*[a-zA-Z]`)
+)
+
+// formatClauses turns each "; "-separated clause of the literals that hold fmt verbs into
+// a regular expression that matches the clause with any values formatted in.
+func formatClauses(literals []string) []*regexp.Regexp {
+	var res []*regexp.Regexp
+	for _, l := range literals {
+		if !formatVerb.MatchString(l) {
+			continue
+		}
+		for _, clause := range strings.Split(l, "; ") {
+			clause = strings.Trim(clause, " ")
+			parts := formatVerb.Split(clause, -1)
+			if letters(strings.Join(parts, "")) < 8 {
+				continue // too little fixed text to match on, like "write %q"
+			}
+			for i, p := range parts {
+				parts[i] = regexp.QuoteMeta(p)
+			}
+			res = append(res, regexp.MustCompile("^"+strings.Join(parts, ".+?")+"$"))
+		}
+	}
+	return res
+}
+
+// messagePieces returns the literal parts of a README message that must appear in the
+// code's string literals. Messages whose text apimachinery writes have none.
+func messagePieces(msg string) []string {
+	if strings.HasPrefix(msg, "Not found: ") || strings.HasPrefix(msg, "Unsupported value: ") {
+		return nil
+	}
+	msg = apimachineryPrefix.ReplaceAllString(msg, "")
+	var pieces []string
+	for _, part := range placeholder.Split(msg, -1) {
+		for _, clause := range strings.Split(part, "; ") {
+			clause = strings.Trim(clause, " \"'():;,.")
+			if len(clause) >= 3 && strings.ContainsFunc(clause, unicode.IsLetter) {
+				pieces = append(pieces, clause)
+			}
+		}
+	}
+	return pieces
+}
+
+// stringLiterals returns the values of the string literals in the non-test Go files of
+// dirs, and of every concatenation of literals, such as a message split over two lines.
+func stringLiterals(t *testing.T, dirs ...string) []string {
+	t.Helper()
+	var literals []string
+	for _, dir := range dirs {
+		files, err := filepath.Glob(filepath.Join(dir, "*.go"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, path := range files {
+			if strings.HasSuffix(path, "_test.go") {
+				continue
+			}
+			file, err := parser.ParseFile(token.NewFileSet(), path, nil, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ast.Inspect(file, func(n ast.Node) bool {
+				if e, ok := n.(ast.Expr); ok {
+					if s, ok := constString(e); ok {
+						literals = append(literals, s)
+					}
+				}
+				return true
+			})
+		}
+	}
+	if len(literals) == 0 {
+		t.Fatalf("no string literals found in %v", dirs)
+	}
+	return literals
+}
+
+// constString evaluates a string literal or a + of string literals.
+func constString(e ast.Expr) (string, bool) {
+	switch e := e.(type) {
+	case *ast.BasicLit:
+		if e.Kind != token.STRING {
+			return "", false
+		}
+		s, err := strconv.Unquote(e.Value)
+		return s, err == nil
+	case *ast.ParenExpr:
+		return constString(e.X)
+	case *ast.BinaryExpr:
+		if e.Op != token.ADD {
+			return "", false
+		}
+		x, ok1 := constString(e.X)
+		y, ok2 := constString(e.Y)
+		return x + y, ok1 && ok2
+	}
+	return "", false
+}
