@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"golang.org/x/sync/singleflight"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -29,19 +30,34 @@ type AccessReviewer interface {
 	CanGetSecret(ctx context.Context, user authenticationv1.UserInfo, namespace, name string) (bool, error)
 }
 
-// KubeSecrets reads Secrets and reviews access with a Kubernetes clientset.
+// KubeSecrets reads Secrets and reviews access with a Kubernetes clientset. Use it by
+// pointer.
 type KubeSecrets struct {
 	Client kubernetes.Interface
+
+	// reads merges reads of one Secret that are in flight at the same moment, as in a
+	// GitOps burst of stores that name the same Secret. Nothing is kept once the answer
+	// is in, so the next admission reads a changed Secret afresh.
+	reads singleflight.Group
 }
 
-// GetSecret reads a Secret.
-func (k KubeSecrets) GetSecret(ctx context.Context, namespace, name string) (*corev1.Secret, error) {
-	return k.Client.CoreV1().Secrets(namespace).Get(ctx, name, metav1.GetOptions{})
+// GetSecret reads a Secret. The Secret returned may be shared with other callers: do
+// not modify it.
+func (k *KubeSecrets) GetSecret(ctx context.Context, namespace, name string) (*corev1.Secret, error) {
+	v, err, _ := k.reads.Do(namespace+"/"+name, func() (any, error) {
+		// Not cancelled with the first caller, whose answer the others share; the
+		// client's timeout bounds it.
+		return k.Client.CoreV1().Secrets(namespace).Get(context.WithoutCancel(ctx), name, metav1.GetOptions{})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v.(*corev1.Secret), nil
 }
 
 // CanGetSecret asks the API server, with a SubjectAccessReview, whether user may get the
 // Secret.
-func (k KubeSecrets) CanGetSecret(ctx context.Context, user authenticationv1.UserInfo, namespace, name string) (bool, error) {
+func (k *KubeSecrets) CanGetSecret(ctx context.Context, user authenticationv1.UserInfo, namespace, name string) (bool, error) {
 	extra := make(map[string]authorizationv1.ExtraValue, len(user.Extra))
 	for key, values := range user.Extra {
 		extra[key] = authorizationv1.ExtraValue(values)
