@@ -43,13 +43,16 @@ $(GOLANGCI_LINT):
 
 .PHONY: test
 test: components build ## Run every test: unit tests with -race, then the integration suite against real binaries.
-	go test -race -count=1 ./api/... ./cmd/... ./pkg/... ./internal/...
+	go test -race -count=1 ./api/... ./cmd/... ./pkg/... ./internal/... ./hack/...
 	@# One integration package at a time: each runs its own API server, MinIO and webhook.
 	go test -p 1 -count=1 -timeout 40m -v ./test/...
 
+BENCH_FLAGS ?=
+
 .PHONY: bench
-bench: ## Run the Go benchmarks of the hot functions.
+bench: components ## Go benchmarks of the hot functions, then hack/bench: each figure beside its baseline (BENCH_FLAGS=-quick for a smoke run).
 	go test -run '^$$' -bench . -benchmem -count 6 ./pkg/...
+	go run ./hack/bench $(BENCH_FLAGS)
 
 .PHONY: run
 run: components build ## Start a local API server, MinIO and the webhook, ready for kubectl apply.

@@ -1,0 +1,224 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	admissionv1 "k8s.io/api/admission/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+)
+
+// fakeWebhook answers AdmissionReviews over TLS the way answer says.
+func fakeWebhook(t *testing.T, answer func(w http.ResponseWriter, req *admissionv1.AdmissionRequest)) *endpoint {
+	t.Helper()
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		var ar admissionv1.AdmissionReview
+		if err := json.Unmarshal(body, &ar); err != nil || ar.Request == nil {
+			http.Error(w, "not an AdmissionReview", http.StatusBadRequest)
+			return
+		}
+		answer(w, ar.Request)
+	}))
+	t.Cleanup(srv.Close)
+	return newEndpoint("fake", srv.URL+validatePath, srv.Client().Transport.(*http.Transport).TLSClientConfig, 8)
+}
+
+func respond(w http.ResponseWriter, uid types.UID, allowed bool, message string) {
+	resp := &admissionv1.AdmissionResponse{UID: uid, Allowed: allowed}
+	if message != "" {
+		resp.Result = &metav1.Status{Message: message, Code: http.StatusUnprocessableEntity}
+	}
+	_ = json.NewEncoder(w).Encode(admissionv1.AdmissionReview{
+		TypeMeta: metav1.TypeMeta{APIVersion: "admission.k8s.io/v1", Kind: "AdmissionReview"},
+		Response: resp,
+	})
+}
+
+// TestLoadGeneratorsCannotMeasureNothing runs each load generator against a side that
+// fails in some way, and checks that the run it returns does not pass its Check. Nothing
+// here depends on how fast anything is.
+func TestLoadGeneratorsCannotMeasureNothing(t *testing.T) {
+	answers := map[string]struct {
+		answer  func(w http.ResponseWriter, req *admissionv1.AdmissionRequest)
+		wantErr string // part of Check's error; empty means the run is sound
+	}{
+		"a side that admits as expected is sound": {
+			answer: func(w http.ResponseWriter, req *admissionv1.AdmissionRequest) { respond(w, req.UID, true, "") },
+		},
+		"a side that answers HTTP 500 fails": {
+			answer: func(w http.ResponseWriter, _ *admissionv1.AdmissionRequest) {
+				http.Error(w, "boom", http.StatusInternalServerError)
+			},
+			wantErr: "HTTP 500: boom",
+		},
+		"a side that denies a store it must admit fails": {
+			answer: func(w http.ResponseWriter, req *admissionv1.AdmissionRequest) {
+				respond(w, req.UID, false, "bucket not found")
+			},
+			wantErr: `wrong verdict: allowed=false, want true (message \"bucket not found\")`,
+		},
+		"a side that answers another request's UID fails": {
+			answer:  func(w http.ResponseWriter, _ *admissionv1.AdmissionRequest) { respond(w, "someone-else", true, "") },
+			wantErr: `the response is for request \"someone-else\"`,
+		},
+		"a side that answers something that is not an AdmissionReview fails": {
+			answer:  func(w http.ResponseWriter, _ *admissionv1.AdmissionRequest) { _, _ = w.Write([]byte("<html>")) },
+			wantErr: "reading the AdmissionReview response",
+		},
+	}
+	tmpl, err := newReviewTemplate(admissionv1.Create, accessKeyStore("s", "127.0.0.1:9000", "b", "p", types.NamespacedName{Name: "creds"}), benchUser)
+	if err != nil {
+		t.Fatal(err)
+	}
+	generators := map[string]func(e *endpoint) *Run{
+		"closed loop": func(e *endpoint) *Run {
+			return closedLoop(context.Background(), e, tmpl, expectAllowed, 2, 0, 20*time.Millisecond)
+		},
+		"open loop": func(e *endpoint) *Run {
+			return openLoop(context.Background(), e, tmpl, expectAllowed, 200, 20*time.Millisecond, 8)
+		},
+		"burst": func(e *endpoint) *Run { return burst(context.Background(), e, tmpl, expectAllowed, 4) },
+		"sequential": func(e *endpoint) *Run {
+			return sequential(context.Background(), e, 2, func(int) (reviewTemplate, error) { return tmpl, nil }, expectAllowed)
+		},
+	}
+	for name, a := range answers {
+		for gen, load := range generators {
+			t.Run(name+" ("+gen+")", func(t *testing.T) {
+				err := load(fakeWebhook(t, a.answer)).Check()
+				switch {
+				case a.wantErr == "" && err != nil:
+					t.Fatalf("Check() = %v, want nil", err)
+				case a.wantErr != "" && err == nil:
+					t.Fatalf("Check() = nil, want an error containing %q", a.wantErr)
+				case a.wantErr != "" && !strings.Contains(err.Error(), a.wantErr):
+					t.Fatalf("Check() = %v, want an error containing %q", err, a.wantErr)
+				}
+			})
+		}
+	}
+}
+
+func TestSequentialRecordsAStoreItCouldNotMake(t *testing.T) {
+	e := fakeWebhook(t, func(w http.ResponseWriter, req *admissionv1.AdmissionRequest) { respond(w, req.UID, true, "") })
+	run := sequential(context.Background(), e, 1, func(int) (reviewTemplate, error) { return reviewTemplate{}, errors.New("no store") }, expectAllowed)
+	if err := run.Check(); err == nil || !strings.Contains(err.Error(), "no store") {
+		t.Fatalf("Check() = %v, want the error making the store", err)
+	}
+}
+
+func TestCheckReview(t *testing.T) {
+	review := func(uid string, allowed bool, message string) []byte {
+		rec := httptest.NewRecorder()
+		respond(rec, types.UID(uid), allowed, message)
+		return rec.Body.Bytes()
+	}
+	denial := expect{allowed: false, message: "(reason: Timeout)"}
+	tests := map[string]struct {
+		body      []byte
+		want      expect
+		wantErr   string
+		wantWrong bool
+	}{
+		"an admission that was expected": {body: review("u1", true, ""), want: expectAllowed},
+		"a denial with the expected reason": {
+			body: review("u1", false, "timed out after 2s (reason: Timeout)"), want: denial,
+		},
+		"a denial where an admission was expected is a wrong verdict": {
+			body: review("u1", false, "no"), want: expectAllowed, wantWrong: true,
+			wantErr: `wrong verdict: allowed=false, want true (message "no")`,
+		},
+		"an admission where a denial was expected is a wrong verdict": {
+			body: review("u1", true, ""), want: denial, wantWrong: true,
+			wantErr: `wrong verdict: allowed=true, want false (message "")`,
+		},
+		"a denial for another reason is a wrong verdict": {
+			body: review("u1", false, "connection refused (reason: ConnectionRefused)"), want: denial, wantWrong: true,
+			wantErr: `wrong verdict: message "connection refused (reason: ConnectionRefused)" does not contain "(reason: Timeout)"`,
+		},
+		"an answer to another request is a wrong verdict": {
+			body: review("u2", true, ""), want: expectAllowed, wantWrong: true,
+			wantErr: `wrong verdict: the response is for request "u2", not "u1"`,
+		},
+		"a review without a response is an error": {
+			body: []byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview"}`), want: expectAllowed,
+			wantErr: "the AdmissionReview has no response",
+		},
+		"a body that is not JSON is an error": {
+			body: []byte("<html>"), want: expectAllowed,
+			wantErr: "reading the AdmissionReview response: invalid character '<' looking for beginning of value",
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			err := checkReview(tc.body, "u1", tc.want)
+			if got := errString(err); got != tc.wantErr {
+				t.Fatalf("checkReview() = %q, want %q", got, tc.wantErr)
+			}
+			if errors.Is(err, errWrongVerdict) != tc.wantWrong {
+				t.Fatalf("errors.Is(err, errWrongVerdict) = %t, want %t", !tc.wantWrong, tc.wantWrong)
+			}
+		})
+	}
+}
+
+func TestReviewTemplateFillsInTheUID(t *testing.T) {
+	obj := accessKeyStore("s", "127.0.0.1:9000", "b", "p", types.NamespacedName{Namespace: "ns", Name: "creds"})
+	for _, op := range []admissionv1.Operation{admissionv1.Create, admissionv1.Delete} {
+		tmpl, err := newReviewTemplate(op, obj, benchUser)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ar admissionv1.AdmissionReview
+		if err := json.Unmarshal(tmpl.body("uid-42"), &ar); err != nil {
+			t.Fatalf("%s: %v", op, err)
+		}
+		req := ar.Request
+		raw := req.Object.Raw
+		if op == admissionv1.Delete {
+			raw = req.OldObject.Raw
+		}
+		if req.UID != "uid-42" || req.Operation != op || req.Kind.Kind != "BucketStateStore" || !strings.Contains(string(raw), `"endpoint":"127.0.0.1:9000"`) {
+			t.Errorf("%s: request = %+v", op, req)
+		}
+	}
+}
+
+func TestMetricValue(t *testing.T) {
+	text := `# HELP bucketstatestore_webhook_probes_total Probes.
+bucketstatestore_webhook_probes_total{reason="OK"} 3
+bucketstatestore_webhook_probes_total{reason="Timeout"} 2
+bucketstatestore_webhook_probes_total_extra{reason="OK"} 100
+rest_client_requests_total{code="201",host="127.0.0.1:1",method="POST"} 7
+rest_client_requests_total{code="200",host="127.0.0.1:1",method="GET"} 5
+plain_gauge 1.5
+`
+	tests := map[string]struct {
+		name   string
+		labels []string
+		want   float64
+	}{
+		"every series of a metric is summed":             {name: "bucketstatestore_webhook_probes_total", want: 5},
+		"labels pick series":                             {name: "bucketstatestore_webhook_probes_total", labels: []string{`reason="OK"`}, want: 3},
+		"several labels must all match":                  {name: "rest_client_requests_total", labels: []string{`code="200"`, `method="GET"`}, want: 5},
+		"a metric whose name extends another's is apart": {name: "bucketstatestore_webhook_probes_total_extra", want: 100},
+		"a metric without labels":                        {name: "plain_gauge", want: 1.5},
+		"a metric that is not there is zero":             {name: "missing_total", want: 0},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			if got := metricValue(text, tc.name, tc.labels...); got != tc.want {
+				t.Fatalf("metricValue = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
