@@ -1,0 +1,128 @@
+package certmanager
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"sigs.k8s.io/yaml"
+)
+
+// fieldManager owns what these tests apply.
+const fieldManager = "certmanager-test"
+
+// TestEveryManifestVariantAppliesServerSide applies every kustomize directory that ships
+// as a server-side dry-run with strict field validation, so a field the API server's
+// schemas (cert-manager's CRDs included) do not know, or a wrong type, fails here.
+func TestEveryManifestVariantAppliesServerSide(t *testing.T) {
+	for _, variant := range []string{"manifests/base", "manifests/default", "manifests/standalone", "manifests/crd"} {
+		t.Run(variant, func(t *testing.T) {
+			rendered := render(t, variant)
+			objs := decode(t, rendered)
+			// A dry-run creates no Namespace, and the namespaced objects need theirs.
+			var namespaces []*unstructured.Unstructured
+			for _, obj := range objs {
+				if obj.GetKind() == "Namespace" {
+					namespaces = append(namespaces, obj)
+				}
+			}
+			if len(namespaces) > 0 {
+				if res := kubectl(t, toYAML(t, namespaces), "apply", "--server-side", "--field-manager="+fieldManager, "-f", "-"); res.Exit != 0 {
+					t.Fatalf("creating the Namespaces of %s: exit %d: %s", variant, res.Exit, res.Stderr)
+				}
+			}
+
+			res := kubectl(t, rendered, "apply", "--server-side", "--dry-run=server", "--validate=strict", "--field-manager="+fieldManager, "-f", "-")
+			if res.Exit != 0 || res.Stderr != "" {
+				t.Fatalf("kubectl apply --server-side --dry-run=server of %s: exit %d, want 0 and no warnings; stderr:\n%s", variant, res.Exit, res.Stderr)
+			}
+			if got := strings.Count(res.Stdout, "serverside-applied (server dry run)"); got != len(objs) {
+				t.Errorf("the API server accepted %d objects of %s, want all %d:\n%s", got, variant, len(objs), res.Stdout)
+			}
+		})
+	}
+}
+
+// render runs `kubectl kustomize` on dir, relative to the module root.
+func render(t *testing.T, dir string) string {
+	t.Helper()
+	res := kubectl(t, "", "kustomize", filepath.Join(env.Root, dir))
+	if res.Exit != 0 {
+		t.Fatalf("kubectl kustomize %s: exit %d: %s", dir, res.Exit, res.Stderr)
+	}
+	return res.Stdout
+}
+
+// decode splits a multi-document YAML stream into objects.
+func decode(t *testing.T, stream string) []*unstructured.Unstructured {
+	t.Helper()
+	var objs []*unstructured.Unstructured
+	dec := utilyaml.NewYAMLOrJSONDecoder(strings.NewReader(stream), 4096)
+	for {
+		obj := &unstructured.Unstructured{}
+		err := dec.Decode(&obj.Object)
+		if errors.Is(err, io.EOF) {
+			return objs
+		}
+		if err != nil {
+			t.Fatalf("decoding rendered manifests: %v", err)
+		}
+		if len(obj.Object) > 0 {
+			objs = append(objs, obj)
+		}
+	}
+}
+
+// toYAML joins objects into a multi-document YAML stream.
+func toYAML(t *testing.T, objs []*unstructured.Unstructured) string {
+	t.Helper()
+	docs := make([]string, 0, len(objs))
+	for _, obj := range objs {
+		b, err := yaml.Marshal(obj.Object)
+		if err != nil {
+			t.Fatal(err)
+		}
+		docs = append(docs, string(b))
+	}
+	return strings.Join(docs, "---\n")
+}
+
+// kubectlResult is what a kubectl run printed and how it exited.
+type kubectlResult struct {
+	Stdout, Stderr string
+	Exit           int
+}
+
+// kubectl runs the real kubectl as the cluster administrator with stdin as its input
+// ("" for none). A kubectl that cannot start or runs over a minute fails the test; a
+// non-zero exit does not. kustomize output is long, so only other commands are logged.
+func kubectl(t *testing.T, stdin string, args ...string) kubectlResult {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, env.Kube.KubectlPath, append([]string{"--kubeconfig=" + env.Kube.KubeconfigPath}, args...)...)
+	cmd.Stdin = strings.NewReader(stdin)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	res := kubectlResult{Stdout: stdout.String(), Stderr: stderr.String()}
+	var exitErr *exec.ExitError
+	switch {
+	case errors.As(err, &exitErr) && ctx.Err() == nil:
+		res.Exit = exitErr.ExitCode()
+	case err != nil:
+		t.Fatalf("kubectl %s: %v\nstderr: %s", strings.Join(args, " "), err, res.Stderr)
+	}
+	if args[0] != "kustomize" {
+		t.Logf("kubectl %s: exit %d\n%s%s", strings.Join(args, " "), res.Exit, res.Stdout, res.Stderr)
+	}
+	return res
+}
