@@ -105,6 +105,3 @@ type BucketStateStoreList struct {
 	Items           []BucketStateStore `json:"items"`
 }
 
-func init() {
-	SchemeBuilder.Register(&BucketStateStore{}, &BucketStateStoreList{})
-}

@@ -92,7 +92,7 @@ func runSuite(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "FAIL: %v\n", err)
 		return 1
 	}
-	defer imds.Stop()
+	defer func() { _ = imds.Stop() }()
 	// Debug logs, so that the search for leaked secrets covers everything the webhook
 	// can log.
 	webhookArgs = []string{"--zap-log-level=debug", "--probe-timeout=" + probeTimeout, "--iam-endpoint=" + imds.URL}
