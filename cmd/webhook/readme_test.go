@@ -328,7 +328,8 @@ func formatClauses(literals []string) []*regexp.Regexp {
 // messagePieces returns the literal parts of a README message that must appear in the
 // code's string literals. Messages whose text apimachinery writes have none.
 func messagePieces(msg string) []string {
-	if strings.HasPrefix(msg, "Not found: ") || strings.HasPrefix(msg, "Unsupported value: ") {
+	// Messages that apimachinery's field errors write whole.
+	if strings.HasPrefix(msg, "Not found: ") || strings.HasPrefix(msg, "Unsupported value: ") || strings.HasPrefix(msg, "Too long: ") {
 		return nil
 	}
 	msg = apimachineryPrefix.ReplaceAllString(msg, "")

@@ -89,7 +89,7 @@ func BenchmarkDefaultingPatch(b *testing.B) {
 	})
 	b.ReportAllocs()
 	for b.Loop() {
-		if patches, err := defaultingPatch(spec); err != nil || len(patches) != 3 {
+		if patches, err := defaultingPatch(spec, true); err != nil || len(patches) != 3 {
 			b.Fatal(patches, err)
 		}
 	}

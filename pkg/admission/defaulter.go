@@ -10,6 +10,7 @@ import (
 	"gomodules.xyz/jsonpatch/v2"
 	admissionv1 "k8s.io/api/admission/v1"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+	kjson "sigs.k8s.io/json"
 
 	"github.com/kratix-community/bucketstatestore-webhook/api/v1alpha1"
 	"github.com/kratix-community/bucketstatestore-webhook/pkg/defaults"
@@ -37,7 +38,7 @@ func (Defaulter) handle(req admission.Request) admission.Response {
 	if err != nil {
 		return admission.Errored(http.StatusBadRequest, err)
 	}
-	patches, err := defaultingPatch(&obj.Spec)
+	patches, err := defaultingPatch(&obj.Spec, hasSpec(req.Object.Raw))
 	if err != nil {
 		return admission.Errored(http.StatusInternalServerError, err)
 	}
@@ -47,15 +48,15 @@ func (Defaulter) handle(req admission.Request) admission.Response {
 // defaultingPatch returns the JSON patch that takes spec to its defaulted form. It diffs
 // the typed spec before and after defaulting, not the raw request, so that only what the
 // defaults change is in the patch.
-func defaultingPatch(spec *v1alpha1.BucketStateStoreSpec) ([]jsonpatch.Operation, error) {
+func defaultingPatch(spec *v1alpha1.BucketStateStoreSpec, specInObject bool) ([]jsonpatch.Operation, error) {
 	defaulted := spec.DeepCopy()
 	defaults.Spec(defaulted)
 	after, err := json.Marshal(defaulted)
 	if err != nil {
 		return nil, err
 	}
-	if (*spec == v1alpha1.BucketStateStoreSpec{}) {
-		// No spec, or an empty one: there is nothing to add fields to.
+	if !specInObject {
+		// No spec, or a null one: there is nothing to add fields to.
 		return []jsonpatch.Operation{jsonpatch.NewOperation("add", "/spec", json.RawMessage(after))}, nil
 	}
 	before, err := json.Marshal(spec)
@@ -72,4 +73,12 @@ func defaultingPatch(spec *v1alpha1.BucketStateStoreSpec) ([]jsonpatch.Operation
 	// CreatePatch walks maps; sorting makes the answer the same on every call.
 	slices.SortFunc(patches, func(a, b jsonpatch.Operation) int { return strings.Compare(a.Path, b.Path) })
 	return patches, nil
+}
+
+// hasSpec reports whether a raw object has a spec object that a patch can add fields to.
+func hasSpec(raw []byte) bool {
+	var obj struct {
+		Spec json.RawMessage `json:"spec"`
+	}
+	return kjson.UnmarshalCaseSensitivePreserveInts(raw, &obj) == nil && len(obj.Spec) > 0 && obj.Spec[0] == '{'
 }

@@ -27,5 +27,16 @@ func recordAdmission(webhook string, op admissionv1.Operation, resp admission.Re
 	default:
 		result = "denied"
 	}
-	admissionsTotal.WithLabelValues(webhook, string(op), result).Inc()
+	admissionsTotal.WithLabelValues(webhook, operationLabel(op), result).Inc()
+}
+
+// operationLabel keeps the label to the operations the API server sends: anyone who
+// reaches the port can put any string in a request, and each would be a new series.
+func operationLabel(op admissionv1.Operation) string {
+	switch op {
+	case admissionv1.Create, admissionv1.Update, admissionv1.Delete, admissionv1.Connect:
+		return string(op)
+	default:
+		return "other"
+	}
 }

@@ -9,12 +9,21 @@ import (
 
 	"github.com/minio/minio-go/v7/pkg/s3utils"
 	"k8s.io/apimachinery/pkg/api/validation"
+	utilvalidation "k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/kratix-community/bucketstatestore-webhook/api/v1alpha1"
 )
 
 var supportedAuthMethods = []string{v1alpha1.AuthMethodAccessKey, v1alpha1.AuthMethodIAM}
+
+// The longest values the rules accept. A longer value is reported with field.TooLong,
+// which leaves the value out: an answer never repeats a huge string.
+const (
+	maxBucketNameLength = 63                    // S3's limit
+	maxEndpointLength   = 253 + len("[]:65535") // a DNS name or a bracketed IPv6 address, and a port
+	maxPathLength       = 1024                  // S3's longest key
+)
 
 // ValidateSpec checks the rules that need nothing but the spec itself. It reports every
 // problem at once, each with its field path.
@@ -31,6 +40,9 @@ func validateBucketName(name string, fldPath *field.Path) field.ErrorList {
 	if name == "" {
 		return field.ErrorList{field.Required(fldPath, "the name of the S3 bucket Kratix writes to")}
 	}
+	if len(name) > maxBucketNameLength {
+		return field.ErrorList{field.TooLong(fldPath, name, maxBucketNameLength)}
+	}
 	if err := s3utils.CheckValidBucketNameStrict(name); err != nil {
 		return field.ErrorList{field.Invalid(fldPath, name, "must be a valid S3 bucket name: "+lowerFirst(err.Error()))}
 	}
@@ -42,6 +54,9 @@ func validateBucketName(name string, fldPath *field.Path) field.ErrorList {
 func validateEndpoint(endpoint string, fldPath *field.Path) field.ErrorList {
 	if endpoint == "" {
 		return field.ErrorList{field.Required(fldPath, "host[:port] of the S3 endpoint, e.g. s3.eu-west-2.amazonaws.com")}
+	}
+	if len(endpoint) > maxEndpointLength {
+		return field.ErrorList{field.TooLong(fldPath, endpoint, maxEndpointLength)}
 	}
 	if scheme, _, ok := strings.Cut(endpoint, "://"); ok {
 		fix := fmt.Sprintf("drop %q and leave insecure false", scheme+"://")
@@ -87,6 +102,9 @@ func validateEndpoint(endpoint string, fldPath *field.Path) field.ErrorList {
 // A leading "/" is refused too: S3 keys are relative to the bucket, and servers differ in
 // whether "/a" and "a" are the same key.
 func validatePath(path string, fldPath *field.Path) field.ErrorList {
+	if len(path) > maxPathLength {
+		return field.ErrorList{field.TooLong(fldPath, path, maxPathLength)}
+	}
 	var allErrs field.ErrorList
 	if strings.HasPrefix(path, "/") {
 		allErrs = append(allErrs, field.Invalid(fldPath, path, fmt.Sprintf("must not start with \"/\": keys are relative to the bucket; write %q", strings.TrimLeft(path, "/"))))
@@ -119,10 +137,14 @@ func validateSecretRef(spec *v1alpha1.BucketStateStoreSpec, fldPath *field.Path)
 	var allErrs field.ErrorList
 	if ref.Name == "" {
 		allErrs = append(allErrs, field.Required(fldPath.Child("name"), "the name of the Secret holding the credentials"))
+	} else if len(ref.Name) > utilvalidation.DNS1123SubdomainMaxLength {
+		allErrs = append(allErrs, field.TooLong(fldPath.Child("name"), ref.Name, utilvalidation.DNS1123SubdomainMaxLength))
 	} else if msgs := validation.NameIsDNSSubdomain(ref.Name, false); len(msgs) > 0 {
 		allErrs = append(allErrs, field.Invalid(fldPath.Child("name"), ref.Name, strings.Join(msgs, "; ")))
 	}
-	if ref.Namespace != "" {
+	if len(ref.Namespace) > utilvalidation.DNS1123LabelMaxLength {
+		allErrs = append(allErrs, field.TooLong(fldPath.Child("namespace"), ref.Namespace, utilvalidation.DNS1123LabelMaxLength))
+	} else if ref.Namespace != "" {
 		if msgs := validation.ValidateNamespaceName(ref.Namespace, false); len(msgs) > 0 {
 			allErrs = append(allErrs, field.Invalid(fldPath.Child("namespace"), ref.Namespace, strings.Join(msgs, "; ")))
 		}

@@ -1,6 +1,7 @@
 package admission
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -45,6 +46,18 @@ func TestValidateSpec(t *testing.T) {
 		},
 		"an endpoint with a port and an IP endpoint are valid": {
 			spec: validSpec(func(s *v1alpha1.BucketStateStoreSpec) { s.Endpoint = "127.0.0.1:9000" }),
+		},
+		"a bucket name over 63 characters is too long, without repeating it": {
+			spec: validSpec(func(s *v1alpha1.BucketStateStoreSpec) { s.BucketName = strings.Repeat("b", 64) }),
+			want: field.ErrorList{field.TooLong(spec.Child("bucketName"), strings.Repeat("b", 64), 63)},
+		},
+		"a path over 1024 characters is too long": {
+			spec: validSpec(func(s *v1alpha1.BucketStateStoreSpec) { s.Path = strings.Repeat("p", 1025) }),
+			want: field.ErrorList{field.TooLong(spec.Child("path"), strings.Repeat("p", 1025), 1024)},
+		},
+		"an endpoint longer than a DNS name and a port is too long": {
+			spec: validSpec(func(s *v1alpha1.BucketStateStoreSpec) { s.Endpoint = strings.Repeat("e", 262) }),
+			want: field.ErrorList{field.TooLong(spec.Child("endpoint"), strings.Repeat("e", 262), 261)},
 		},
 		"a bracketed IPv6 endpoint with a port is valid": {
 			spec: validSpec(func(s *v1alpha1.BucketStateStoreSpec) { s.Endpoint = "[2001:db8::1]:9000" }),

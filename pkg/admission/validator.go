@@ -153,6 +153,16 @@ func probeError(spec *v1alpha1.BucketStateStoreSpec, specPath *field.Path, failu
 	}
 }
 
+// maxShownLength is the most of a value that an answer repeats.
+const maxShownLength = 256
+
+func shorten(s string) string {
+	if len(s) <= maxShownLength {
+		return s
+	}
+	return s[:maxShownLength] + "..."
+}
+
 func target(spec *v1alpha1.BucketStateStoreSpec, creds *probe.Credentials) probe.Target {
 	return probe.Target{
 		Endpoint:     spec.Endpoint,
@@ -166,8 +176,14 @@ func target(spec *v1alpha1.BucketStateStoreSpec, creds *probe.Credentials) probe
 }
 
 // invalid answers with a 422 whose causes name each field, as the API server's own
-// validation does.
+// validation does. String values and the name are cut to maxShownLength, so that an
+// answer stays small whatever a request holds.
 func invalid(obj *v1alpha1.BucketStateStore, allErrs field.ErrorList) admission.Response {
-	status := apierrors.NewInvalid(v1alpha1.GroupVersion.WithKind("BucketStateStore").GroupKind(), obj.Name, allErrs).Status()
+	for _, e := range allErrs {
+		if s, ok := e.BadValue.(string); ok {
+			e.BadValue = shorten(s)
+		}
+	}
+	status := apierrors.NewInvalid(v1alpha1.GroupVersion.WithKind("BucketStateStore").GroupKind(), shorten(obj.Name), allErrs).Status()
 	return admission.Response{AdmissionResponse: admissionv1.AdmissionResponse{Allowed: false, Result: &status}}
 }
