@@ -44,10 +44,19 @@ $(GOLANGCI_LINT):
 .PHONY: test
 test: components build ## Run every test: unit tests with -race, then the integration suite against real binaries.
 	go test -race -count=1 ./api/... ./cmd/... ./pkg/... ./internal/... ./hack/...
+	@# A short fuzz of the request path beyond the seed corpus (make fuzz for a long one).
+	$(MAKE) fuzz FUZZTIME=20s
 	@# One integration package at a time: each runs its own API server, MinIO and webhook.
 	go test -p 1 -count=1 -timeout 40m -v ./test/...
 
 BENCH_FLAGS ?=
+
+FUZZTIME ?= 10m
+
+.PHONY: fuzz
+fuzz: ## Fuzz raw AdmissionReviews and admission objects through the real handlers (FUZZTIME each, default 10m).
+	go test -run '^$$' -fuzz '^FuzzAdmissionReview$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s -parallel 1 ./pkg/admission
+	go test -run '^$$' -fuzz '^FuzzAdmissionObject$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s -parallel 1 ./pkg/admission
 
 .PHONY: bench
 bench: components ## Go benchmarks of the hot functions, then hack/bench: each figure beside its baseline (BENCH_FLAGS=-quick for a smoke run).
