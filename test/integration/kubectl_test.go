@@ -48,7 +48,8 @@ func kubectlAs(t *testing.T, kubeconfig, stdin string, args ...string) kubectlRe
 	return res
 }
 
-// transcript keeps everything kubectl printed, for the search for leaked secrets.
+// transcript keeps everything kubectl printed and every answer the load tests got, for
+// the search for leaked secrets.
 var transcript recorder
 
 // recorder collects text from concurrent writers.

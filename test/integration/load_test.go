@@ -233,6 +233,7 @@ func checkReview(client *http.Client, i int, r review) error {
 	if err != nil {
 		return fmt.Errorf("request %d (%s): reading the answer: %w", i, r.name, err)
 	}
+	transcript.record(string(answer)) // searched for leaked secrets at the end
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("request %d (%s): HTTP %d: %s", i, r.name, resp.StatusCode, answer)
 	}

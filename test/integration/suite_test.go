@@ -144,9 +144,9 @@ func checkNoSecretLeaked(ctx context.Context) error {
 		return err
 	}
 	places := map[string]string{
-		"kubectl's output":      transcript.String(),
-		"the webhook's logs":    env.Webhook.Output.String(),
-		"the webhook's metrics": metrics,
+		"kubectl's output and the webhook's answers": transcript.String(),
+		"the webhook's logs":                         retiredWebhookOutput.String() + env.Webhook.Output.String(),
+		"the webhook's metrics":                      metrics,
 	}
 	if places["the webhook's logs"] == "" {
 		return fmt.Errorf("searching for leaked secrets: nothing was recorded to search")
@@ -162,8 +162,8 @@ func checkNoSecretLeaked(ctx context.Context) error {
 	if len(leaks) > 0 {
 		return fmt.Errorf("secrets leaked:\n%s", strings.Join(leaks, "\n"))
 	}
-	fmt.Fprintf(os.Stderr, "no secret access key found in %d bytes of kubectl output, %d bytes of webhook logs and %d bytes of metrics\n",
-		len(places["kubectl's output"]), len(places["the webhook's logs"]), len(metrics))
+	fmt.Fprintf(os.Stderr, "no secret access key found in %d bytes of kubectl output and webhook answers, %d bytes of webhook logs and %d bytes of metrics\n",
+		len(places["kubectl's output and the webhook's answers"]), len(places["the webhook's logs"]), len(metrics))
 	return nil
 }
 
