@@ -10,9 +10,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -22,7 +20,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 	ctrladmission "sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
-	"github.com/kratix-community/bucketstatestore-webhook/api/v1alpha1"
 	"github.com/kratix-community/bucketstatestore-webhook/pkg/admission"
 	"github.com/kratix-community/bucketstatestore-webhook/pkg/probe"
 )
@@ -72,13 +69,6 @@ func run(ctx context.Context, opts *Options) error {
 		return err
 	}
 
-	scheme := runtime.NewScheme()
-	if err := clientgoscheme.AddToScheme(scheme); err != nil {
-		return err
-	}
-	if err := v1alpha1.AddToScheme(scheme); err != nil {
-		return err
-	}
 	minTLS := tlsVersions[opts.TLSMinVersion]
 	webhookServer := webhook.NewServer(webhook.Options{
 		Host:     opts.WebhookHost,
@@ -93,7 +83,6 @@ func run(ctx context.Context, opts *Options) error {
 		}},
 	})
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Scheme:                 scheme,
 		WebhookServer:          webhookServer,
 		Metrics:                metricsserver.Options{BindAddress: opts.MetricsAddr},
 		HealthProbeBindAddress: opts.HealthAddr,

@@ -14,7 +14,6 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/kratix-community/bucketstatestore-webhook/api/v1alpha1"
-	"github.com/kratix-community/bucketstatestore-webhook/pkg/defaults"
 	"github.com/kratix-community/bucketstatestore-webhook/pkg/probe"
 )
 
@@ -81,15 +80,12 @@ func (k *KubeSecrets) CanGetSecret(ctx context.Context, user authenticationv1.Us
 	return got.Status.Allowed, nil
 }
 
-// credentials resolves the accessKey credentials a store names. A problem with the Secret
+// credentials resolves the accessKey credentials a defaulted store names (its namespace is
+// set). A problem with the Secret
 // comes back as field errors on spec.secretRef; a failure to ask the API server comes back
 // as an error. Values are never put into either.
 func (v *Validator) credentials(ctx context.Context, user authenticationv1.UserInfo, ref *corev1.SecretReference, fldPath *field.Path) (*probe.Credentials, field.ErrorList, error) {
-	namespace := ref.Namespace
-	if namespace == "" {
-		namespace = defaults.DefaultSecretNamespace
-	}
-	shown := namespace + "/" + ref.Name
+	namespace, shown := ref.Namespace, secretName(ref)
 
 	if v.Access != nil {
 		allowed, err := v.Access.CanGetSecret(ctx, user, namespace, ref.Name)
@@ -128,4 +124,9 @@ func (v *Validator) credentials(ctx context.Context, user authenticationv1.UserI
 		AccessKeyID:     string(secret.Data[v1alpha1.SecretKeyAccessKeyID]),
 		SecretAccessKey: string(secret.Data[v1alpha1.SecretKeySecretAccessKey]),
 	}, nil, nil
+}
+
+// secretName is how answers name a Secret: namespace/name.
+func secretName(ref *corev1.SecretReference) string {
+	return ref.Namespace + "/" + ref.Name
 }

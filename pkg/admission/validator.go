@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"unicode/utf8"
 
 	admissionv1 "k8s.io/api/admission/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
@@ -76,35 +77,35 @@ func (v *Validator) handle(ctx context.Context, req admission.Request) admission
 	if err != nil {
 		return admission.Errored(http.StatusBadRequest, err)
 	}
+	// The spec as it is stored once the mutating webhook has run, and as Kratix reads it
+	// when it has not (a store created before the webhook was installed, or one that
+	// reached only this webhook).
+	spec, specPath := obj.Spec.DeepCopy(), field.NewPath("spec")
+	defaults.Spec(spec)
 	if req.Operation == admissionv1.Update {
 		old, err := decode(req.AdmissionRequest, req.OldObject.Raw)
 		if err != nil {
 			return admission.Errored(http.StatusBadRequest, err)
 		}
 		// Metadata-only updates, such as Kratix removing its finalizer from a store whose
-		// bucket is gone, must never be blocked by a probe. The new object has been
-		// through the mutating webhook; a store stored before the webhook was installed
-		// has not, so the specs are compared with their defaults filled in.
-		oldSpec, newSpec := old.Spec.DeepCopy(), obj.Spec.DeepCopy()
-		defaults.Spec(oldSpec)
-		defaults.Spec(newSpec)
-		if apiequality.Semantic.DeepEqual(oldSpec, newSpec) {
+		// bucket is gone, must never be blocked by a probe.
+		defaults.Spec(&old.Spec)
+		if apiequality.Semantic.DeepEqual(&old.Spec, spec) {
 			return admission.Allowed("spec unchanged")
 		}
 	}
 
-	spec, specPath := &obj.Spec, field.NewPath("spec")
 	var warnings []string
-	if spec.Insecure != nil && *spec.Insecure {
+	if *spec.Insecure {
 		warnings = append(warnings, WarningInsecure)
 	}
-	if authMethod(spec) == v1alpha1.AuthMethodIAM && spec.SecretRef != nil {
+	if spec.AuthMethod == v1alpha1.AuthMethodIAM && spec.SecretRef != nil {
 		warnings = append(warnings, WarningIAMWithSecretRef)
 	}
 
 	allErrs := ValidateSpec(spec, specPath)
 	var creds *probe.Credentials
-	if len(allErrs) == 0 && authMethod(spec) == v1alpha1.AuthMethodAccessKey {
+	if len(allErrs) == 0 && spec.AuthMethod == v1alpha1.AuthMethodAccessKey {
 		var secretErrs field.ErrorList
 		creds, secretErrs, err = v.credentials(ctx, req.UserInfo, spec.SecretRef, specPath.Child("secretRef"))
 		if err != nil {
@@ -135,19 +136,19 @@ func (v *Validator) handle(ctx context.Context, req admission.Request) admission
 	return invalid(obj, field.ErrorList{probeError(spec, specPath, failure)}).WithWarnings(warnings...)
 }
 
-// probeError puts a failed probe on the field the user would change to fix it.
+// probeError puts a failed probe on the field the user would change to fix it. spec is
+// defaulted.
 func probeError(spec *v1alpha1.BucketStateStoreSpec, specPath *field.Path, failure *probe.Failure) *field.Error {
 	switch failure.Reason {
 	case probe.ReasonBucketNotFound:
 		return field.Invalid(specPath.Child("bucketName"), spec.BucketName, failure.Error())
 	case probe.ReasonAccessDenied, probe.ReasonInvalidAccessKeyID, probe.ReasonSignatureMismatch, probe.ReasonCredentialsMissing:
-		if authMethod(spec) == v1alpha1.AuthMethodIAM {
+		if spec.AuthMethod == v1alpha1.AuthMethodIAM {
 			return field.Invalid(specPath.Child("authMethod"), spec.AuthMethod, failure.Error())
 		}
-		ref := spec.SecretRef
-		return field.Invalid(specPath.Child("secretRef"), ref.Namespace+"/"+ref.Name, failure.Error())
+		return field.Invalid(specPath.Child("secretRef"), secretName(spec.SecretRef), failure.Error())
 	case probe.ReasonTLSMismatch:
-		return field.Invalid(specPath.Child("insecure"), spec.Insecure != nil && *spec.Insecure, failure.Error())
+		return field.Invalid(specPath.Child("insecure"), *spec.Insecure, failure.Error())
 	default:
 		return field.Invalid(specPath.Child("endpoint"), spec.Endpoint, failure.Error())
 	}
@@ -156,21 +157,27 @@ func probeError(spec *v1alpha1.BucketStateStoreSpec, specPath *field.Path, failu
 // maxShownLength is the most of a value that an answer repeats.
 const maxShownLength = 256
 
+// shorten cuts s to at most maxShownLength bytes, at a character boundary.
 func shorten(s string) string {
 	if len(s) <= maxShownLength {
 		return s
 	}
-	return s[:maxShownLength] + "..."
+	cut := maxShownLength
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "..."
 }
 
+// target is what the prober checks for a defaulted spec.
 func target(spec *v1alpha1.BucketStateStoreSpec, creds *probe.Credentials) probe.Target {
 	return probe.Target{
 		Endpoint:     spec.Endpoint,
 		Bucket:       spec.BucketName,
 		Path:         spec.Path,
-		Insecure:     spec.Insecure != nil && *spec.Insecure,
+		Insecure:     *spec.Insecure,
 		UseDualStack: spec.UseDualStack,
-		AuthMethod:   authMethod(spec),
+		AuthMethod:   spec.AuthMethod,
 		Credentials:  creds,
 	}
 }

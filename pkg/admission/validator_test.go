@@ -349,3 +349,14 @@ func TestValidatorPassesResolvedCredentialsToTheProber(t *testing.T) {
 func containsSecret(b []byte) bool {
 	return strings.Contains(string(b), secretValue)
 }
+
+func TestShortenCutsAtACharacterBoundary(t *testing.T) {
+	s := strings.Repeat("a", maxShownLength-1) + "é" // é is 2 bytes, straddling the limit
+	got := shorten(s)
+	if want := strings.Repeat("a", maxShownLength-1) + "..."; got != want {
+		t.Errorf("shorten = %q, want %q", got, want)
+	}
+	if short := "é"; shorten(short) != short {
+		t.Errorf("shorten changed a short string")
+	}
+}
