@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/kratix-community/bucketstatestore-webhook/api/v1alpha1"
+	"github.com/kratix-community/bucketstatestore-webhook/pkg/defaults"
 	"github.com/kratix-community/bucketstatestore-webhook/pkg/probe"
 )
 
@@ -73,9 +74,10 @@ func BenchmarkDecode(b *testing.B) {
 
 func BenchmarkValidateSpec(b *testing.B) {
 	spec, path := validSpec(), field.NewPath("spec")
+	defaults.Spec(spec)
 	b.ReportAllocs()
 	for b.Loop() {
-		if errs := ValidateSpec(spec, path); len(errs) > 0 {
+		if errs, _ := ValidateSpec(spec, path); len(errs) > 0 {
 			b.Fatal(errs)
 		}
 	}

@@ -192,7 +192,7 @@ func newFuzzHandlers() *fuzzHandlers {
 	// The probe fails for most buckets, with a reason that depends on the bucket's name, so
 	// that every way of reporting a failure is reached.
 	reasons := []probe.Reason{probe.ReasonOK, probe.ReasonBucketNotFound, probe.ReasonAccessDenied, probe.ReasonInvalidAccessKeyID,
-		probe.ReasonSignatureMismatch, probe.ReasonCredentialsMissing, probe.ReasonTLSMismatch, probe.ReasonTimeout, probe.ReasonUnknown}
+		probe.ReasonSignatureMismatch, probe.ReasonCredentialsUnavailable, probe.ReasonTLSMismatch, probe.ReasonTimeout, probe.ReasonUnknown}
 	prober := probe.ProberFunc(func(_ context.Context, t probe.Target) error {
 		switch r := reasons[len(t.Bucket)%len(reasons)]; r {
 		case probe.ReasonOK:

@@ -25,15 +25,29 @@ const (
 	maxPathLength       = 1024                  // S3's longest key
 )
 
-// ValidateSpec checks the rules that need nothing but the spec itself. It reports every
-// problem at once, each with its field path.
-func ValidateSpec(spec *v1alpha1.BucketStateStoreSpec, fldPath *field.Path) field.ErrorList {
+// ValidateSpec checks the rules that need nothing but the spec itself, as
+// cert-manager's validators do: it returns every problem at once, each with its field
+// path, and the warnings for what Kratix can use but is probably a mistake. spec must be
+// defaulted (defaults.Spec): the rules read the defaults rather than derive them again.
+func ValidateSpec(spec *v1alpha1.BucketStateStoreSpec, fldPath *field.Path) (field.ErrorList, []string) {
 	var allErrs field.ErrorList
 	allErrs = append(allErrs, validateBucketName(spec.BucketName, fldPath.Child("bucketName"))...)
 	allErrs = append(allErrs, validateEndpoint(spec.Endpoint, fldPath.Child("endpoint"))...)
 	allErrs = append(allErrs, validatePath(spec.Path, fldPath.Child("path"))...)
 	allErrs = append(allErrs, validateAuth(spec, fldPath)...)
-	return allErrs
+	return allErrs, specWarnings(spec)
+}
+
+// specWarnings are the warnings of a defaulted spec.
+func specWarnings(spec *v1alpha1.BucketStateStoreSpec) []string {
+	var warnings []string
+	if spec.Insecure != nil && *spec.Insecure {
+		warnings = append(warnings, WarningInsecure)
+	}
+	if spec.AuthMethod == v1alpha1.AuthMethodIAM && spec.SecretRef != nil {
+		warnings = append(warnings, WarningIAMWithSecretRef)
+	}
+	return warnings
 }
 
 func validateBucketName(name string, fldPath *field.Path) field.ErrorList {
@@ -119,7 +133,7 @@ func validatePath(path string, fldPath *field.Path) field.ErrorList {
 }
 
 func validateAuth(spec *v1alpha1.BucketStateStoreSpec, fldPath *field.Path) field.ErrorList {
-	switch authMethod(spec) {
+	switch spec.AuthMethod {
 	case v1alpha1.AuthMethodIAM:
 		return nil
 	case v1alpha1.AuthMethodAccessKey:
@@ -150,15 +164,6 @@ func validateSecretRef(spec *v1alpha1.BucketStateStoreSpec, fldPath *field.Path)
 		}
 	}
 	return allErrs
-}
-
-// authMethod is the spec's auth method with the CRD's default applied, for objects that
-// reach validation without the defaulting webhook having run.
-func authMethod(spec *v1alpha1.BucketStateStoreSpec) string {
-	if spec.AuthMethod == "" {
-		return v1alpha1.AuthMethodAccessKey
-	}
-	return spec.AuthMethod
 }
 
 func lowerFirst(s string) string {

@@ -7,8 +7,10 @@ import (
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+	"k8s.io/utils/ptr"
 
 	"github.com/kratix-community/bucketstatestore-webhook/api/v1alpha1"
+	"github.com/kratix-community/bucketstatestore-webhook/pkg/defaults"
 )
 
 // validSpec is an accessKey store that passes every static rule; cases change one thing.
@@ -31,8 +33,9 @@ func validSpec(mutate ...func(*v1alpha1.BucketStateStoreSpec)) *v1alpha1.BucketS
 func TestValidateSpec(t *testing.T) {
 	spec := field.NewPath("spec")
 	tests := map[string]struct {
-		spec *v1alpha1.BucketStateStoreSpec
-		want field.ErrorList
+		spec         *v1alpha1.BucketStateStoreSpec
+		want         field.ErrorList
+		wantWarnings []string
 	}{
 		"a complete accessKey store is valid": {
 			spec: validSpec(),
@@ -40,9 +43,17 @@ func TestValidateSpec(t *testing.T) {
 		"an IAM store needs no secretRef": {
 			spec: validSpec(func(s *v1alpha1.BucketStateStoreSpec) { s.AuthMethod = "IAM"; s.SecretRef = nil }),
 		},
-		"an empty authMethod is treated as accessKey": {
+		"a store without authMethod is defaulted to accessKey and needs a secretRef": {
 			spec: validSpec(func(s *v1alpha1.BucketStateStoreSpec) { s.AuthMethod = ""; s.SecretRef = nil }),
 			want: field.ErrorList{field.Required(spec.Child("secretRef"), "required when authMethod is accessKey: name a Secret with the keys accessKeyID and secretAccessKey")},
+		},
+		"an insecure store is valid, with a warning": {
+			spec:         validSpec(func(s *v1alpha1.BucketStateStoreSpec) { s.Insecure = ptr.To(true) }),
+			wantWarnings: []string{WarningInsecure},
+		},
+		"an IAM store with a secretRef is valid, with a warning": {
+			spec:         validSpec(func(s *v1alpha1.BucketStateStoreSpec) { s.AuthMethod = "IAM" }),
+			wantWarnings: []string{WarningIAMWithSecretRef},
 		},
 		"an endpoint with a port and an IP endpoint are valid": {
 			spec: validSpec(func(s *v1alpha1.BucketStateStoreSpec) { s.Endpoint = "127.0.0.1:9000" }),
@@ -171,9 +182,13 @@ func TestValidateSpec(t *testing.T) {
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			got := ValidateSpec(tc.spec, spec)
+			defaults.Spec(tc.spec)
+			got, warnings := ValidateSpec(tc.spec, spec)
 			if diff := cmp.Diff(tc.want, got); diff != "" {
 				t.Fatalf("errors (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tc.wantWarnings, warnings); diff != "" {
+				t.Fatalf("warnings (-want +got):\n%s", diff)
 			}
 		})
 	}

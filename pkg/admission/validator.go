@@ -35,7 +35,7 @@ const (
 var ProbeModes = []ProbeMode{ProbeEnforce, ProbeWarn, ProbeOff}
 
 // Warnings shown to the person applying a store. They are part of the webhook's interface:
-// the README lists them.
+// docs/reference.md lists them.
 const (
 	WarningInsecure         = "spec.insecure is true: Kratix will use plain HTTP, so the documents it writes and its access key ID travel unencrypted and can be altered on the way"
 	WarningIAMWithSecretRef = "spec.secretRef is ignored when authMethod is IAM: Kratix takes credentials from where it runs"
@@ -95,15 +95,7 @@ func (v *Validator) handle(ctx context.Context, req admission.Request) admission
 		}
 	}
 
-	var warnings []string
-	if *spec.Insecure {
-		warnings = append(warnings, WarningInsecure)
-	}
-	if spec.AuthMethod == v1alpha1.AuthMethodIAM && spec.SecretRef != nil {
-		warnings = append(warnings, WarningIAMWithSecretRef)
-	}
-
-	allErrs := ValidateSpec(spec, specPath)
+	allErrs, warnings := ValidateSpec(spec, specPath)
 	var creds *probe.Credentials
 	if len(allErrs) == 0 && spec.AuthMethod == v1alpha1.AuthMethodAccessKey {
 		var secretErrs field.ErrorList
@@ -142,7 +134,7 @@ func probeError(spec *v1alpha1.BucketStateStoreSpec, specPath *field.Path, failu
 	switch failure.Reason {
 	case probe.ReasonBucketNotFound:
 		return field.Invalid(specPath.Child("bucketName"), spec.BucketName, failure.Error())
-	case probe.ReasonAccessDenied, probe.ReasonInvalidAccessKeyID, probe.ReasonSignatureMismatch, probe.ReasonCredentialsMissing:
+	case probe.ReasonAccessDenied, probe.ReasonInvalidAccessKeyID, probe.ReasonSignatureMismatch, probe.ReasonCredentialsUnavailable:
 		if spec.AuthMethod == v1alpha1.AuthMethodIAM {
 			return field.Invalid(specPath.Child("authMethod"), spec.AuthMethod, failure.Error())
 		}

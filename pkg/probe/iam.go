@@ -111,7 +111,7 @@ func (p *S3Prober) iamCredentials(ctx context.Context, s scene) (credentials.Val
 		err = errors.New("no credentials")
 	}
 	return credentials.Value{}, &Failure{
-		Reason: ReasonCredentialsMissing,
+		Reason: ReasonCredentialsUnavailable,
 		Message: "the webhook could not obtain IAM credentials; give its service account an IAM role " +
 			"(IRSA or EKS Pod Identity) or run it with an instance profile, or use authMethod accessKey",
 		Err: fmt.Errorf("obtaining IAM credentials: %w", err),

@@ -108,7 +108,7 @@ func TestS3ProberWithoutIAMCredentials(t *testing.T) {
 	}{
 		"a metadata service that refuses connections is reported as CredentialsUnavailable": {
 			iamEndpoint: func(t *testing.T) string { return "http://" + closedPort(t) },
-			want: &Failure{Reason: ReasonCredentialsMissing,
+			want: &Failure{Reason: ReasonCredentialsUnavailable,
 				Message: "the webhook could not obtain IAM credentials; give its service account an IAM role " +
 					"(IRSA or EKS Pod Identity) or run it with an instance profile, or use authMethod accessKey"},
 		},

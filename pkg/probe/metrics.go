@@ -35,12 +35,7 @@ var (
 // see zeros rather than gaps.
 func init() {
 	metrics.Registry.MustRegister(probesTotal, probeDuration, cacheHits, cacheMisses)
-	for _, r := range []Reason{
-		ReasonOK, ReasonBucketNotFound, ReasonAccessDenied, ReasonInvalidAccessKeyID,
-		ReasonSignatureMismatch, ReasonTLSUntrusted, ReasonTLSMismatch, ReasonNameNotResolved,
-		ReasonConnectionRefused, ReasonTimeout, ReasonEndpointForbidden, ReasonCredentialsMissing,
-		ReasonUnknown, ReasonInvalidTarget, ReasonCanceled,
-	} {
+	for _, r := range Reasons {
 		probesTotal.WithLabelValues(string(r))
 	}
 }

@@ -48,19 +48,19 @@ func (Credentials) GoString() string { return "<redacted>" }
 type Reason string
 
 const (
-	ReasonOK                 Reason = "OK"
-	ReasonBucketNotFound     Reason = "BucketNotFound"
-	ReasonAccessDenied       Reason = "AccessDenied"
-	ReasonInvalidAccessKeyID Reason = "InvalidAccessKeyId"
-	ReasonSignatureMismatch  Reason = "SignatureDoesNotMatch"
-	ReasonTLSUntrusted       Reason = "TLSCertificateUntrusted"
-	ReasonTLSMismatch        Reason = "TLSMismatch"
-	ReasonNameNotResolved    Reason = "NameNotResolved"
-	ReasonConnectionRefused  Reason = "ConnectionRefused"
-	ReasonTimeout            Reason = "Timeout"
-	ReasonEndpointForbidden  Reason = "EndpointForbidden"
-	ReasonCredentialsMissing Reason = "CredentialsUnavailable"
-	ReasonUnknown            Reason = "Unknown"
+	ReasonOK                     Reason = "OK"
+	ReasonBucketNotFound         Reason = "BucketNotFound"
+	ReasonAccessDenied           Reason = "AccessDenied"
+	ReasonInvalidAccessKeyID     Reason = "InvalidAccessKeyId"
+	ReasonSignatureMismatch      Reason = "SignatureDoesNotMatch"
+	ReasonTLSUntrusted           Reason = "TLSCertificateUntrusted"
+	ReasonTLSMismatch            Reason = "TLSMismatch"
+	ReasonNameNotResolved        Reason = "NameNotResolved"
+	ReasonConnectionRefused      Reason = "ConnectionRefused"
+	ReasonTimeout                Reason = "Timeout"
+	ReasonEndpointForbidden      Reason = "EndpointForbidden"
+	ReasonCredentialsUnavailable Reason = "CredentialsUnavailable"
+	ReasonUnknown                Reason = "Unknown"
 
 	// ReasonInvalidTarget is a target the prober cannot even try: an endpoint with a
 	// scheme or path, an invalid bucket name, an unknown auth method.
@@ -68,6 +68,15 @@ const (
 	// ReasonCanceled is a probe whose caller went away before it finished.
 	ReasonCanceled Reason = "Canceled"
 )
+
+// Reasons lists every Reason, ReasonOK first: the one list that metrics, docs and their
+// tests range over.
+var Reasons = []Reason{
+	ReasonOK, ReasonBucketNotFound, ReasonAccessDenied, ReasonInvalidAccessKeyID,
+	ReasonSignatureMismatch, ReasonTLSUntrusted, ReasonTLSMismatch, ReasonNameNotResolved,
+	ReasonConnectionRefused, ReasonTimeout, ReasonEndpointForbidden, ReasonCredentialsUnavailable,
+	ReasonUnknown, ReasonInvalidTarget, ReasonCanceled,
+}
 
 // Failure is a failed probe: a named reason and a message for the person who applied the
 // store. Messages never contain credentials.

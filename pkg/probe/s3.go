@@ -176,7 +176,7 @@ func (p *S3Prober) client(ctx context.Context, s scene) (*minio.Client, error) {
 	case "", "accessKey":
 		c := t.Credentials
 		if c == nil || c.AccessKeyID == "" || c.SecretAccessKey == "" {
-			return nil, &Failure{Reason: ReasonCredentialsMissing, Message: "authMethod accessKey needs accessKeyID and secretAccessKey from the Secret"}
+			return nil, &Failure{Reason: ReasonCredentialsUnavailable, Message: "authMethod accessKey needs accessKeyID and secretAccessKey from the Secret"}
 		}
 		creds = credentials.NewStaticV4(c.AccessKeyID, c.SecretAccessKey, "")
 	case "IAM":

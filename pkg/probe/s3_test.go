@@ -119,7 +119,7 @@ func TestS3ProberAgainstFakeS3(t *testing.T) {
 		},
 		"accessKey without a secret is reported as CredentialsUnavailable without a request": {
 			target: func(t Target) Target { t.Credentials = &Credentials{AccessKeyID: "AKIAFAKE"}; return t },
-			want: &Failure{Reason: ReasonCredentialsMissing,
+			want: &Failure{Reason: ReasonCredentialsUnavailable,
 				Message: "authMethod accessKey needs accessKeyID and secretAccessKey from the Secret"},
 		},
 		"an unknown auth method is reported as InvalidTarget": {

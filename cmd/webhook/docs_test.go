@@ -17,18 +17,24 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/kratix-community/bucketstatestore-webhook/pkg/admission"
+	"github.com/kratix-community/bucketstatestore-webhook/pkg/probe"
 )
 
-// readmePath is the README, relative to this package's directory, where go test runs.
-const readmePath = "../../README.md"
+// The docs, relative to this package's directory, where go test runs: the reference holds
+// the flags table; messages and reasons may be quoted in any of them.
+const (
+	referencePath = "../../docs/reference.md"
+	securityPath  = "../../docs/security.md"
+	operatingPath = "../../docs/operating.md"
+)
 
-// The README documents controller-runtime's zap flags as a group, not in its flags table.
+// The reference documents controller-runtime's zap flags as a group, not in its flags table.
 const zapPrefix = "zap-"
 
-// TestREADMEFlagsTableMatchesAddFlags keeps the README's flags table honest: it lists exactly
+// TestReferenceFlagsTableMatchesAddFlags keeps the reference's flags table honest: it lists exactly
 // the flags AddFlags registers (the zap flags apart), each with the default NewOptions gives.
-func TestREADMEFlagsTableMatchesAddFlags(t *testing.T) {
-	md := readREADME(t)
+func TestReferenceFlagsTableMatchesAddFlags(t *testing.T) {
+	md := readDocs(t, referencePath)
 	var flagTables []mdTable
 	for _, tb := range parseTables(md) {
 		if len(tb.header) > 0 && tb.header[0] == "Flag" {
@@ -36,12 +42,12 @@ func TestREADMEFlagsTableMatchesAddFlags(t *testing.T) {
 		}
 	}
 	if len(flagTables) != 1 {
-		t.Fatalf("README has %d tables whose first column is Flag, want 1", len(flagTables))
+		t.Fatalf("docs/reference.md has %d tables whose first column is Flag, want 1", len(flagTables))
 	}
 	fs := pflag.NewFlagSet("readme", pflag.ContinueOnError)
 	NewOptions().AddFlags(fs)
 
-	documented := map[string]string{} // flag name -> default as the README writes it
+	documented := map[string]string{} // flag name -> default as the reference writes it
 	for _, row := range flagTables[0].rows {
 		if len(row) < 3 {
 			t.Errorf("flags table row %q has %d cells, want 3 (flag, default, meaning)", row, len(row))
@@ -67,44 +73,44 @@ func TestREADMEFlagsTableMatchesAddFlags(t *testing.T) {
 		}
 		got, ok := documented[f.Name]
 		if !ok {
-			t.Errorf("flag --%s (default %q) is registered but missing from the README's flags table", f.Name, f.DefValue)
+			t.Errorf("flag --%s (default %q) is registered but missing from the reference's flags table", f.Name, f.DefValue)
 			return
 		}
 		delete(documented, f.Name)
 		if !sameDefault(f, got) {
-			t.Errorf("flag --%s: README says default %q, AddFlags sets %q", f.Name, got, f.DefValue)
+			t.Errorf("flag --%s: docs/reference.md says default %q, AddFlags sets %q", f.Name, got, f.DefValue)
 		}
 	})
 	for name := range documented {
-		t.Errorf("the README's flags table lists --%s, which AddFlags does not register", name)
+		t.Errorf("the reference's flags table lists --%s, which AddFlags does not register", name)
 	}
 
 	// The zap flags are documented as a group: each must at least be named.
 	if len(zapFlags) == 0 {
-		t.Fatal("no zap flags registered; drop the zap exception from this test and the README")
+		t.Fatal("no zap flags registered; drop the zap exception from this test and the docs")
 	}
 	for _, name := range zapFlags {
 		if !strings.Contains(md, "`--"+name+"`") {
-			t.Errorf("zap flag --%s is not named in the README", name)
+			t.Errorf("zap flag --%s is not named in the docs", name)
 		}
 	}
 }
 
-// TestREADMEQuotesMessagesThatExist checks that what the README quotes as a message is
+// TestDocsQuoteMessagesThatExist checks that what the docs quote as a message is
 // what the code says. The warnings are exported constants and must appear verbatim. Every
 // other message, in a table column named Message, is checked piece by piece against the
 // string literals of pkg/admission and pkg/probe: a <placeholder> stands for a formatted
 // value, and "; " separates clauses that the code may build from separate literals. A
 // clause that spells out a value the code formats in (such as a key name) must match a
 // clause of a format string, its verbs standing for any text.
-func TestREADMEQuotesMessagesThatExist(t *testing.T) {
-	md := readREADME(t)
+func TestDocsQuoteMessagesThatExist(t *testing.T) {
+	md := readDocs(t, referencePath, securityPath, operatingPath)
 	for name, warning := range map[string]string{
 		"WarningInsecure":         admission.WarningInsecure,
 		"WarningIAMWithSecretRef": admission.WarningIAMWithSecretRef,
 	} {
 		if !strings.Contains(md, "`"+warning+"`") {
-			t.Errorf("README does not quote admission.%s verbatim: %q", name, warning)
+			t.Errorf("the docs do not quote admission.%s verbatim: %q", name, warning)
 		}
 	}
 
@@ -126,69 +132,46 @@ func TestREADMEQuotesMessagesThatExist(t *testing.T) {
 					inLiteral := slices.ContainsFunc(literals, func(l string) bool { return strings.Contains(l, piece) })
 					formatted := slices.ContainsFunc(clauses, func(c *regexp.Regexp) bool { return c.MatchString(piece) })
 					if !inLiteral && !formatted {
-						t.Errorf("README message %q: %q is in no string literal of pkg/admission or pkg/probe", msg, piece)
+						t.Errorf("docs message %q: %q is in no string literal of pkg/admission or pkg/probe", msg, piece)
 					}
 				}
 			}
 		}
 	}
 	if checked < 30 {
-		t.Fatalf("checked only %d messages; did the README's Message columns get renamed?", checked)
+		t.Fatalf("checked only %d messages; did the docs' Message columns get renamed?", checked)
 	}
 }
 
-// TestREADMENamesEveryReasonAndProbeMode checks that the README documents every probe
+// TestReferenceNamesEveryReasonAndProbeMode checks that the reference documents every probe
 // Reason (they are part of the webhook's interface) and every --probe mode.
-func TestREADMENamesEveryReasonAndProbeMode(t *testing.T) {
-	md := readREADME(t)
-	file, err := parser.ParseFile(token.NewFileSet(), "../../pkg/probe/probe.go", nil, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	reasons := 0
-	for _, decl := range file.Decls {
-		gd, ok := decl.(*ast.GenDecl)
-		if !ok || gd.Tok != token.CONST {
-			continue
+func TestReferenceNamesEveryReasonAndProbeMode(t *testing.T) {
+	md := readDocs(t, referencePath)
+	for _, reason := range probe.Reasons {
+		if reason != probe.ReasonOK && !strings.Contains(md, "`"+string(reason)+"`") {
+			t.Errorf("probe reason %q is not documented in docs/reference.md", reason)
 		}
-		for _, spec := range gd.Specs {
-			vs := spec.(*ast.ValueSpec)
-			if typ, ok := vs.Type.(*ast.Ident); !ok || typ.Name != "Reason" {
-				continue
-			}
-			for _, v := range vs.Values {
-				lit, ok := v.(*ast.BasicLit)
-				if !ok {
-					continue
-				}
-				reason, err := strconv.Unquote(lit.Value)
-				if err != nil {
-					t.Fatal(err)
-				}
-				reasons++
-				if reason != "OK" && !strings.Contains(md, "`"+reason+"`") {
-					t.Errorf("probe reason %q is not documented in the README", reason)
-				}
-			}
-		}
-	}
-	if reasons < 10 {
-		t.Fatalf("found only %d Reason constants in pkg/probe/probe.go", reasons)
 	}
 	for _, mode := range admission.ProbeModes {
 		if !strings.Contains(md, "`"+string(mode)+"`") {
-			t.Errorf("probe mode %q is not documented in the README", mode)
+			t.Errorf("probe mode %q is not documented in the docs", mode)
 		}
 	}
 }
 
-func readREADME(t *testing.T) string {
+// readDocs returns the named docs, one after the other.
+func readDocs(t *testing.T, paths ...string) string {
 	t.Helper()
-	b, err := os.ReadFile(readmePath)
-	if err != nil {
-		t.Fatal(err)
+	var md strings.Builder
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		md.Write(b)
+		md.WriteString("\n")
 	}
-	return string(b)
+	return md.String()
 }
 
 // mdTable is a Markdown table: its header cells and the cells of each body row.
@@ -274,7 +257,7 @@ func readmeDefault(cell string) string {
 	return cell
 }
 
-// sameDefault compares a README default with a flag's: durations by value, so that 1m
+// sameDefault compares a docs default with a flag's: durations by value, so that 1m
 // matches 1m0s, and an empty list as empty.
 func sameDefault(f *pflag.Flag, readme string) bool {
 	switch f.Value.Type() {
@@ -292,7 +275,7 @@ func sameDefault(f *pflag.Flag, readme string) bool {
 
 var (
 	// apimachineryPrefix is what field.Error prints before a message: the error type and,
-	// for Invalid, the value (always a placeholder in the README).
+	// for Invalid, the value (always a placeholder in the docs).
 	apimachineryPrefix = regexp.MustCompile(`^(Required value|Forbidden|Invalid value: (?:"<[^<>]+>"|<[^<>]+>)): `)
 	// placeholder is a formatted value, with the quotes %q would add.
 	// placeholder is a formatted value, with the quotes %q would add and any text glued to
@@ -325,7 +308,7 @@ func formatClauses(literals []string) []*regexp.Regexp {
 	return res
 }
 
-// messagePieces returns the literal parts of a README message that must appear in the
+// messagePieces returns the literal parts of a docs message that must appear in the
 // code's string literals. Messages whose text apimachinery writes have none.
 func messagePieces(msg string) []string {
 	// Messages that apimachinery's field errors write whole.
