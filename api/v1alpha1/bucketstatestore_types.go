@@ -104,4 +104,3 @@ type BucketStateStoreList struct {
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []BucketStateStore `json:"items"`
 }
-

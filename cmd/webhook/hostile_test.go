@@ -15,6 +15,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/kratix-community/bucketstatestore-webhook/internal/server"
 )
 
 func TestServerTLSVersions(t *testing.T) {
@@ -63,7 +65,7 @@ func TestServerTLSVersions(t *testing.T) {
 			// And the connection serves.
 			_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
 			body := storeReview(t)
-			if _, err := io.WriteString(conn, requestHead("POST", ValidatePath, "application/json", len(body))+string(body)); err != nil {
+			if _, err := io.WriteString(conn, requestHead("POST", server.ValidatePath, "application/json", len(body))+string(body)); err != nil {
 				t.Fatal(err)
 			}
 			resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
@@ -119,7 +121,7 @@ func TestServerDoesNotNegotiateHTTP2(t *testing.T) {
 		cfg.NextProtos = nil // the transport offers h2 and http/1.1 itself
 		client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: cfg, ForceAttemptHTTP2: true}}
 		defer client.CloseIdleConnections()
-		resp, err := client.Post("https://"+w.addr+MutatePath, "application/json", bytes.NewReader(storeReview(t)))
+		resp, err := client.Post("https://"+w.addr+server.MutatePath, "application/json", bytes.NewReader(storeReview(t)))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -158,56 +160,56 @@ func TestServerAnswersHostileRequests(t *testing.T) {
 		want answer
 	}{
 		"a valid store is defaulted": {
-			head: requestHead("POST", MutatePath, "application/json", len(valid)), body: bytes.NewReader(valid),
+			head: requestHead("POST", server.MutatePath, "application/json", len(valid)), body: bytes.NewReader(valid),
 			want: defaulted,
 		},
 		"a valid store is admitted": {
-			head: requestHead("POST", ValidatePath, "application/json", len(valid)), body: bytes.NewReader(valid),
+			head: requestHead("POST", server.ValidatePath, "application/json", len(valid)), body: bytes.NewReader(valid),
 			want: admitted,
 		},
 		"an empty body is a bad request": {
-			head: requestHead("POST", ValidatePath, "application/json", 0),
+			head: requestHead("POST", server.ValidatePath, "application/json", 0),
 			want: bare(400, "request body is empty"),
 		},
 		"truncated JSON is a bad request": {
-			head: requestHead("POST", ValidatePath, "application/json", len(valid)/2), body: bytes.NewReader(valid[:len(valid)/2]),
+			head: requestHead("POST", server.ValidatePath, "application/json", len(valid)/2), body: bytes.NewReader(valid[:len(valid)/2]),
 			want: bare(400, "couldn't get version/kind; json parse error: unexpected end of JSON input"),
 		},
 		"a body that is not JSON is a bad request": {
-			head: requestHead("POST", MutatePath, "application/json", 5), body: strings.NewReader("\x00\x01\x02\x03\x04"),
+			head: requestHead("POST", server.MutatePath, "application/json", 5), body: strings.NewReader("\x00\x01\x02\x03\x04"),
 			want: bare(400, "yaml: control characters are not allowed"),
 		},
 		"a wrong Content-Type is a bad request": {
-			head: requestHead("POST", ValidatePath, "text/plain", len(valid)), body: bytes.NewReader(valid),
+			head: requestHead("POST", server.ValidatePath, "text/plain", len(valid)), body: bytes.NewReader(valid),
 			want: bare(400, "contentType=text/plain, expected application/json"),
 		},
 		"a missing Content-Type is a bad request": {
-			head: requestHead("POST", MutatePath, "", len(valid)), body: bytes.NewReader(valid),
+			head: requestHead("POST", server.MutatePath, "", len(valid)), body: bytes.NewReader(valid),
 			want: bare(400, "contentType=, expected application/json"),
 		},
 		"a ConfigMap is refused by the validating webhook": {
-			head: requestHead("POST", ValidatePath, "application/json", len(configMap)), body: bytes.NewReader(configMap),
+			head: requestHead("POST", server.ValidatePath, "application/json", len(configMap)), body: bytes.NewReader(configMap),
 			want: typed("uid-cm", 400, "this webhook admits BucketStateStore.platform.kratix.io, not /v1, Kind=ConfigMap"),
 		},
 		"a ConfigMap is refused by the mutating webhook": {
-			head: requestHead("POST", MutatePath, "application/json", len(configMap)), body: bytes.NewReader(configMap),
+			head: requestHead("POST", server.MutatePath, "application/json", len(configMap)), body: bytes.NewReader(configMap),
 			want: typed("uid-cm", 400, "this webhook admits BucketStateStore.platform.kratix.io, not /v1, Kind=ConfigMap"),
 		},
 		"a 10 MiB body is too large": {
-			head: requestHead("POST", ValidatePath, "application/json", 10<<20), body: bytes.NewReader(bytes.Repeat([]byte(" "), 10<<20)),
+			head: requestHead("POST", server.ValidatePath, "application/json", 10<<20), body: bytes.NewReader(bytes.Repeat([]byte(" "), 10<<20)),
 			want: bare(413, tooLarge),
 		},
 		"a 10 MiB chunked body is too large": {
-			head: requestHead("POST", MutatePath, "application/json", -1), body: chunked(bytes.Repeat([]byte(" "), 10<<20)),
+			head: requestHead("POST", server.MutatePath, "application/json", -1), body: chunked(bytes.Repeat([]byte(" "), 10<<20)),
 			want: bare(413, tooLarge),
 		},
 		"a 10 MiB store is too large": {
-			head: requestHead("POST", MutatePath, "application/json", len(valid)+10<<20),
+			head: requestHead("POST", server.MutatePath, "application/json", len(valid)+10<<20),
 			body: io.MultiReader(bytes.NewReader(valid[:len(valid)-2]), bytes.NewReader(bytes.Repeat([]byte(" "), 10<<20)), strings.NewReader("}}")),
 			want: bare(413, tooLarge),
 		},
 		"a GET is a bad request": {
-			head: "GET " + ValidatePath + " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+			head: "GET " + server.ValidatePath + " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
 			want: bare(400, "request body is empty"),
 		},
 		"an unknown path is not found": {
@@ -215,7 +217,7 @@ func TestServerAnswersHostileRequests(t *testing.T) {
 			want: answer{HTTPStatus: 404, Message: "404 page not found\n"},
 		},
 		"headers over 1 MiB are refused": {
-			head: "POST " + MutatePath + " HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " + strings.Repeat("a", 2<<20) + "\r\n\r\n",
+			head: "POST " + server.MutatePath + " HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " + strings.Repeat("a", 2<<20) + "\r\n\r\n",
 			want: answer{HTTPStatus: 431, Message: "431 Request Header Fields Too Large"},
 		},
 	}
@@ -231,7 +233,7 @@ func TestServerAnswersHostileRequests(t *testing.T) {
 
 // TestServerDisconnectsSlowClients holds connections open the way a slowloris client
 // does. controller-runtime's server gives the TLS handshake, the request line and the
-// headers 32s together (its ReadHeaderTimeout); run gives the body 10s (bodyTimeout).
+// headers 32s together (its ReadHeaderTimeout); run gives the body 10s (server.BodyTimeout).
 func TestServerDisconnectsSlowClients(t *testing.T) {
 	t.Parallel()
 	w := startWebhook(t)
@@ -254,23 +256,23 @@ func TestServerDisconnectsSlowClients(t *testing.T) {
 			raw: true, closedNoSooner: headerTimeout - time.Second, closedNoLater: headerTimeout + 10*time.Second,
 		},
 		"a client that sends half a header gets a 400 and is disconnected": {
-			send:           []string{"POST " + MutatePath + " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Ty"},
+			send:           []string{"POST " + server.MutatePath + " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Ty"},
 			wantRest:       "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n400 Bad Request",
 			closedNoSooner: headerTimeout - time.Second, closedNoLater: headerTimeout + 10*time.Second,
 		},
 		"a client that sends a header a second is disconnected": {
-			send:           append([]string{"POST " + MutatePath + " HTTP/1.1\r\n"}, repeat("X-Slow: 1\r\n", 60)...),
+			send:           append([]string{"POST " + server.MutatePath + " HTTP/1.1\r\n"}, repeat("X-Slow: 1\r\n", 60)...),
 			closedNoSooner: headerTimeout - time.Second, closedNoLater: headerTimeout + 10*time.Second,
 		},
 		"a client that stops halfway through its body gets a 400 and is disconnected": {
-			send:           []string{requestHead("POST", MutatePath, "application/json", len(valid)) + string(valid[:len(valid)/2])},
+			send:           []string{requestHead("POST", server.MutatePath, "application/json", len(valid)) + string(valid[:len(valid)/2])},
 			wantAnswer:     &answer{HTTPStatus: 200, Code: 400, Message: "read tcp %s->%s: i/o timeout"},
-			closedNoSooner: bodyTimeout - time.Second, closedNoLater: bodyTimeout + 10*time.Second,
+			closedNoSooner: server.BodyTimeout - time.Second, closedNoLater: server.BodyTimeout + 10*time.Second,
 		},
 		"a client that sends its body a byte a second gets a 400 and is disconnected": {
-			send:           append([]string{requestHead("POST", ValidatePath, "application/json", len(valid))}, strings.Split(string(valid), "")...),
+			send:           append([]string{requestHead("POST", server.ValidatePath, "application/json", len(valid))}, strings.Split(string(valid), "")...),
 			wantAnswer:     &answer{HTTPStatus: 200, Code: 400, Message: "read tcp %s->%s: i/o timeout"},
-			closedNoSooner: bodyTimeout - time.Second, closedNoLater: bodyTimeout + 10*time.Second,
+			closedNoSooner: server.BodyTimeout - time.Second, closedNoLater: server.BodyTimeout + 10*time.Second,
 		},
 	}
 	// The clients wait side by side, each in its own goroutine; the subtests then check

@@ -20,6 +20,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/kratix-community/bucketstatestore-webhook/internal/server"
 )
 
 // mainArgsEnv, when set, makes the test binary run main with its value, a JSON list, as
@@ -101,7 +103,7 @@ func waitRefused(t *testing.T, addr string) {
 func TestRunFinishesInFlightRequestsWhenItsContextIsCancelled(t *testing.T) {
 	t.Parallel()
 	w := startWebhook(t)
-	req := startRequest(t, w.addr, w.tlsConfig(), MutatePath, storeReview(t))
+	req := startRequest(t, w.addr, w.tlsConfig(), server.MutatePath, storeReview(t))
 
 	stopped := make(chan error, 1)
 	go func() { stopped <- w.stop() }()
@@ -122,7 +124,7 @@ func TestRunFinishesInFlightRequestsWhenItsContextIsCancelled(t *testing.T) {
 func TestRunStopsWithinBodyTimeoutWhenAClientStallsItsBody(t *testing.T) {
 	t.Parallel()
 	w := startWebhook(t)
-	req := startRequest(t, w.addr, w.tlsConfig(), MutatePath, storeReview(t))
+	req := startRequest(t, w.addr, w.tlsConfig(), server.MutatePath, storeReview(t))
 	if _, err := req.conn.Write(req.body[:10]); err != nil {
 		t.Fatal(err)
 	}
@@ -131,8 +133,8 @@ func TestRunStopsWithinBodyTimeoutWhenAClientStallsItsBody(t *testing.T) {
 	if err := w.stop(); err != nil {
 		t.Fatalf("run returned %v, want nil", err)
 	}
-	if elapsed := time.Since(start); elapsed > bodyTimeout+5*time.Second {
-		t.Fatalf("run returned %s after its context was cancelled, want at most bodyTimeout (%s) and a little", elapsed, bodyTimeout)
+	if elapsed := time.Since(start); elapsed > server.BodyTimeout+5*time.Second {
+		t.Fatalf("run returned %s after its context was cancelled, want at most server.BodyTimeout (%s) and a little", elapsed, server.BodyTimeout)
 	}
 	resp, err := http.ReadResponse(req.br, nil)
 	if err != nil {
@@ -177,7 +179,7 @@ func TestRunFinishesInFlightValidationsWhenItsContextIsCancelled(t *testing.T) {
 	}
 	defer func() { _ = conn.Close() }()
 	_ = conn.SetDeadline(time.Now().Add(30 * time.Second))
-	if _, err := io.WriteString(conn, requestHead("POST", ValidatePath, "application/json", len(body))+string(body)); err != nil {
+	if _, err := io.WriteString(conn, requestHead("POST", server.ValidatePath, "application/json", len(body))+string(body)); err != nil {
 		t.Fatal(err)
 	}
 	select {
@@ -244,7 +246,7 @@ func TestMainFinishesInFlightRequestsAndExitsZeroOnSIGTERM(t *testing.T) {
 			t.Fatalf("the webhook does not serve within 60s: %v", err)
 		}
 	}
-	req := startRequest(t, addr, cfg, MutatePath, storeReview(t))
+	req := startRequest(t, addr, cfg, server.MutatePath, storeReview(t))
 
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)

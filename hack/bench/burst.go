@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	admissionv1 "k8s.io/api/admission/v1"
+
+	"github.com/kratix-community/bucketstatestore-webhook/internal/server"
 )
 
 // singlesPerRep is how many lone cold admissions make the "one probe" baseline of a
@@ -20,8 +22,8 @@ const singlesPerRep = 5
 func measureBurst(ctx context.Context, b *benchEnv, o options, r *Report) error {
 	s := r.Section(fmt.Sprintf("Burst: %d identical admissions at once, empty cache (%d reps)", o.burstSize, o.reps),
 		"burst", "one probe")
-	web := newEndpoint("webhook", b.Webhook.URL(validatePath), b.TLS, o.burstSize+16)
-	bare := newEndpoint("bare webhook", b.Bare.URL(validatePath), b.TLS, o.burstSize+16)
+	web := newEndpoint("webhook", b.Webhook.URL(server.ValidatePath), b.TLS, o.burstSize+16)
+	bare := newEndpoint("bare webhook", b.Bare.URL(server.ValidatePath), b.TLS, o.burstSize+16)
 	fresh := 0
 	store := func() (reviewTemplate, error) {
 		fresh++

@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	admissionv1 "k8s.io/api/admission/v1"
+
+	"github.com/kratix-community/bucketstatestore-webhook/internal/server"
 )
 
 // handlerTargetConcurrency is where the issue sets the handler targets.
@@ -18,8 +20,8 @@ const handlerTargetConcurrency = 32
 func measureHandler(ctx context.Context, b *benchEnv, o options, r *Report) error {
 	s := r.Section(fmt.Sprintf("Handler overhead: HTTPS AdmissionReview, valid accessKey store, probe cached (closed loop, %d reps x %s after %s warm-up)",
 		o.reps, o.window, o.warmup), "webhook", "bare webhook")
-	web := newEndpoint("webhook", b.Webhook.URL(validatePath), b.TLS, 256)
-	bare := newEndpoint("bare webhook", b.Bare.URL(validatePath), b.TLS, 256)
+	web := newEndpoint("webhook", b.Webhook.URL(server.ValidatePath), b.TLS, 256)
+	bare := newEndpoint("bare webhook", b.Bare.URL(server.ValidatePath), b.TLS, 256)
 
 	valid, err := newReviewTemplate(admissionv1.Create, accessKeyStore("bench-handler", b.MinIO.Endpoint, bucket, "handler", benchSecret), benchUser)
 	if err != nil {

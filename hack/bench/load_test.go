@@ -14,6 +14,8 @@ import (
 	admissionv1 "k8s.io/api/admission/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/kratix-community/bucketstatestore-webhook/internal/server"
 )
 
 // fakeWebhook answers AdmissionReviews over TLS the way answer says.
@@ -29,7 +31,7 @@ func fakeWebhook(t *testing.T, answer func(w http.ResponseWriter, req *admission
 		answer(w, ar.Request)
 	}))
 	t.Cleanup(srv.Close)
-	return newEndpoint("fake", srv.URL+validatePath, srv.Client().Transport.(*http.Transport).TLSClientConfig, 8)
+	return newEndpoint("fake", srv.URL+server.ValidatePath, srv.Client().Transport.(*http.Transport).TLSClientConfig, 8)
 }
 
 func respond(w http.ResponseWriter, uid types.UID, allowed bool, message string) {

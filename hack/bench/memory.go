@@ -6,6 +6,8 @@ import (
 	"math"
 
 	admissionv1 "k8s.io/api/admission/v1"
+
+	"github.com/kratix-community/bucketstatestore-webhook/internal/server"
 )
 
 const (
@@ -46,8 +48,8 @@ func measureMemory(ctx context.Context, b *benchEnv, o options, r *Report) error
 	// The connections are opened before the load and there are at most memoryConns of
 	// them, as a client with a bounded pool keeps; otherwise a slow moment turns into a
 	// storm of TLS handshakes and the figure measures connection buffers.
-	web := newEndpoint("webhook", b.Webhook.URL(validatePath), b.TLS, memoryConns)
-	bare := newEndpoint("bare webhook", b.Bare.URL(validatePath), b.TLS, memoryConns)
+	web := newEndpoint("webhook", b.Webhook.URL(server.ValidatePath), b.TLS, memoryConns)
+	bare := newEndpoint("bare webhook", b.Bare.URL(server.ValidatePath), b.TLS, memoryConns)
 
 	measure := func(e *endpoint, pid int) (*Run, float64, float64, error) {
 		// One admission first: it fills the webhook's probe cache.

@@ -19,11 +19,6 @@ import (
 	"github.com/kratix-community/bucketstatestore-webhook/api/v1alpha1"
 )
 
-// The paths cmd/webhook serves; the bare webhook serves the same.
-const (
-	validatePath = "/validate-platform-kratix-io-v1alpha1-bucketstatestore"
-)
-
 // benchUser is the requester in the AdmissionReviews the harness sends itself. It is in
 // system:masters, so the webhook's SubjectAccessReview allows it to read the Secret.
 var benchUser = authenticationv1.UserInfo{

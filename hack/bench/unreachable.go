@@ -7,6 +7,8 @@ import (
 	"time"
 
 	admissionv1 "k8s.io/api/admission/v1"
+
+	"github.com/kratix-community/bucketstatestore-webhook/internal/server"
 )
 
 // unreachableSlack is what the issue allows above the probe budget.
@@ -18,7 +20,7 @@ const unreachableSlack = 100 * time.Millisecond
 func measureUnreachable(ctx context.Context, b *benchEnv, o options, r *Report) error {
 	s := r.Section(fmt.Sprintf("Unreachable endpoint: time to a denial for a black-holed endpoint (budget: --probe-timeout=%s)", probeBudget),
 		"webhook", "budget")
-	web := newEndpoint("webhook", b.Webhook.URL(validatePath), b.TLS, 64)
+	web := newEndpoint("webhook", b.Webhook.URL(server.ValidatePath), b.TLS, 64)
 	want := expect{allowed: false, message: "(reason: Timeout)"}
 	var n int
 	mk := func(int) (reviewTemplate, error) {

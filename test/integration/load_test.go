@@ -26,10 +26,8 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/kratix-community/bucketstatestore-webhook/api/v1alpha1"
+	"github.com/kratix-community/bucketstatestore-webhook/internal/server"
 )
-
-// validatePath is where the API server sends BucketStateStores to be validated.
-const validatePath = "/validate-platform-kratix-io-v1alpha1-bucketstatestore"
 
 // review is one kind of admission request the load tests send, with its right verdict.
 type review struct {
@@ -224,7 +222,7 @@ func checkReview(client *http.Client, i int, r review) error {
 	if err != nil {
 		return err
 	}
-	resp, err := client.Post(env.Webhook.URL(validatePath), "application/json", bytes.NewReader(body))
+	resp, err := client.Post(env.Webhook.URL(server.ValidatePath), "application/json", bytes.NewReader(body))
 	if err != nil {
 		return fmt.Errorf("request %d (%s): %w", i, r.name, err)
 	}

@@ -1,29 +1,21 @@
 // Command bare-webhook is the floor the benchmark harness (hack/bench) compares the
-// webhook with: a controller-runtime manager and webhook server set up as
-// cmd/webhook/run.go sets up the real one (same TLS options, HTTP/1.1 only, metrics and
-// health servers), whose only handler admits every request. It takes the webhook's
+// webhook with: the manager and webhook server that internal/server builds for the real
+// one (same paths, TLS options, body deadline, request logger, metrics and health
+// servers), whose only handler admits every request. It takes the webhook's
 // serving flags, so localenv.StartWebhook can start and wait for it.
 package main
 
 import (
 	"context"
-	"crypto/tls"
 	"fmt"
 	"os"
 
 	"github.com/spf13/pflag"
 	"k8s.io/client-go/tools/clientcmd"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/healthz"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
-	"sigs.k8s.io/controller-runtime/pkg/webhook"
-	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
-)
+	ctrladmission "sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
-// The paths of the real webhook, so a request body meant for it fits here unchanged.
-const (
-	mutatePath   = "/mutate-platform-kratix-io-v1alpha1-bucketstatestore"
-	validatePath = "/validate-platform-kratix-io-v1alpha1-bucketstatestore"
+	"github.com/kratix-community/bucketstatestore-webhook/internal/server"
 )
 
 func main() {
@@ -49,34 +41,13 @@ func run(ctx context.Context, host string, port int, certDir, healthAddr, metric
 	if err != nil {
 		return err
 	}
-	server := webhook.NewServer(webhook.Options{
-		Host:    host,
-		Port:    port,
-		CertDir: certDir,
-		TLSOpts: []func(*tls.Config){func(c *tls.Config) {
-			// As cmd/webhook: TLS 1.2 at least (its default) and HTTP/1.1 only.
-			c.MinVersion = tls.VersionTLS12
-			c.NextProtos = []string{"http/1.1"}
-		}},
+	admitAll := ctrladmission.HandlerFunc(func(context.Context, ctrladmission.Request) ctrladmission.Response {
+		return ctrladmission.Allowed("")
 	})
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		WebhookServer:          server,
-		Metrics:                metricsserver.Options{BindAddress: metricsAddr},
-		HealthProbeBindAddress: healthAddr,
-	})
+	mgr, err := server.NewManager(cfg, server.Options{
+		Host: host, Port: port, CertDir: certDir, HealthAddr: healthAddr, MetricsAddr: metricsAddr,
+	}, server.Handlers{server.MutatePath: admitAll, server.ValidatePath: admitAll})
 	if err != nil {
-		return err
-	}
-	admitAll := &webhook.Admission{Handler: admission.HandlerFunc(func(context.Context, admission.Request) admission.Response {
-		return admission.Allowed("")
-	})}
-	srv := mgr.GetWebhookServer()
-	srv.Register(validatePath, admitAll)
-	srv.Register(mutatePath, admitAll)
-	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
-		return err
-	}
-	if err := mgr.AddReadyzCheck("webhook", srv.StartedChecker()); err != nil {
 		return err
 	}
 	return mgr.Start(ctx)
