@@ -33,7 +33,8 @@ components-controller-gen:
 	hack/build-components.sh controller-gen
 
 .PHONY: lint
-lint: $(GOLANGCI_LINT) ## Run go vet and golangci-lint (pinned, built into bin/).
+lint: $(GOLANGCI_LINT) ## Check formatting (gofmt), then run go vet and golangci-lint (pinned, built into bin/).
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then echo "not gofmt-ed (run gofmt -w):"; echo "$$unformatted"; exit 1; fi
 	go vet ./...
 	$(GOLANGCI_LINT) run ./...
 

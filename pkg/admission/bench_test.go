@@ -12,7 +12,7 @@ import (
 	admissionv1 "k8s.io/api/admission/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation/field"
-	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+	ctrladmission "sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/kratix-community/bucketstatestore-webhook/api/v1alpha1"
 	"github.com/kratix-community/bucketstatestore-webhook/pkg/defaults"
@@ -56,7 +56,7 @@ func benchValidator(b *testing.B) *Validator {
 	return v
 }
 
-func benchRequest() admission.Request {
+func benchRequest() ctrladmission.Request {
 	req := rawRequest(admissionv1.Create, appliedStore)
 	req.UserInfo.Username = "alice"
 	return req
@@ -128,7 +128,7 @@ func BenchmarkValidatorHandle(b *testing.B) {
 // and decode the AdmissionReview, encode the answer. TLS and the network are left out;
 // hack/bench measures those against a bare webhook.
 func BenchmarkValidatorServeHTTP(b *testing.B) {
-	wh := &admission.Webhook{Handler: benchValidator(b)}
+	wh := &ctrladmission.Webhook{Handler: benchValidator(b)}
 	body := benchReviewBody(b)
 	b.ReportAllocs()
 	for b.Loop() {
@@ -147,7 +147,7 @@ func benchReviewBody(b *testing.B) []byte {
 	b.Helper()
 	req := benchRequest()
 	body, err := json.Marshal(admissionv1.AdmissionReview{
-		TypeMeta: metav1.TypeMeta{APIVersion: "admission.k8s.io/v1", Kind: "AdmissionReview"},
+		TypeMeta: metav1.TypeMeta{APIVersion: "ctrladmission.k8s.io/v1", Kind: "AdmissionReview"},
 		Request:  &req.AdmissionRequest,
 	})
 	if err != nil {

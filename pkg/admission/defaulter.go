@@ -9,7 +9,7 @@ import (
 
 	"gomodules.xyz/jsonpatch/v2"
 	admissionv1 "k8s.io/api/admission/v1"
-	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+	ctrladmission "sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 	kjson "sigs.k8s.io/json"
 
 	"github.com/kratix-community/bucketstatestore-webhook/api/v1alpha1"
@@ -19,30 +19,30 @@ import (
 // Defaulter is the mutating webhook for BucketStateStores: it applies pkg/defaults.
 type Defaulter struct{}
 
-var _ admission.Handler = Defaulter{}
+var _ ctrladmission.Handler = Defaulter{}
 
 // Handle answers CREATE and UPDATE with a patch that sets only the defaulted fields, so
 // that nothing else in the object, not even a field this webhook does not know, is
 // touched. An object that is already defaulted gets no patch.
-func (d Defaulter) Handle(_ context.Context, req admission.Request) admission.Response {
+func (d Defaulter) Handle(_ context.Context, req ctrladmission.Request) ctrladmission.Response {
 	resp := d.handle(req)
 	recordAdmission("mutate", req.Operation, resp)
 	return resp
 }
 
-func (Defaulter) handle(req admission.Request) admission.Response {
+func (Defaulter) handle(req ctrladmission.Request) ctrladmission.Response {
 	if req.Operation != admissionv1.Create && req.Operation != admissionv1.Update {
-		return admission.Allowed("")
+		return ctrladmission.Allowed("")
 	}
 	obj, err := decode(req.AdmissionRequest, req.Object.Raw)
 	if err != nil {
-		return admission.Errored(http.StatusBadRequest, err)
+		return ctrladmission.Errored(http.StatusBadRequest, err)
 	}
 	patches, err := defaultingPatch(&obj.Spec, hasSpec(req.Object.Raw))
 	if err != nil {
-		return admission.Errored(http.StatusInternalServerError, err)
+		return ctrladmission.Errored(http.StatusInternalServerError, err)
 	}
-	return admission.Patched("", patches...)
+	return ctrladmission.Patched("", patches...)
 }
 
 // defaultingPatch returns the JSON patch that takes spec to its defaulted form. It diffs

@@ -11,11 +11,11 @@ import (
 	admissionv1 "k8s.io/api/admission/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+	ctrladmission "sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 )
 
-func rawRequest(op admissionv1.Operation, raw string) admission.Request {
-	return admission.Request{AdmissionRequest: admissionv1.AdmissionRequest{
+func rawRequest(op admissionv1.Operation, raw string) ctrladmission.Request {
+	return ctrladmission.Request{AdmissionRequest: admissionv1.AdmissionRequest{
 		UID:       "uid-1",
 		Kind:      metav1.GroupVersionKind{Group: "platform.kratix.io", Version: "v1alpha1", Kind: "BucketStateStore"},
 		Operation: op,
@@ -25,7 +25,7 @@ func rawRequest(op admissionv1.Operation, raw string) admission.Request {
 
 func TestDefaulterHandle(t *testing.T) {
 	tests := map[string]struct {
-		req         admission.Request
+		req         ctrladmission.Request
 		wantPatches []jsonpatch.Operation
 		wantCode    int32
 	}{
@@ -59,7 +59,7 @@ func TestDefaulterHandle(t *testing.T) {
 			},
 		},
 		"DELETE gets no patch": {
-			req: admission.Request{AdmissionRequest: admissionv1.AdmissionRequest{Operation: admissionv1.Delete}},
+			req: ctrladmission.Request{AdmissionRequest: admissionv1.AdmissionRequest{Operation: admissionv1.Delete}},
 		},
 		"malformed JSON is refused with a bad request": {
 			req:      rawRequest(admissionv1.Create, `{"spec":`),

@@ -25,7 +25,7 @@ import (
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
-	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+	ctrladmission "sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/kratix-community/bucketstatestore-webhook/api/v1alpha1"
 	"github.com/kratix-community/bucketstatestore-webhook/pkg/defaults"
@@ -74,8 +74,8 @@ func FuzzAdmissionReview(f *testing.F) {
 		fuzzReview(admissionv1.Update, fuzzStoreJSON, fuzzStoreJSON),
 		fuzzReview(admissionv1.Delete, "", fuzzStoreJSON),
 		fuzzReview(admissionv1.Create, `{"metadata":{"name":"s"}}`, ""),
-		[]byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":null}`),
-		[]byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u","operation":"CREATE"}}`),
+		[]byte(`{"apiVersion":"ctrladmission.k8s.io/v1","kind":"AdmissionReview","request":null}`),
+		[]byte(`{"apiVersion":"ctrladmission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u","operation":"CREATE"}}`),
 		[]byte(`{}`),
 		[]byte(`null`),
 		{},
@@ -124,7 +124,7 @@ func FuzzAdmissionObject(f *testing.F) {
 	h := newFuzzHandlers()
 	f.Fuzz(func(t *testing.T, op, user string, object, oldObject []byte) {
 		body, err := json.Marshal(admissionv1.AdmissionReview{
-			TypeMeta: metav1.TypeMeta{APIVersion: "admission.k8s.io/v1", Kind: "AdmissionReview"},
+			TypeMeta: metav1.TypeMeta{APIVersion: "ctrladmission.k8s.io/v1", Kind: "AdmissionReview"},
 			Request: &admissionv1.AdmissionRequest{
 				UID:       "fuzz-uid",
 				Kind:      metav1.GroupVersionKind{Group: "platform.kratix.io", Version: "v1alpha1", Kind: "BucketStateStore"},
@@ -151,7 +151,7 @@ const fuzzStoreJSON = `{"apiVersion":"platform.kratix.io/v1alpha1","kind":"Bucke
 
 func fuzzReview(op admissionv1.Operation, object, old string) []byte {
 	body, err := json.Marshal(admissionv1.AdmissionReview{
-		TypeMeta: metav1.TypeMeta{APIVersion: "admission.k8s.io/v1", Kind: "AdmissionReview"},
+		TypeMeta: metav1.TypeMeta{APIVersion: "ctrladmission.k8s.io/v1", Kind: "AdmissionReview"},
 		Request: &admissionv1.AdmissionRequest{
 			UID:       "705ab4f5-6393-11e8-b7cc-42010a800002",
 			Kind:      metav1.GroupVersionKind{Group: "platform.kratix.io", Version: "v1alpha1", Kind: "BucketStateStore"},
@@ -423,7 +423,7 @@ func checkPatch(t *testing.T, req admissionv1.AdmissionRequest, resp *admissionv
 
 	again := req
 	again.Object = runtime.RawExtension{Raw: patched}
-	if resp := (Defaulter{}).Handle(context.Background(), admission.Request{AdmissionRequest: again}); !resp.Allowed || len(resp.Patches) != 0 {
+	if resp := (Defaulter{}).Handle(context.Background(), ctrladmission.Request{AdmissionRequest: again}); !resp.Allowed || len(resp.Patches) != 0 {
 		t.Fatalf("mutate: defaulting the patched object again gives %s, want no patch", fuzzJSON(t, resp))
 	}
 

@@ -4,7 +4,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	admissionv1 "k8s.io/api/admission/v1"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
-	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+	ctrladmission "sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 )
 
 var admissionsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -16,7 +16,7 @@ func init() {
 	metrics.Registry.MustRegister(admissionsTotal)
 }
 
-func recordAdmission(webhook string, op admissionv1.Operation, resp admission.Response) {
+func recordAdmission(webhook string, op admissionv1.Operation, resp ctrladmission.Response) {
 	result := "allowed"
 	switch {
 	case resp.Allowed:

@@ -12,14 +12,14 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
-	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+	ctrladmission "sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/kratix-community/bucketstatestore-webhook/api/v1alpha1"
 	"github.com/kratix-community/bucketstatestore-webhook/pkg/defaults"
 	"github.com/kratix-community/bucketstatestore-webhook/pkg/probe"
 )
 
-// ProbeMode says what a failed live probe does to the admission.
+// ProbeMode says what a failed live probe does to the ctrladmission.
 type ProbeMode string
 
 const (
@@ -54,10 +54,10 @@ type Validator struct {
 	ProbeMode ProbeMode
 }
 
-var _ admission.Handler = &Validator{}
+var _ ctrladmission.Handler = &Validator{}
 
 // Handle validates CREATE and UPDATE requests; every other operation is allowed.
-func (v *Validator) Handle(ctx context.Context, req admission.Request) admission.Response {
+func (v *Validator) Handle(ctx context.Context, req ctrladmission.Request) ctrladmission.Response {
 	// controller-runtime derives a request's context from the manager's, which ends at
 	// SIGTERM. Every step below has a bound of its own (the API client's timeout and
 	// the probe budget), so an admission in flight during a rollout finishes with its
@@ -68,14 +68,14 @@ func (v *Validator) Handle(ctx context.Context, req admission.Request) admission
 	return resp
 }
 
-func (v *Validator) handle(ctx context.Context, req admission.Request) admission.Response {
+func (v *Validator) handle(ctx context.Context, req ctrladmission.Request) ctrladmission.Response {
 	log := logf.FromContext(ctx)
 	if req.Operation != admissionv1.Create && req.Operation != admissionv1.Update {
-		return admission.Allowed("")
+		return ctrladmission.Allowed("")
 	}
 	obj, err := decode(req.AdmissionRequest, req.Object.Raw)
 	if err != nil {
-		return admission.Errored(http.StatusBadRequest, err)
+		return ctrladmission.Errored(http.StatusBadRequest, err)
 	}
 	// The spec as it is stored once the mutating webhook has run, and as Kratix reads it
 	// when it has not (a store created before the webhook was installed, or one that
@@ -85,13 +85,13 @@ func (v *Validator) handle(ctx context.Context, req admission.Request) admission
 	if req.Operation == admissionv1.Update {
 		old, err := decode(req.AdmissionRequest, req.OldObject.Raw)
 		if err != nil {
-			return admission.Errored(http.StatusBadRequest, err)
+			return ctrladmission.Errored(http.StatusBadRequest, err)
 		}
 		// Metadata-only updates, such as Kratix removing its finalizer from a store whose
 		// bucket is gone, must never be blocked by a probe.
 		defaults.Spec(&old.Spec)
 		if apiequality.Semantic.DeepEqual(&old.Spec, spec) {
-			return admission.Allowed("spec unchanged")
+			return ctrladmission.Allowed("spec unchanged")
 		}
 	}
 
@@ -102,7 +102,7 @@ func (v *Validator) handle(ctx context.Context, req admission.Request) admission
 		creds, secretErrs, err = v.credentials(ctx, req.UserInfo, spec.SecretRef, specPath.Child("secretRef"))
 		if err != nil {
 			log.Error(err, "cannot check the Secret")
-			return admission.Errored(http.StatusInternalServerError, err)
+			return ctrladmission.Errored(http.StatusInternalServerError, err)
 		}
 		allErrs = append(allErrs, secretErrs...)
 	}
@@ -111,11 +111,11 @@ func (v *Validator) handle(ctx context.Context, req admission.Request) admission
 	}
 
 	if v.ProbeMode == ProbeOff {
-		return admission.Allowed("").WithWarnings(warnings...)
+		return ctrladmission.Allowed("").WithWarnings(warnings...)
 	}
 	err = v.Prober.Probe(ctx, target(spec, creds))
 	if err == nil {
-		return admission.Allowed("").WithWarnings(warnings...)
+		return ctrladmission.Allowed("").WithWarnings(warnings...)
 	}
 	var failure *probe.Failure
 	if !errors.As(err, &failure) {
@@ -123,7 +123,7 @@ func (v *Validator) handle(ctx context.Context, req admission.Request) admission
 	}
 	log.Info("bucket probe failed", "reason", failure.Reason, "endpoint", spec.Endpoint, "bucket", spec.BucketName, "error", failure.Err)
 	if v.ProbeMode == ProbeWarn {
-		return admission.Allowed("").WithWarnings(append(warnings, fmt.Sprintf(warningProbeFailed, failure.Error()))...)
+		return ctrladmission.Allowed("").WithWarnings(append(warnings, fmt.Sprintf(warningProbeFailed, failure.Error()))...)
 	}
 	return invalid(obj, field.ErrorList{probeError(spec, specPath, failure)}).WithWarnings(warnings...)
 }
@@ -177,12 +177,12 @@ func target(spec *v1alpha1.BucketStateStoreSpec, creds *probe.Credentials) probe
 // invalid answers with a 422 whose causes name each field, as the API server's own
 // validation does. String values and the name are cut to maxShownLength, so that an
 // answer stays small whatever a request holds.
-func invalid(obj *v1alpha1.BucketStateStore, allErrs field.ErrorList) admission.Response {
+func invalid(obj *v1alpha1.BucketStateStore, allErrs field.ErrorList) ctrladmission.Response {
 	for _, e := range allErrs {
 		if s, ok := e.BadValue.(string); ok {
 			e.BadValue = shorten(s)
 		}
 	}
 	status := apierrors.NewInvalid(v1alpha1.GroupVersion.WithKind("BucketStateStore").GroupKind(), shorten(obj.Name), allErrs).Status()
-	return admission.Response{AdmissionResponse: admissionv1.AdmissionResponse{Allowed: false, Result: &status}}
+	return ctrladmission.Response{AdmissionResponse: admissionv1.AdmissionResponse{Allowed: false, Result: &status}}
 }

@@ -18,7 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/utils/ptr"
-	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+	ctrladmission "sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/kratix-community/bucketstatestore-webhook/api/v1alpha1"
 	"github.com/kratix-community/bucketstatestore-webhook/pkg/probe"
@@ -60,7 +60,7 @@ func secret(data map[string]string) *corev1.Secret {
 	return s
 }
 
-func request(op admissionv1.Operation, obj, old *v1alpha1.BucketStateStore) admission.Request {
+func request(op admissionv1.Operation, obj, old *v1alpha1.BucketStateStore) ctrladmission.Request {
 	raw := func(o *v1alpha1.BucketStateStore) runtime.RawExtension {
 		if o == nil {
 			return runtime.RawExtension{}
@@ -68,7 +68,7 @@ func request(op admissionv1.Operation, obj, old *v1alpha1.BucketStateStore) admi
 		b, _ := json.Marshal(o)
 		return runtime.RawExtension{Raw: b}
 	}
-	return admission.Request{AdmissionRequest: admissionv1.AdmissionRequest{
+	return ctrladmission.Request{AdmissionRequest: admissionv1.AdmissionRequest{
 		UID:       "uid-1",
 		Kind:      metav1.GroupVersionKind{Group: "platform.kratix.io", Version: "v1alpha1", Kind: "BucketStateStore"},
 		Operation: op,
@@ -92,7 +92,7 @@ func TestValidatorHandle(t *testing.T) {
 	spec := field.NewPath("spec")
 	goodSecret := secret(map[string]string{"accessKeyID": "minio", "secretAccessKey": secretValue})
 	tests := map[string]struct {
-		req          admission.Request
+		req          ctrladmission.Request
 		secrets      fakeSecrets
 		access       *fakeAccess
 		probeErr     error
@@ -110,7 +110,7 @@ func TestValidatorHandle(t *testing.T) {
 			wantProbes:  1,
 		},
 		"a dry-run gets every check, the probe included": {
-			req: func() admission.Request {
+			req: func() ctrladmission.Request {
 				r := request(admissionv1.Create, store(), nil)
 				r.DryRun = ptr.To(true)
 				return r
@@ -245,7 +245,7 @@ func TestValidatorHandle(t *testing.T) {
 			wantCauses: field.ErrorList{field.NotFound(spec.Child("secretRef"), "default/wrong")},
 		},
 		"an UPDATE that leaves the spec alone is allowed without a probe": {
-			req: func() admission.Request {
+			req: func() ctrladmission.Request {
 				changed := store()
 				changed.Finalizers = []string{"kratix.io/finalizer"}
 				return request(admissionv1.Update, changed, store())
@@ -254,7 +254,7 @@ func TestValidatorHandle(t *testing.T) {
 			wantAllowed: true,
 		},
 		"an UPDATE of a store stored before the webhook's defaults is allowed without a probe": {
-			req: func() admission.Request {
+			req: func() ctrladmission.Request {
 				old := store(func(s *v1alpha1.BucketStateStoreSpec) {
 					s.AuthMethod, s.Insecure, s.SecretRef.Namespace = "", nil, ""
 				})
@@ -266,7 +266,7 @@ func TestValidatorHandle(t *testing.T) {
 			wantAllowed: true,
 		},
 		"another kind is refused with a bad request": {
-			req: func() admission.Request {
+			req: func() ctrladmission.Request {
 				r := request(admissionv1.Create, store(), nil)
 				r.Kind.Kind = "GitStateStore"
 				return r
@@ -274,7 +274,7 @@ func TestValidatorHandle(t *testing.T) {
 			wantCode: http.StatusBadRequest,
 		},
 		"a truncated object is refused with a bad request": {
-			req: func() admission.Request {
+			req: func() ctrladmission.Request {
 				r := request(admissionv1.Create, store(), nil)
 				r.Object.Raw = r.Object.Raw[:10]
 				return r

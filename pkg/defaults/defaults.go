@@ -8,11 +8,6 @@ import (
 // the reference names none.
 const DefaultSecretNamespace = "default"
 
-// BucketStateStore sets the defaults of obj in place.
-func BucketStateStore(obj *v1alpha1.BucketStateStore) {
-	Spec(&obj.Spec)
-}
-
 // Spec sets the defaults of a BucketStateStore spec in place:
 //   - authMethod absent becomes accessKey, as the CRD's schema default does;
 //   - insecure absent becomes an explicit false, so the stored object says that TLS is used;
