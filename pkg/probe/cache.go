@@ -11,10 +11,12 @@ import (
 	"time"
 
 	"golang.org/x/sync/singleflight"
+	utilcache "k8s.io/apimachinery/pkg/util/cache"
 )
 
 // maxCacheEntries bounds the cache. Only successes are stored, each needs a real bucket
-// and valid credentials, and expired entries are swept, so the bound is a backstop.
+// and valid credentials, so the bound is a backstop: when full, the least recently used
+// success is forgotten.
 const maxCacheEntries = 10000
 
 // cacheKey identifies a probe without holding any of its credentials.
@@ -37,9 +39,10 @@ type Cache struct {
 	macs  sync.Pool // of *keyHasher
 	group singleflight.Group
 
-	mu        sync.Mutex
-	entries   map[cacheKey]time.Time // expiry of each cached success
-	lastSweep time.Time
+	// successes is apimachinery's LRU cache with expiry, as the access reviews use; each
+	// value is the success's expiry, so that a success ends exactly ttl after it was
+	// stored (the LRU cache itself keeps an entry up to and including that instant).
+	successes *utilcache.LRUExpireCache
 }
 
 var _ Prober = &Cache{}
@@ -61,7 +64,7 @@ func NewCache(inner Prober, ttl time.Duration, now func() time.Time) *Cache {
 	secret := make([]byte, 32)
 	// crypto/rand.Read never returns an error; it crashes the program if it cannot read.
 	_, _ = rand.Read(secret)
-	c := &Cache{inner: inner, ttl: ttl, now: now, entries: map[cacheKey]time.Time{}}
+	c := &Cache{inner: inner, ttl: ttl, now: now, successes: utilcache.NewLRUExpireCacheWithClock(maxCacheEntries, clockFunc(now))}
 	c.macs.New = func() any { return &keyHasher{mac: hmac.New(sha256.New, secret)} }
 	return c
 }
@@ -133,43 +136,23 @@ func boolByte(v bool) byte {
 	return 0
 }
 
-// lookup reports whether k is a success that has not expired, and forgets it if it has.
+// lookup reports whether k is a success that has not expired.
 func (c *Cache) lookup(k cacheKey) bool {
 	if c.ttl <= 0 {
 		return false
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	expiry, ok := c.entries[k]
-	if !ok {
-		return false
-	}
-	if !c.now().Before(expiry) {
-		delete(c.entries, k)
-		return false
-	}
-	return true
+	expiry, ok := c.successes.Get(k)
+	return ok && c.now().Before(expiry.(time.Time))
 }
 
-// store remembers a success for ttl. Once a ttl it sweeps expired entries, so keys of
-// stores nobody probes again do not pile up; when the cache is full it stores nothing.
+// store remembers a success for ttl.
 func (c *Cache) store(k cacheKey) {
-	if c.ttl <= 0 {
-		return
+	if c.ttl > 0 {
+		c.successes.Add(k, c.now().Add(c.ttl), c.ttl)
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	now := c.now()
-	if now.Sub(c.lastSweep) >= c.ttl || len(c.entries) >= maxCacheEntries {
-		for key, expiry := range c.entries {
-			if !now.Before(expiry) {
-				delete(c.entries, key)
-			}
-		}
-		c.lastSweep = now
-	}
-	if len(c.entries) >= maxCacheEntries {
-		return
-	}
-	c.entries[k] = now.Add(c.ttl)
 }
+
+// clockFunc adapts a time source to the cache's clock.
+type clockFunc func() time.Time
+
+func (f clockFunc) Now() time.Time { return f() }

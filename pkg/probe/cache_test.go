@@ -2,6 +2,7 @@ package probe
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -203,18 +204,29 @@ func TestCache(t *testing.T) {
 				t.Errorf("inner prober called %d times, want 2", got)
 			}
 		},
-		"expired successes are swept": func(t *testing.T, clock *fakeClock) {
+		"expired successes are forgotten": func(t *testing.T, clock *fakeClock) {
 			cache := NewCache(&fakeProber{}, ttl, clock.Now)
 			for _, endpoint := range []string{"a:1", "b:1", "c:1"} {
 				probeN(t, cache, testTarget(endpoint), 1)
 			}
-			clock.Advance(ttl)
+			clock.Advance(ttl + time.Nanosecond)
 			probeN(t, cache, testTarget("d:1"), 1)
 
-			cache.mu.Lock()
-			defer cache.mu.Unlock()
-			if got := len(cache.entries); got != 1 {
-				t.Errorf("the cache holds %d entries, want 1", got)
+			if got := len(cache.successes.Keys()); got != 1 {
+				t.Errorf("the cache holds %d unexpired entries, want 1", got)
+			}
+		},
+		"a full cache forgets the least recently used success": func(t *testing.T, clock *fakeClock) {
+			inner := &fakeProber{}
+			cache := NewCache(inner, ttl, clock.Now)
+			for i := range maxCacheEntries + 1 {
+				probeN(t, cache, testTarget(fmt.Sprintf("s3-%d:9000", i)), 1)
+			}
+			probeN(t, cache, testTarget("s3-1:9000"), 1) // still cached
+			probeN(t, cache, testTarget("s3-0:9000"), 1) // evicted: probed again
+
+			if got, want := inner.calls.Load(), int32(maxCacheEntries+2); got != want {
+				t.Errorf("inner prober called %d times, want %d", got, want)
 			}
 		},
 	}
