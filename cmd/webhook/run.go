@@ -6,8 +6,6 @@ import (
 	"time"
 
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
@@ -16,22 +14,9 @@ import (
 	"github.com/kratix-community/bucketstatestore-webhook/pkg/probe"
 )
 
-// kubeQPS and kubeBurst lift client-go's default client-side rate limit (5 requests/s),
-// which would queue every admission behind the previous ones' Secret reads and access
-// reviews during a GitOps burst; the API server's priority and fairness still applies.
-const (
-	kubeQPS   = 200
-	kubeBurst = 400
-)
-
 // accessReviewTTL is how long a SubjectAccessReview that allowed a user to get a Secret
 // is remembered (denials are not): a revoked grant stops working within it.
 const accessReviewTTL = 10 * time.Second
-
-// kubeTimeout bounds each of the webhook's own API calls (the Secret read and the
-// SubjectAccessReview), so that together with the probe budget the answer comes before
-// the API server gives up on the webhook.
-const kubeTimeout = 2 * time.Second
 
 // run serves the webhooks until ctx is done, then shuts down gracefully.
 func run(ctx context.Context, opts *Options) error {
@@ -42,7 +27,7 @@ func run(ctx context.Context, opts *Options) error {
 	ctrl.SetLogger(log)
 	log.Info("starting", "version", version, "probe", opts.ProbeMode, "probeTimeout", opts.ProbeTimeout.String(), "probeCacheTTL", opts.ProbeCacheTTL.String())
 
-	cfg, err := restConfig(opts.Kubeconfig)
+	cfg, err := server.RestConfig(opts.Kubeconfig, "bucketstatestore-webhook/"+version)
 	if err != nil {
 		return err
 	}
@@ -85,17 +70,6 @@ func run(ctx context.Context, opts *Options) error {
 	}
 	log.Info("stopped")
 	return nil
-}
-
-func restConfig(kubeconfig string) (*rest.Config, error) {
-	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
-	if err != nil {
-		return nil, fmt.Errorf("loading the Kubernetes client configuration: %w", err)
-	}
-	cfg.Timeout = kubeTimeout
-	cfg.QPS, cfg.Burst = kubeQPS, kubeBurst
-	cfg.UserAgent = "bucketstatestore-webhook/" + version
-	return cfg, nil
 }
 
 func newProber(opts *Options) (probe.Prober, error) {

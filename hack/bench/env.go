@@ -44,8 +44,10 @@ type benchEnv struct {
 	*localenv.Env
 	// IMDS serves the bench writer's keys as an instance role's, for authMethod IAM.
 	IMDS *localenv.IMDS
-	// Bare is the bare webhook: the floor of the handler figures.
-	Bare *localenv.Webhook
+	// Bare is the bare webhook: the floor of the handler figures. BareSecret is the bare
+	// webhook that also reads the bench Secret on each validation, as an accessKey
+	// store's admission does by design.
+	Bare, BareSecret *localenv.Webhook
 	// S3Proxy is a TLS proxy in front of MinIO that counts the probes reaching it.
 	S3Proxy *countingProxy
 	// BlackHole accepts connections and never answers.
@@ -118,6 +120,12 @@ func startEnv(ctx context.Context, progress io.Writer) (_ *benchEnv, retErr erro
 		return nil, fmt.Errorf("starting the bare webhook: %w", err)
 	}
 	b.bareOpts = withPorts(b.bareOpts, b.Bare)
+	secretOpts := b.bareOpts
+	secretOpts.Port, secretOpts.HealthPort, secretOpts.MetricsPort = 0, 0, 0
+	secretOpts.Args = []string{"--get-secret=" + benchSecret.String()}
+	if b.BareSecret, err = localenv.StartWebhook(ctx, secretOpts); err != nil {
+		return nil, fmt.Errorf("starting the bare webhook with a Secret read: %w", err)
+	}
 	return b, nil
 }
 
@@ -144,6 +152,9 @@ func (b *benchEnv) stop() error {
 	}
 	if b.Bare != nil {
 		_ = b.Bare.Stop()
+	}
+	if b.BareSecret != nil {
+		_ = b.BareSecret.Stop()
 	}
 	if b.IMDS != nil {
 		_ = b.IMDS.Stop()

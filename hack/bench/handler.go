@@ -84,6 +84,24 @@ func measureHandler(ctx context.Context, b *benchEnv, o options, r *Report) erro
 	s.Note("the webhook made %.0f API server calls for %.0f validations (%.2f each) and %.0f probes (as the default --probe-cache-ttl of 1m lapses)",
 		apiCalls, admissions, apiCalls/max(admissions, 1), probes)
 
+	// The floor of the accessKey design: the bare webhook that reads the one Secret per
+	// validation that the webhook reads on purpose (it keeps no Secret between admissions).
+	floor := newEndpoint("bare webhook + Secret GET", b.BareSecret.URL(server.ValidatePath), b.TLS, 256)
+	var fp99, frps Pairs
+	for rep := range o.reps {
+		runs := interleave(rep, func() *Run {
+			return closedLoop(ctx, web, valid, expectAllowed, handlerTargetConcurrency, o.warmup, o.window)
+		}, func() *Run {
+			return closedLoop(ctx, floor, valid, expectAllowed, handlerTargetConcurrency, o.warmup, o.window)
+		})
+		r.CheckRuns(fmt.Sprintf("handler overhead against the Secret-read floor, rep %d", rep+1), runs...)
+		fp99.Add(latency(runs[0].Percentile(99)), latency(runs[1].Percentile(99)))
+		frps.Add(runs[0].Throughput(), runs[1].Throughput())
+	}
+	s.Add(Row{Figure: fmt.Sprintf("c=%d p99 vs bare + Secret GET", handlerTargetConcurrency), Ours: fmtDurF(fp99.Ours()), Base: fmtDurF(fp99.Base()), Ratio: fp99.Ratio()})
+	s.Add(Row{Figure: fmt.Sprintf("c=%d req/s vs bare + Secret GET", handlerTargetConcurrency), Ours: fmtRate(frps.Ours()), Base: fmtRate(frps.Base()), Ratio: frps.Ratio()})
+	s.Note("the rows against bare + Secret GET compare with the floor of the accessKey design: the bare webhook reading the same Secret once per validation through the webhook's own reader")
+
 	// The same store with authMethod IAM needs no Secret: the webhook's own work alone.
 	iam, err := newReviewTemplate(admissionv1.Create, iamStore("bench-handler-iam", b.MinIO.Endpoint, bucket, "handler"), benchUser)
 	if err != nil {
