@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/kratix-community/bucketstatestore-webhook/pkg/admission"
+	"github.com/kratix-community/bucketstatestore-webhook/pkg/probe"
 )
 
 // Options are the webhook's settings, one flag each.
@@ -29,6 +30,8 @@ type Options struct {
 	ProbeMode      string
 	ProbeTimeout   time.Duration
 	ProbeCacheTTL  time.Duration
+	MaxProbes      int
+	ProbeViaProxy  bool
 	IAMEndpoint    string
 	DenyCIDRs      []string
 	AllowEndpoints []string
@@ -53,6 +56,7 @@ func NewOptions() *Options {
 		ProbeMode:     string(admission.ProbeEnforce),
 		ProbeTimeout:  5 * time.Second,
 		ProbeCacheTTL: time.Minute,
+		MaxProbes:     probe.DefaultMaxConcurrent,
 		AccessReview:  true,
 	}
 }
@@ -71,6 +75,8 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.ProbeMode, "probe", o.ProbeMode, "what a failed bucket probe does: enforce (deny), warn (admit with a warning) or off (do not probe)")
 	fs.DurationVar(&o.ProbeTimeout, "probe-timeout", o.ProbeTimeout, "time budget of one bucket probe; keep it well under the webhook configurations' timeoutSeconds")
 	fs.DurationVar(&o.ProbeCacheTTL, "probe-cache-ttl", o.ProbeCacheTTL, "how long a successful probe is remembered; 0 disables the cache (identical probes in flight are still merged)")
+	fs.IntVar(&o.MaxProbes, "max-concurrent-probes", o.MaxProbes, "how many bucket probes may run at once; a probe waits for a slot within its --probe-timeout and past it the store is denied as Busy (cache hits and merged probes take no slot)")
+	fs.BoolVar(&o.ProbeViaProxy, "probe-via-proxy", o.ProbeViaProxy, "send probes through the proxy in HTTPS_PROXY/HTTP_PROXY/NO_PROXY, as Kratix's minio-go does; the guard then checks endpoint host names and what they resolve to in the webhook, not the address the proxy connects to")
 	fs.StringVar(&o.IAMEndpoint, "iam-endpoint", o.IAMEndpoint, "endpoint the IAM credential chain asks for credentials instead of the instance metadata service; for testing")
 	fs.StringSliceVar(&o.DenyCIDRs, "deny-cidrs", o.DenyCIDRs, "CIDRs the probe may not connect to, in addition to link-local and cloud metadata addresses")
 	fs.StringSliceVar(&o.AllowEndpoints, "allow-endpoints", o.AllowEndpoints, "if set, the only hosts and CIDRs the probe may connect to")
@@ -99,6 +105,9 @@ func (o *Options) Validate() error {
 	}
 	if o.ProbeCacheTTL < 0 {
 		errs = append(errs, fmt.Errorf("--probe-cache-ttl must not be negative, not %s", o.ProbeCacheTTL))
+	}
+	if o.MaxProbes < 1 {
+		errs = append(errs, fmt.Errorf("--max-concurrent-probes must be at least 1, not %d", o.MaxProbes))
 	}
 	if _, err := o.denyPrefixes(); err != nil {
 		errs = append(errs, err)

@@ -1,6 +1,9 @@
 package main
 
 import (
+	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -17,7 +20,7 @@ func TestOptionsValidate(t *testing.T) {
 		"every flag can be set": {
 			args: []string{"--webhook-host=127.0.0.1", "--webhook-port=10443", "--tls-min-version=1.3", "--probe=warn",
 				"--probe-timeout=2s", "--probe-cache-ttl=0", "--deny-cidrs=10.0.0.0/8,fd00::/8", "--allow-endpoints=s3.amazonaws.com,127.0.0.0/8",
-				"--subject-access-review=false", "--zap-log-level=debug"},
+				"--subject-access-review=false", "--max-concurrent-probes=4", "--probe-via-proxy", "--zap-log-level=debug"},
 		},
 		"TLS 1.1 is refused": {
 			args:    []string{"--tls-min-version=1.1"},
@@ -30,6 +33,10 @@ func TestOptionsValidate(t *testing.T) {
 		"a probe budget the API server would not wait for is refused": {
 			args:    []string{"--probe-timeout=40s"},
 			wantErr: []string{"--probe-timeout must be more than 0 and at most 25s (the API server waits 30s at most), not 40s"},
+		},
+		"no probe slot at all is refused": {
+			args:    []string{"--max-concurrent-probes=0"},
+			wantErr: []string{"--max-concurrent-probes must be at least 1, not 0"},
 		},
 		"all problems are reported at once": {
 			args: []string{"--webhook-port=0", "--probe-cache-ttl=-1s", "--deny-cidrs=not-a-cidr"},
@@ -68,7 +75,42 @@ func TestOptionsValidate(t *testing.T) {
 func TestNewOptionsDefaults(t *testing.T) {
 	o := NewOptions()
 	if o.WebhookPort != 9443 || o.ProbeTimeout != 5*time.Second || o.ProbeCacheTTL != time.Minute ||
-		o.ProbeMode != "enforce" || o.TLSMinVersion != "1.2" || !o.AccessReview {
+		o.ProbeMode != "enforce" || o.TLSMinVersion != "1.2" || !o.AccessReview || o.MaxProbes != 32 || o.ProbeViaProxy {
 		t.Fatalf("defaults changed: %+v", o)
+	}
+}
+
+// TestRunStopsOnAnUnusableTrustBundle shows that a trust bundle the probe cannot use
+// stops the webhook at start-up, before it needs a cluster, instead of being ignored:
+// every store signed by the missing CA would otherwise be denied as untrusted.
+func TestRunStopsOnAnUnusableTrustBundle(t *testing.T) {
+	dir := t.TempDir()
+	notPEM := filepath.Join(dir, "not-pem.crt")
+	if err := os.WriteFile(notPEM, []byte("not a certificate\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	missing := filepath.Join(dir, "missing.crt")
+	for name, tc := range map[string]struct {
+		file    string
+		wantErr string
+	}{
+		"a file that does not exist": {
+			file:    missing,
+			wantErr: "SSL_CERT_FILE: cannot read the probe's trust bundle: open " + missing + ": no such file or directory; mount it there or unset SSL_CERT_FILE",
+		},
+		"a file without a PEM certificate": {
+			file:    notPEM,
+			wantErr: "SSL_CERT_FILE: " + notPEM + " holds no PEM certificate; give it the CA bundle the probe should trust or unset SSL_CERT_FILE",
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Setenv("SSL_CERT_FILE", tc.file)
+			ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+			defer cancel()
+			err := run(ctx, NewOptions())
+			if err == nil || err.Error() != tc.wantErr {
+				t.Fatalf("run = %v, want %q", err, tc.wantErr)
+			}
+		})
 	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"time"
 
 	"k8s.io/client-go/kubernetes"
@@ -25,8 +26,13 @@ func run(ctx context.Context, opts *Options) error {
 	}
 	log := zap.New(zap.UseFlagOptions(&opts.Zap))
 	ctrl.SetLogger(log)
-	log.Info("starting", "version", version, "probe", opts.ProbeMode, "probeTimeout", opts.ProbeTimeout.String(), "probeCacheTTL", opts.ProbeCacheTTL.String())
+	log.Info("starting", "version", version, "probe", opts.ProbeMode, "probeTimeout", opts.ProbeTimeout.String(), "probeCacheTTL", opts.ProbeCacheTTL.String(),
+		"maxConcurrentProbes", opts.MaxProbes, "probeViaProxy", opts.ProbeViaProxy)
 
+	prober, err := newProber(opts)
+	if err != nil {
+		return err
+	}
 	cfg, err := server.RestConfig(opts.Kubeconfig, "bucketstatestore-webhook/"+version)
 	if err != nil {
 		return err
@@ -34,10 +40,6 @@ func run(ctx context.Context, opts *Options) error {
 	clientset, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return fmt.Errorf("creating the Kubernetes client: %w", err)
-	}
-	prober, err := newProber(opts)
-	if err != nil {
-		return err
 	}
 
 	secrets := &admission.KubeSecrets{Client: clientset}
@@ -81,6 +83,13 @@ func newProber(opts *Options) (probe.Prober, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--allow-endpoints: %w", err)
 	}
-	s3 := probe.NewS3Prober(probe.S3Options{Timeout: opts.ProbeTimeout, IAMEndpoint: opts.IAMEndpoint, Guard: guard})
+	s3opts := probe.S3Options{Timeout: opts.ProbeTimeout, IAMEndpoint: opts.IAMEndpoint, Guard: guard, MaxConcurrent: opts.MaxProbes}
+	if opts.ProbeViaProxy {
+		s3opts.Proxy = http.ProxyFromEnvironment
+	}
+	s3, err := probe.NewS3Prober(s3opts)
+	if err != nil {
+		return nil, err
+	}
 	return probe.NewCache(s3, opts.ProbeCacheTTL, time.Now), nil
 }

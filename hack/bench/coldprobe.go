@@ -33,7 +33,10 @@ func measureColdProbe(ctx context.Context, b *benchEnv, o options, r *Report) er
 	if err := os.Setenv("SSL_CERT_FILE", b.CA.CertFile); err != nil {
 		return err
 	}
-	prober := probe.NewS3Prober(probe.S3Options{})
+	prober, err := probe.NewS3Prober(probe.S3Options{})
+	if err != nil {
+		return err
+	}
 	target := func(endpoint string) probe.Target {
 		return probe.Target{
 			Endpoint: endpoint, Bucket: bucket, Path: "cold-probe", AuthMethod: "accessKey",

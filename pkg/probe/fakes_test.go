@@ -193,3 +193,23 @@ func checkFailure(t *testing.T, err error, want *Failure) {
 		t.Errorf("got  %s: %s\nwant %s: %s", f.Reason, f.Message, want.Reason, want.Message)
 	}
 }
+
+// mustProber is NewS3Prober for a test that does not expect it to fail.
+func mustProber(t *testing.T, opts S3Options) *S3Prober {
+	t.Helper()
+	p, err := NewS3Prober(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// startHandler serves h over plain HTTP until the test ends.
+func startHandler(t *testing.T, h http.HandlerFunc) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewUnstartedServer(h)
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return srv
+}

@@ -62,7 +62,7 @@ func TestS3ProberWithIAM(t *testing.T) {
 	srv := fake.start(t, false)
 	target := testTarget(srv.Listener.Addr().String())
 	target.AuthMethod, target.Credentials = "IAM", nil
-	prober := NewS3Prober(S3Options{IAMEndpoint: imds.URL})
+	prober := mustProber(t, S3Options{IAMEndpoint: imds.URL})
 
 	for range 2 {
 		if err := prober.Probe(context.Background(), target); err != nil {
@@ -91,7 +91,7 @@ func TestS3ProberWithIAMPrefersTheEnvironment(t *testing.T) {
 	target := testTarget(srv.Listener.Addr().String())
 	target.AuthMethod, target.Credentials = "IAM", nil
 
-	err := NewS3Prober(S3Options{IAMEndpoint: "http://" + closedPort(t)}).Probe(context.Background(), target)
+	err := mustProber(t, S3Options{IAMEndpoint: "http://" + closedPort(t)}).Probe(context.Background(), target)
 
 	if err != nil {
 		t.Fatalf("want success, got %v", err)
@@ -126,7 +126,7 @@ func TestS3ProberWithoutIAMCredentials(t *testing.T) {
 			target.AuthMethod, target.Credentials = "IAM", nil
 
 			start := time.Now()
-			err := NewS3Prober(S3Options{Timeout: 1500 * time.Millisecond, IAMEndpoint: tc.iamEndpoint(t)}).Probe(context.Background(), target)
+			err := mustProber(t, S3Options{Timeout: 1500 * time.Millisecond, IAMEndpoint: tc.iamEndpoint(t)}).Probe(context.Background(), target)
 
 			checkFailure(t, err, tc.want)
 			if elapsed := time.Since(start); elapsed > 2500*time.Millisecond {

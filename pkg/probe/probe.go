@@ -67,6 +67,12 @@ const (
 	ReasonInvalidTarget Reason = "InvalidTarget"
 	// ReasonCanceled is a probe whose caller went away before it finished.
 	ReasonCanceled Reason = "Canceled"
+	// ReasonResponseTooLarge is an endpoint that answered a probe's request with more
+	// than any S3 server sends (see MaxResponseBytes).
+	ReasonResponseTooLarge Reason = "ResponseTooLarge"
+	// ReasonBusy is a probe that found no free slot within its budget: the webhook was
+	// already running as many probes as it may at once.
+	ReasonBusy Reason = "Busy"
 )
 
 // Reasons lists every Reason, ReasonOK first: the one list that metrics, docs and their
@@ -75,7 +81,7 @@ var Reasons = []Reason{
 	ReasonOK, ReasonBucketNotFound, ReasonAccessDenied, ReasonInvalidAccessKeyID,
 	ReasonSignatureMismatch, ReasonTLSUntrusted, ReasonTLSMismatch, ReasonNameNotResolved,
 	ReasonConnectionRefused, ReasonTimeout, ReasonEndpointForbidden, ReasonCredentialsUnavailable,
-	ReasonUnknown, ReasonInvalidTarget, ReasonCanceled,
+	ReasonUnknown, ReasonInvalidTarget, ReasonCanceled, ReasonResponseTooLarge, ReasonBusy,
 }
 
 // Failure is a failed probe: a named reason and a message for the person who applied the

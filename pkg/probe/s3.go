@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path"
 	"strings"
@@ -40,6 +41,14 @@ type S3Options struct {
 	// Guard refuses endpoints the webhook must not reach; nil means a guard with only
 	// the built-in cloud metadata rules.
 	Guard *Guard
+	// MaxConcurrent bounds the probes that run at once; zero means DefaultMaxConcurrent.
+	// A probe waits for a slot within its budget and fails with ReasonBusy past it.
+	MaxConcurrent int
+	// Proxy, when set, chooses the HTTP proxy of each request as http.Transport.Proxy
+	// does (http.ProxyFromEnvironment, typically). The guard then checks the host each
+	// request names, as written and as resolved by the webhook, before the request
+	// leaves through the proxy; it cannot see what the proxy connects to.
+	Proxy func(*http.Request) (*url.URL, error)
 	// Transport replaces the guarded transport. Tests only: the dialled addresses are
 	// then not checked, although the endpoint's host still is.
 	Transport http.RoundTripper
@@ -54,17 +63,20 @@ type S3Prober struct {
 	guard     *Guard
 	transport http.RoundTripper
 	iam       *credentials.Credentials
+	slots     *slots
 }
 
 var _ Prober = &S3Prober{}
 
-// NewS3Prober returns an S3Prober configured by opts.
-func NewS3Prober(opts S3Options) *S3Prober {
+// NewS3Prober returns an S3Prober configured by opts. It fails when SSL_CERT_FILE names
+// a trust bundle that cannot be read or holds no certificate: probing without the CA
+// the operator meant to add would deny every store it signed.
+func NewS3Prober(opts S3Options) (*S3Prober, error) {
 	p := &S3Prober{
-		timeout:   opts.Timeout,
-		guard:     opts.Guard,
-		transport: opts.Transport,
-		iam:       newIAMCredentials(opts.IAMEndpoint),
+		timeout: opts.Timeout,
+		guard:   opts.Guard,
+		iam:     newIAMCredentials(opts.IAMEndpoint),
+		slots:   newSlots(opts.MaxConcurrent),
 	}
 	if p.timeout <= 0 {
 		p.timeout = DefaultTimeout
@@ -72,10 +84,16 @@ func NewS3Prober(opts S3Options) *S3Prober {
 	if p.guard == nil {
 		p.guard = &Guard{}
 	}
-	if p.transport == nil {
-		p.transport = newTransport(p.guard)
+	next := opts.Transport
+	if next == nil {
+		t, err := newTransport(p.guard, opts.Proxy)
+		if err != nil {
+			return nil, err
+		}
+		next = t
 	}
-	return p
+	p.transport = boundedTransport{next: next}
+	return p, nil
 }
 
 // Probe checks that t's bucket exists and that its credentials may write to it. It
@@ -87,11 +105,15 @@ func (p *S3Prober) Probe(ctx context.Context, t Target) (err error) {
 
 	ctx, cancel := context.WithTimeoutCause(ctx, p.timeout, errBudget)
 	defer cancel()
+	if err = p.slots.acquire(ctx, p.timeout); err != nil {
+		return err
+	}
 
 	checked := make(chan error, 1)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
+		defer p.slots.release()
 		p.run(ctx, t, checked)
 	}()
 
@@ -113,8 +135,10 @@ func (p *S3Prober) Probe(ctx context.Context, t Target) (err error) {
 }
 
 // run sends the outcome of the checks to checked and then aborts the upload the write
-// check started, if any.
+// check started, if any. An answer too large to read decides the outcome, whatever
+// minio-go made of the failed read.
 func (p *S3Prober) run(ctx context.Context, t Target, checked chan<- error) {
+	ctx, b := withBounds(ctx)
 	s := scene{ctx: ctx, budget: p.timeout, target: t, key: objectKey(t.Path)}
 	client, err := p.client(ctx, s)
 	if err != nil {
@@ -123,6 +147,9 @@ func (p *S3Prober) run(ctx context.Context, t Target, checked chan<- error) {
 	}
 	core := minio.Core{Client: client}
 	uploadID, err := p.check(ctx, core, s)
+	if b.exceeded.Load() {
+		err = responseTooLarge(t)
+	}
 	checked <- err
 	if uploadID == "" {
 		return
@@ -217,31 +244,50 @@ func endpointHost(endpoint string) string {
 }
 
 // newTransport is the transport all probes share: minio-go's default transport without
-// the proxy, because the guard must see the address really dialled. The URL scheme
-// chooses TLS, so one transport serves secure and insecure stores alike.
-func newTransport(g *Guard) *http.Transport {
-	tlsConfig := &tls.Config{MinVersion: tls.VersionTLS12}
-	if f := os.Getenv("SSL_CERT_FILE"); f != "" {
-		// As minio-go does: add the file to the system roots, read when the prober is built.
-		if data, err := os.ReadFile(f); err == nil {
-			pool, err := x509.SystemCertPool()
-			if err != nil {
-				pool = x509.NewCertPool()
-			}
-			pool.AppendCertsFromPEM(data)
-			tlsConfig.RootCAs = pool
-		}
+// the proxy, because the guard must see the address really dialled, unless proxy is set
+// (see S3Options.Proxy). The URL scheme chooses TLS, so one transport serves secure and
+// insecure stores alike.
+func newTransport(g *Guard, proxy func(*http.Request) (*url.URL, error)) (*http.Transport, error) {
+	roots, err := trustedRoots()
+	if err != nil {
+		return nil, err
 	}
 	dialer := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
-	return &http.Transport{
-		DialContext:           g.dialContext(dialer),
-		TLSClientConfig:       tlsConfig,
-		MaxIdleConns:          256,
-		MaxIdleConnsPerHost:   16,
-		IdleConnTimeout:       time.Minute,
-		TLSHandshakeTimeout:   10 * time.Second,
-		ResponseHeaderTimeout: time.Minute,
-		ExpectContinueTimeout: 10 * time.Second,
-		DisableCompression:    true,
+	t := &http.Transport{
+		DialContext:            g.dialContext(dialer),
+		TLSClientConfig:        &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: roots},
+		MaxIdleConns:           256,
+		MaxIdleConnsPerHost:    16,
+		IdleConnTimeout:        time.Minute,
+		TLSHandshakeTimeout:    10 * time.Second,
+		ResponseHeaderTimeout:  time.Minute,
+		ExpectContinueTimeout:  10 * time.Second,
+		DisableCompression:     true,
+		MaxResponseHeaderBytes: MaxResponseHeaderBytes,
 	}
+	if proxy != nil {
+		viaProxy(t, g, proxy)
+	}
+	return t, nil
+}
+
+// trustedRoots are the system roots and, as minio-go does, the certificates in
+// SSL_CERT_FILE, read when the prober is built; nil when SSL_CERT_FILE is not set.
+func trustedRoots() (*x509.CertPool, error) {
+	f := os.Getenv("SSL_CERT_FILE")
+	if f == "" {
+		return nil, nil
+	}
+	data, err := os.ReadFile(f)
+	if err != nil {
+		return nil, fmt.Errorf("SSL_CERT_FILE: cannot read the probe's trust bundle: %w; mount it there or unset SSL_CERT_FILE", err)
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil {
+		pool = x509.NewCertPool()
+	}
+	if !pool.AppendCertsFromPEM(data) {
+		return nil, fmt.Errorf("SSL_CERT_FILE: %s holds no PEM certificate; give it the CA bundle the probe should trust or unset SSL_CERT_FILE", f)
+	}
+	return pool, nil
 }

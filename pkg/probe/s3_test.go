@@ -153,7 +153,7 @@ func TestS3ProberAgainstFakeS3(t *testing.T) {
 			}
 			before := testutil.ToFloat64(probesTotal.WithLabelValues(reason))
 
-			err := NewS3Prober(S3Options{Timeout: 5 * time.Second}).Probe(context.Background(), target)
+			err := mustProber(t, S3Options{Timeout: 5 * time.Second}).Probe(context.Background(), target)
 
 			checkFailure(t, err, withEndpoint(tc.want, endpoint))
 			if got := fake.seen(); !reflect.DeepEqual(got, tc.wantRequests) {
@@ -173,7 +173,7 @@ func TestS3ProberSignsWithTheStaticKeys(t *testing.T) {
 	fake := newFakeS3(nil)
 	srv := fake.start(t, false)
 
-	if err := NewS3Prober(S3Options{}).Probe(context.Background(), testTarget(srv.Listener.Addr().String())); err != nil {
+	if err := mustProber(t, S3Options{}).Probe(context.Background(), testTarget(srv.Listener.Addr().String())); err != nil {
 		t.Fatal(err)
 	}
 	requests := fake.seen()
@@ -239,7 +239,7 @@ func TestS3ProberAgainstBrokenEndpoints(t *testing.T) {
 			target := testTarget(endpoint)
 			target.Insecure = insecure
 
-			err := NewS3Prober(S3Options{Timeout: 5 * time.Second}).Probe(context.Background(), target)
+			err := mustProber(t, S3Options{Timeout: 5 * time.Second}).Probe(context.Background(), target)
 
 			checkFailure(t, err, withEndpoint(tc.want, endpoint))
 		})
@@ -257,7 +257,7 @@ func TestS3ProberTimesOutWithinItsBudget(t *testing.T) {
 			target.Insecure = insecure
 
 			start := time.Now()
-			err := NewS3Prober(S3Options{Timeout: budget}).Probe(context.Background(), target)
+			err := mustProber(t, S3Options{Timeout: budget}).Probe(context.Background(), target)
 			elapsed := time.Since(start)
 
 			checkFailure(t, err, &Failure{Reason: ReasonTimeout, Message: "timed out after 300ms" + timeoutAdvice})
@@ -278,7 +278,7 @@ func TestS3ProberAbortsTheUploadAfterTheBudgetRanOut(t *testing.T) {
 	srv := fake.start(t, false)
 
 	start := time.Now()
-	err := NewS3Prober(S3Options{Timeout: 600 * time.Millisecond}).Probe(context.Background(), testTarget(srv.Listener.Addr().String()))
+	err := mustProber(t, S3Options{Timeout: 600 * time.Millisecond}).Probe(context.Background(), testTarget(srv.Listener.Addr().String()))
 	elapsed := time.Since(start)
 
 	if err != nil {
@@ -306,7 +306,7 @@ func TestS3ProberTrustsTheCAInSSLCertFile(t *testing.T) {
 	target := testTarget(srv.Listener.Addr().String())
 	target.Insecure = false
 
-	if err := NewS3Prober(S3Options{}).Probe(context.Background(), target); err != nil {
+	if err := mustProber(t, S3Options{}).Probe(context.Background(), target); err != nil {
 		t.Fatalf("want success over TLS, got %v", err)
 	}
 	if got := len(fake.seen()); got != 4 {
@@ -320,11 +320,33 @@ func TestS3ProberRefusesWhatADeniedNameResolvesTo(t *testing.T) {
 	_, port, _ := strings.Cut(srv.Listener.Addr().String(), ":")
 	guard := mustGuard(t, []string{"127.0.0.0/8", "::1/128"}, nil)
 
-	err := NewS3Prober(S3Options{Guard: guard}).Probe(context.Background(), testTarget("localhost:"+port))
+	err := mustProber(t, S3Options{Guard: guard}).Probe(context.Background(), testTarget("localhost:"+port))
 
 	checkFailure(t, err, &Failure{Reason: ReasonEndpointForbidden,
 		Message: `endpoint "localhost" is refused: it resolves to 127.0.0.1, denied range 127.0.0.0/8`})
 	if got := fake.seen(); len(got) != 0 {
 		t.Errorf("the denied endpoint got requests %q", got)
+	}
+}
+
+func TestTrustedRootsRefusesAnUnusableBundle(t *testing.T) {
+	dir := t.TempDir()
+	empty := filepath.Join(dir, "empty.pem")
+	if err := os.WriteFile(empty, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for name, tc := range map[string]struct {
+		file, want string
+	}{
+		"a missing file": {filepath.Join(dir, "missing.pem"), "cannot read the probe's trust bundle"},
+		"an empty file":  {empty, "holds no PEM certificate"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Setenv("SSL_CERT_FILE", tc.file)
+			p, err := NewS3Prober(S3Options{})
+			if err == nil || !strings.Contains(err.Error(), tc.want) || p != nil {
+				t.Fatalf("NewS3Prober = %v, %v; want no prober and an error saying %q", p, err, tc.want)
+			}
+		})
 	}
 }

@@ -1,0 +1,75 @@
+package probe
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"sync"
+	"time"
+)
+
+// viaProxy sends t's requests through the proxy that proxy chooses for each, as Kratix's
+// minio-go client does with HTTPS_PROXY. The guard's dialer would then see only the
+// proxy's address, which the operator chose and which is let through; so before a
+// request leaves through a proxy, the host it names is checked here, as written and as
+// the webhook resolves it. What the proxy itself resolves and connects to, the guard
+// cannot see. Requests the proxy function sends direct (NO_PROXY) are dialled and
+// checked as without a proxy.
+func viaProxy(t *http.Transport, g *Guard, proxy func(*http.Request) (*url.URL, error)) {
+	var proxies sync.Map // host:port of every proxy chosen so far
+	guarded := t.DialContext
+	direct := (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	t.Proxy = func(req *http.Request) (*url.URL, error) {
+		u, err := proxy(req)
+		if err != nil || u == nil {
+			return u, err
+		}
+		if err := g.checkProxied(req.Context(), req.URL.Hostname()); err != nil {
+			return nil, err
+		}
+		proxies.Store(proxyAddr(u), true)
+		return u, nil
+	}
+	t.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if _, ok := proxies.Load(addr); ok {
+			return direct(ctx, network, addr)
+		}
+		return guarded(ctx, network, addr)
+	}
+}
+
+// checkProxied refuses host, the host of a request about to leave through a proxy, when
+// it is refused as written or when any address it resolves to here is.
+func (g *Guard) checkProxied(ctx context.Context, host string) error {
+	need, err := g.checkHost(host)
+	if err != nil {
+		return err
+	}
+	if _, err := netip.ParseAddr(host); err == nil {
+		return nil // checkHost checked the address
+	}
+	if _, numeric, _ := parseNumericIPv4(host); numeric {
+		return nil
+	}
+	addrs, err := net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+	if err != nil {
+		return err
+	}
+	for _, a := range addrs {
+		if err := g.checkAddr(host, a, need, "resolves to"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// proxyAddr is the host:port net/http dials for proxy u.
+func proxyAddr(u *url.URL) string {
+	port := u.Port()
+	if port == "" {
+		port = map[string]string{"http": "80", "https": "443", "socks5": "1080", "socks5h": "1080"}[u.Scheme]
+	}
+	return net.JoinHostPort(u.Hostname(), port)
+}
