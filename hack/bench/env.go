@@ -130,17 +130,23 @@ func startEnv(ctx context.Context, progress io.Writer) (_ *benchEnv, retErr erro
 }
 
 // restartWebhooks starts both webhooks afresh, on the same ports, so that a figure about
-// a process's memory is not inflated by what an earlier figure left behind.
-func (b *benchEnv) restartWebhooks(ctx context.Context) error {
+// a process's memory is not inflated by what an earlier figure left behind, and returns
+// the process IDs of the webhook and the bare webhook.
+func (b *benchEnv) restartWebhooks(ctx context.Context) (web, bare int, err error) {
 	if err := b.RestartWebhook(ctx, b.webhookArgs...); err != nil {
-		return err
+		return 0, 0, err
 	}
 	if err := b.Bare.Stop(); err != nil {
-		return err
+		return 0, 0, err
 	}
-	var err error
-	b.Bare, err = localenv.StartWebhook(ctx, b.bareOpts)
-	return err
+	if b.Bare, err = localenv.StartWebhook(ctx, b.bareOpts); err != nil {
+		return 0, 0, err
+	}
+	if web, err = pidOf(b.WebhookBinary, b.Webhook.Port); err != nil {
+		return 0, 0, err
+	}
+	bare, err = pidOf(b.bareOpts.Binary, b.Bare.Port)
+	return web, bare, err
 }
 
 func (b *benchEnv) stop() error {

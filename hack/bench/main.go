@@ -48,6 +48,9 @@ type options struct {
 	unreachableConc int
 	memRate         float64
 	memWindow       time.Duration
+	// floodStores stores at once, floodRounds times, name hostile endpoints.
+	floodStores int
+	floodRounds int
 
 	only       []string
 	cpuProfile string
@@ -57,7 +60,7 @@ type options struct {
 }
 
 // figures are the measurements in the order they run; -only picks some.
-var figures = []string{"probe", "handler", "apiserver", "unreachable", "burst", "memory"}
+var figures = []string{"probe", "handler", "apiserver", "unreachable", "burst", "memory", "flood"}
 
 func defaultOptions() options {
 	return options{
@@ -72,6 +75,8 @@ func defaultOptions() options {
 		unreachableConc: 8,
 		memRate:         1000,
 		memWindow:       30 * time.Second,
+		floodStores:     32,
+		floodRounds:     5,
 	}
 }
 
@@ -85,6 +90,7 @@ func quickOptions() options {
 	o.burstSize = 100
 	o.unreachableSeq, o.unreachableConc = 1, 2
 	o.memRate, o.memWindow = 200, 2*time.Second
+	o.floodStores, o.floodRounds = 8, 1
 	return o
 }
 
@@ -184,6 +190,7 @@ func run(ctx context.Context, o options, progress io.Writer) (*Report, error) {
 		"unreachable": measureUnreachable,
 		"burst":       measureBurst,
 		"memory":      measureMemory,
+		"flood":       measureFlood,
 	}
 	for _, name := range figures {
 		if len(o.only) > 0 && !slices.Contains(o.only, name) {

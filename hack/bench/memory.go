@@ -26,14 +26,7 @@ const (
 func measureMemory(ctx context.Context, b *benchEnv, o options, r *Report) error {
 	s := r.Section(fmt.Sprintf("Memory: peak RSS at %.0f admissions/s for %s (open loop, processes started afresh)", o.memRate, o.memWindow),
 		"webhook", "bare webhook")
-	if err := b.restartWebhooks(ctx); err != nil {
-		return err
-	}
-	webPID, err := pidOf(b.WebhookBinary, b.Webhook.Port)
-	if err != nil {
-		return err
-	}
-	barePID, err := pidOf(b.bareOpts.Binary, b.Bare.Port)
+	webPID, barePID, err := b.restartWebhooks(ctx)
 	if err != nil {
 		return err
 	}
