@@ -54,6 +54,8 @@ type Env struct {
 	Configurations *WebhookConfigurations
 
 	progress progress
+	// webhookEnv is Options.WebhookEnv, which RestartWebhook gives the webhook again.
+	webhookEnv []string
 }
 
 // Paths inside the module that the environment reads.
@@ -67,7 +69,7 @@ const (
 // error it stops whatever it had started; the error names the step that failed.
 func Start(ctx context.Context, opts Options) (_ *Env, retErr error) {
 	began := time.Now()
-	e := &Env{progress: progress{opts.Progress}}
+	e := &Env{progress: progress{opts.Progress}, webhookEnv: opts.WebhookEnv}
 	defer func() {
 		if retErr != nil {
 			_ = e.Stop()
@@ -211,11 +213,18 @@ func (e *Env) register(ctx context.Context) error {
 // with the same certificate and extra flags args (replacing the ones Start was given),
 // so tests can try other flags against the registered configurations.
 func (e *Env) RestartWebhook(ctx context.Context, args ...string) error {
+	return e.RestartWebhookWithEnv(ctx, e.webhookEnv, args...)
+}
+
+// RestartWebhookWithEnv is RestartWebhook with env ("NAME=value") added to the
+// webhook's environment instead of Options.WebhookEnv.
+func (e *Env) RestartWebhookWithEnv(ctx context.Context, env []string, args ...string) error {
 	if err := e.Webhook.Stop(); err != nil {
 		return err
 	}
 	opts := e.Webhook.opts // with the ports StartWebhook picked, so the registered URLs stay right
 	opts.Args = args
+	opts.Env = env
 	w, err := StartWebhook(ctx, opts)
 	if err != nil {
 		return err

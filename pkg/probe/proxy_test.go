@@ -3,74 +3,25 @@ package probe
 import (
 	"context"
 	"encoding/pem"
-	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
+
+	"github.com/kratix-community/bucketstatestore-webhook/internal/localenv"
 )
 
-// routingProxy is an HTTP proxy, CONNECT included, that sends every request to
-// upstream whatever host it names, and remembers the hosts named.
-type routingProxy struct {
-	upstream string
-
-	mu    sync.Mutex
-	asked []string // "CONNECT host:port" or "GET host:port"
-}
-
-func (p *routingProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	p.mu.Lock()
-	p.asked = append(p.asked, r.Method+" "+r.Host)
-	p.mu.Unlock()
-	if r.Method != http.MethodConnect {
-		out := r.Clone(r.Context())
-		out.RequestURI, out.URL.Scheme, out.URL.Host = "", "http", p.upstream
-		resp, err := http.DefaultTransport.RoundTrip(out)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadGateway)
-			return
-		}
-		defer resp.Body.Close()
-		for k, v := range resp.Header {
-			w.Header()[k] = v
-		}
-		w.WriteHeader(resp.StatusCode)
-		_, _ = io.Copy(w, resp.Body)
-		return
-	}
-	upstream, err := net.Dial("tcp", p.upstream)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadGateway)
-		return
-	}
-	defer upstream.Close()
-	w.WriteHeader(http.StatusOK)
-	client, rw, err := http.NewResponseController(w).Hijack()
-	if err != nil {
-		return
-	}
-	defer client.Close()
-	go func() { _, _ = io.Copy(upstream, rw); upstream.Close() }()
-	_, _ = io.Copy(client, upstream)
-}
-
-func (p *routingProxy) hosts() []string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return append([]string(nil), p.asked...)
-}
-
-// startProxy serves a routingProxy to upstream and returns it with a Proxy function
-// that sends every request through it.
-func startProxy(t *testing.T, upstream string) (*routingProxy, func(*http.Request) (*url.URL, error)) {
+// startProxy starts a localenv.RoutingProxy to upstream until the test ends and returns
+// it with a Proxy function that sends every request through it.
+func startProxy(t *testing.T, upstream string) (*localenv.RoutingProxy, func(*http.Request) (*url.URL, error)) {
 	t.Helper()
-	p := &routingProxy{upstream: upstream}
-	srv := startHandler(t, p.ServeHTTP)
-	u, err := url.Parse(srv.URL)
+	p, err := localenv.StartRoutingProxy(upstream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.Stop() })
+	u, err := url.Parse(p.URL)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +45,7 @@ func TestS3ProberThroughAProxy(t *testing.T) {
 		err := mustProber(t, S3Options{Proxy: proxyFunc}).Probe(context.Background(), target)
 
 		checkFailure(t, err, nil)
-		if got := proxy.hosts(); len(got) == 0 || got[0] != "CONNECT "+endpoint {
+		if got := proxy.Asked(); len(got) == 0 || got[0] != "CONNECT "+endpoint {
 			t.Errorf("the proxy was asked %q, want a CONNECT to %s", got, endpoint)
 		}
 		if got := len(fake.seen()); got != 4 {
@@ -113,7 +64,7 @@ func TestS3ProberThroughAProxy(t *testing.T) {
 		err := mustProber(t, S3Options{Proxy: proxyFunc, Guard: guard}).Probe(context.Background(), testTarget("198.51.100.7:9000"))
 
 		checkFailure(t, err, nil)
-		if got := proxy.hosts(); len(got) != 4 || got[0] != "GET 198.51.100.7:9000" {
+		if got := proxy.Asked(); len(got) != 4 || got[0] != "GET 198.51.100.7:9000" {
 			t.Errorf("the proxy was asked %q, want the probe's 4 requests for 198.51.100.7:9000", got)
 		}
 	})
@@ -146,7 +97,7 @@ func TestS3ProberThroughAProxy(t *testing.T) {
 			err := mustProber(t, S3Options{Proxy: proxyFunc, Guard: guard}).Probe(context.Background(), testTarget(tc.endpoint))
 
 			checkFailure(t, err, tc.want)
-			if got := proxy.hosts(); len(got) != 0 {
+			if got := proxy.Asked(); len(got) != 0 {
 				t.Errorf("the proxy was asked %q, want nothing", got)
 			}
 		})
