@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -29,13 +31,16 @@ const (
 // cert-manager's validators do: it returns every problem at once, each with its field
 // path, and the warnings for what Kratix can use but is probably a mistake. spec must be
 // defaulted (defaults.Spec): the rules read the defaults rather than derive them again.
+//
+// A rule denies only what Kratix cannot use; docs/reference.md names, for each, the
+// failure of Kratix's controller it stands for. What Kratix uses but is probably a
+// mistake is a warning that says what to write instead.
 func ValidateSpec(spec *v1alpha1.BucketStateStoreSpec, fldPath *field.Path) (field.ErrorList, []string) {
-	var allErrs field.ErrorList
-	allErrs = append(allErrs, validateBucketName(spec.BucketName, fldPath.Child("bucketName"))...)
-	allErrs = append(allErrs, validateEndpoint(spec.Endpoint, fldPath.Child("endpoint"))...)
-	allErrs = append(allErrs, validatePath(spec.Path, fldPath.Child("path"))...)
-	allErrs = append(allErrs, validateAuth(spec, fldPath)...)
-	return allErrs, specWarnings(spec)
+	bucketErrs, bucketWarnings := validateBucketName(spec.BucketName, fldPath.Child("bucketName"))
+	endpointErrs, endpointWarnings := validateEndpoint(spec.Endpoint, fldPath.Child("endpoint"))
+	pathErrs, pathWarnings := validatePath(spec.Path, fldPath.Child("path"))
+	allErrs := slices.Concat(bucketErrs, endpointErrs, pathErrs, validateAuth(spec, fldPath))
+	return allErrs, slices.Concat(bucketWarnings, endpointWarnings, pathWarnings, specWarnings(spec))
 }
 
 // specWarnings are the warnings of a defaulted spec.
@@ -50,58 +55,75 @@ func specWarnings(spec *v1alpha1.BucketStateStoreSpec) []string {
 	return warnings
 }
 
-func validateBucketName(name string, fldPath *field.Path) field.ErrorList {
+// validateBucketName denies what minio-go's client refuses before it sends a request
+// (s3utils.CheckValidBucketName in BucketExists, which Kratix calls), and warns about
+// what passes that check but not the strict one: only legacy buckets take such names.
+func validateBucketName(name string, fldPath *field.Path) (field.ErrorList, []string) {
 	if name == "" {
-		return field.ErrorList{field.Required(fldPath, "the name of the S3 bucket Kratix writes to")}
+		return field.ErrorList{field.Required(fldPath, "the name of the S3 bucket Kratix writes to")}, nil
 	}
 	if len(name) > maxBucketNameLength {
-		return field.ErrorList{field.TooLong(fldPath, name, maxBucketNameLength)}
+		return field.ErrorList{field.TooLong(fldPath, name, maxBucketNameLength)}, nil
 	}
-	if err := s3utils.CheckValidBucketNameStrict(name); err != nil {
-		return field.ErrorList{field.Invalid(fldPath, name, "must be a valid S3 bucket name: "+lowerFirst(err.Error()))}
+	if err := s3utils.CheckValidBucketName(name); err != nil {
+		return field.ErrorList{field.Invalid(fldPath, name, "must be a valid S3 bucket name: "+lowerFirst(err.Error()))}, nil
 	}
-	return nil
+	if s3utils.CheckValidBucketNameStrict(name) != nil {
+		return nil, []string{fmt.Sprintf(WarningBucketNameLegacy, name)}
+	}
+	return nil, nil
 }
 
 // validateEndpoint accepts what minio.New accepts as an endpoint and Kratix passes to it
 // unchanged: host or host:port, where host is a DNS name or an IP address.
-func validateEndpoint(endpoint string, fldPath *field.Path) field.ErrorList {
+func validateEndpoint(endpoint string, fldPath *field.Path) (field.ErrorList, []string) {
 	if endpoint == "" {
-		return field.ErrorList{field.Required(fldPath, "host[:port] of the S3 endpoint, e.g. s3.eu-west-2.amazonaws.com")}
+		return field.ErrorList{field.Required(fldPath, "host[:port] of the S3 endpoint, e.g. s3.eu-west-2.amazonaws.com")}, nil
 	}
 	if len(endpoint) > maxEndpointLength {
-		return field.ErrorList{field.TooLong(fldPath, endpoint, maxEndpointLength)}
+		return field.ErrorList{field.TooLong(fldPath, endpoint, maxEndpointLength)}, nil
 	}
 	if scheme, _, ok := strings.Cut(endpoint, "://"); ok {
 		fix := fmt.Sprintf("drop %q and leave insecure false", scheme+"://")
 		if strings.EqualFold(scheme, "http") {
 			fix = fmt.Sprintf("drop %q and set insecure: true for plain HTTP", scheme+"://")
 		}
-		return field.ErrorList{field.Invalid(fldPath, endpoint, "must be host[:port] without a scheme; "+fix)}
+		return field.ErrorList{field.Invalid(fldPath, endpoint, "must be host[:port] without a scheme; "+fix)}, nil
 	}
 	if i := strings.IndexAny(endpoint, "/?#@"); i >= 0 {
 		what := map[byte]string{'/': "a path", '?': "a query", '#': "a fragment", '@': "user info"}[endpoint[i]]
-		return field.ErrorList{field.Invalid(fldPath, endpoint, "must be host[:port] without "+what)}
+		return field.ErrorList{field.Invalid(fldPath, endpoint, "must be host[:port] without "+what)}, nil
 	}
 
 	// minio-go takes an IPv6 address only in brackets.
 	if a, err := netip.ParseAddr(endpoint); err == nil && a.Is6() {
-		return field.ErrorList{field.Invalid(fldPath, endpoint, fmt.Sprintf("must be host[:port]; write an IPv6 address in brackets, e.g. [%s]:9000", endpoint))}
+		return field.ErrorList{field.Invalid(fldPath, endpoint, fmt.Sprintf("must be host[:port]; write an IPv6 address in brackets, e.g. [%s]:9000", endpoint))}, nil
 	}
 	host, port := endpoint, ""
 	if _, err := netip.ParseAddr(strings.Trim(endpoint, "[]")); err != nil && strings.Contains(endpoint, ":") {
 		h, p, err := net.SplitHostPort(endpoint)
 		if err != nil {
-			return field.ErrorList{field.Invalid(fldPath, endpoint, "must be host[:port]; write an IPv6 address in brackets, e.g. [2001:db8::1]:9000")}
+			return field.ErrorList{field.Invalid(fldPath, endpoint, "must be host[:port]; write an IPv6 address in brackets, e.g. [2001:db8::1]:9000")}, nil
 		}
 		host, port = h, p
 	}
 	host = strings.Trim(host, "[]")
 
 	var allErrs field.ErrorList
+	var warnings []string
 	if _, err := netip.ParseAddr(host); err != nil {
-		if msgs := validation.NameIsDNSSubdomain(host, false); len(msgs) > 0 {
+		// DNS names are case-insensitive, and Go's resolver, which Kratix's minio-go
+		// client uses, looks up names with "_" too: both work, so they only warn.
+		name := strings.ToLower(host)
+		if msgs := validation.NameIsDNSSubdomain(strings.ReplaceAll(name, "_", "-"), false); len(msgs) > 0 {
 			allErrs = append(allErrs, field.Invalid(fldPath, endpoint, "host must be a DNS name or an IP address: "+strings.Join(msgs, "; ")))
+		} else {
+			if name != host {
+				warnings = append(warnings, fmt.Sprintf(WarningEndpointUpperCase, quoteShort(strings.ToLower(endpoint))))
+			}
+			if strings.Contains(host, "_") {
+				warnings = append(warnings, WarningEndpointUnderscore)
+			}
 		}
 	}
 	if port != "" {
@@ -109,27 +131,39 @@ func validateEndpoint(endpoint string, fldPath *field.Path) field.ErrorList {
 			allErrs = append(allErrs, field.Invalid(fldPath, endpoint, "port must be a number from 1 to 65535"))
 		}
 	}
-	return allErrs
+	return allErrs, warnings
 }
 
-// validatePath refuses what would make Kratix write outside the prefix it was given.
-// A leading "/" is refused too: S3 keys are relative to the bucket, and servers differ in
-// whether "/a" and "a" are the same key.
-func validatePath(path string, fldPath *field.Path) field.ErrorList {
+// validatePath denies a path whose ".." segments climb above the bucket's root, and
+// warns about the forms Kratix cleans away. Kratix's writer joins the path with
+// filepath.Join, which cleans it: "a/../b" writes under "b", and "/a" writes keys that
+// start with "/", which S3 servers store differently ("/a/x" and "a/x" are the same key
+// for MinIO, two keys for Amazon S3).
+//
+// filepath, as Kratix's writer uses it: the webhook runs on Linux, as Kratix does.
+func validatePath(path string, fldPath *field.Path) (field.ErrorList, []string) {
 	if len(path) > maxPathLength {
-		return field.ErrorList{field.TooLong(fldPath, path, maxPathLength)}
+		return field.ErrorList{field.TooLong(fldPath, path, maxPathLength)}, nil
 	}
-	var allErrs field.ErrorList
+	if path == "" {
+		return nil, nil
+	}
+	cleaned := filepath.Clean(path)
+	if cleaned == ".." || strings.HasPrefix(cleaned, "../") {
+		return field.ErrorList{field.Invalid(fldPath, path, `must stay inside the bucket: its ".." segments climb above the bucket's root, and S3 servers refuse such keys (MinIO: "Resource name contains bad components such as '..' or '.'")`)}, nil
+	}
+	instead := strings.TrimLeft(cleaned, "/")
+	if instead == "." {
+		instead = ""
+	}
+	var warnings []string
 	if strings.HasPrefix(path, "/") {
-		allErrs = append(allErrs, field.Invalid(fldPath, path, fmt.Sprintf("must not start with \"/\": keys are relative to the bucket; write %q", strings.TrimLeft(path, "/"))))
+		warnings = append(warnings, fmt.Sprintf(WarningPathLeadingSlash, quoteShort(instead)))
 	}
-	for _, segment := range strings.Split(path, "/") {
-		if segment == ".." {
-			allErrs = append(allErrs, field.Invalid(fldPath, path, `must not contain a ".." segment`))
-			break
-		}
+	if slices.Contains(strings.Split(path, "/"), "..") {
+		warnings = append(warnings, fmt.Sprintf(WarningPathDotDot, quoteShort(instead)))
 	}
-	return allErrs
+	return nil, warnings
 }
 
 func validateAuth(spec *v1alpha1.BucketStateStoreSpec, fldPath *field.Path) field.ErrorList {
@@ -164,6 +198,30 @@ func validateSecretRef(spec *v1alpha1.BucketStateStoreSpec, fldPath *field.Path)
 		}
 	}
 	return allErrs
+}
+
+// maxQuotedLength is the most that quoteShort gives: a warning that repeats a value stays
+// under maxWarningLength whatever the value.
+const maxQuotedLength = 66
+
+// quoteShort quotes s as %q does, cut at a character so that it is at most
+// maxQuotedLength bytes, quotes and "..." included.
+func quoteShort(s string) string {
+	if q := strconv.Quote(s); len(q) <= maxQuotedLength {
+		return q
+	}
+	var b strings.Builder
+	b.WriteByte('"')
+	for _, r := range s {
+		q := strconv.Quote(string(r))
+		q = q[1 : len(q)-1]
+		if b.Len()+len(q)+len(`..."`) > maxQuotedLength {
+			break
+		}
+		b.WriteString(q)
+	}
+	b.WriteString(`..."`)
+	return b.String()
 }
 
 func lowerFirst(s string) string {

@@ -35,12 +35,31 @@ const (
 var ProbeModes = []ProbeMode{ProbeEnforce, ProbeWarn, ProbeOff}
 
 // Warnings shown to the person applying a store. They are part of the webhook's interface:
-// docs/reference.md lists them.
+// docs/reference.md lists them. Each stays under maxWarningLength.
 const (
-	WarningInsecure         = "spec.insecure is true: Kratix will use plain HTTP, so the documents it writes and its access key ID travel unencrypted and can be altered on the way"
-	WarningIAMWithSecretRef = "spec.secretRef is ignored when authMethod is IAM: Kratix takes credentials from where it runs"
-	warningProbeFailed      = "the bucket probe failed but --probe=warn admits the store: %s"
+	WarningInsecure           = "spec.insecure is true: Kratix will use plain HTTP, so the documents it writes and its access key ID travel unencrypted and can be altered on the way"
+	WarningIAMWithSecretRef   = "spec.secretRef is ignored when authMethod is IAM: Kratix takes credentials from where it runs"
+	WarningEndpointUnderscore = `spec.endpoint has "_" in its host: Go's resolver, which Kratix uses, looks it up, but DNS names may not contain it and many DNS servers and certificates refuse it`
 )
+
+// Warnings that name a value, formats for fmt.Sprintf. A value that can be long is
+// formatted with quoteShort.
+const (
+	// WarningBucketNameLegacy takes the bucket name, at most 63 bytes.
+	WarningBucketNameLegacy = `spec.bucketName %q has upper case, "_" or ":": only legacy Amazon S3 buckets (us-east-1, before March 2018) take such names; MinIO and newer buckets refuse them`
+	// WarningEndpointUpperCase takes the endpoint in lower case.
+	WarningEndpointUpperCase = "spec.endpoint has upper case in its host: Kratix uses it, as host names are case-insensitive, but certificates and allowlists spell them in lower case; write %s"
+	// WarningPathLeadingSlash takes the path Kratix writes under, without the leading "/".
+	WarningPathLeadingSlash = `spec.path starts with "/": Kratix then writes keys that start with "/", and S3 servers differ on whether the key keeps it; write %s`
+	// WarningPathDotDot takes the path Kratix writes under: the path, cleaned.
+	WarningPathDotDot = `spec.path has a ".." segment: Kratix cleans the path and writes under what is left; write %s`
+
+	warningProbeFailed = "the bucket probe failed but --probe=warn admits the store: %s (reason: %s)"
+)
+
+// maxWarningLength is the longest warning the webhook gives. The API server may cut a
+// longer one (it allows 256 bytes, and the API recommends 120); details go to the log.
+const maxWarningLength = 255
 
 // Validator is the validating webhook for BucketStateStores.
 type Validator struct {
@@ -121,9 +140,9 @@ func (v *Validator) handle(ctx context.Context, req ctrladmission.Request) ctrla
 	if !errors.As(err, &failure) {
 		failure = &probe.Failure{Reason: probe.ReasonUnknown, Message: err.Error(), Err: err}
 	}
-	log.Info("bucket probe failed", "reason", failure.Reason, "endpoint", spec.Endpoint, "bucket", spec.BucketName, "error", failure.Err)
+	log.Info("bucket probe failed", "reason", failure.Reason, "endpoint", spec.Endpoint, "bucket", spec.BucketName, "message", failure.Message, "error", failure.Err)
 	if v.ProbeMode == ProbeWarn {
-		return ctrladmission.Allowed("").WithWarnings(append(warnings, fmt.Sprintf(warningProbeFailed, failure.Error()))...)
+		return ctrladmission.Allowed("").WithWarnings(append(warnings, probeWarning(failure))...)
 	}
 	return invalid(obj, field.ErrorList{probeError(spec, specPath, failure)}).WithWarnings(warnings...)
 }
@@ -150,15 +169,27 @@ func probeError(spec *v1alpha1.BucketStateStoreSpec, specPath *field.Path, failu
 const maxShownLength = 256
 
 // shorten cuts s to at most maxShownLength bytes, at a character boundary.
-func shorten(s string) string {
-	if len(s) <= maxShownLength {
+func shorten(s string) string { return shortenTo(s, maxShownLength) }
+
+// shortenTo cuts s to at most n bytes, at a character boundary, and marks the cut with
+// "..." (three bytes more).
+func shortenTo(s string, n int) string {
+	if len(s) <= n {
 		return s
 	}
-	cut := maxShownLength
+	cut := n
 	for cut > 0 && !utf8.RuneStart(s[cut]) {
 		cut--
 	}
 	return s[:cut] + "..."
+}
+
+// probeWarning is the warning of --probe=warn: the probe's message, cut so that the
+// warning keeps its reason and stays under maxWarningLength. The whole message is in
+// the log.
+func probeWarning(failure *probe.Failure) string {
+	room := maxWarningLength - len(fmt.Sprintf(warningProbeFailed, "", failure.Reason)) - len("...")
+	return fmt.Sprintf(warningProbeFailed, shortenTo(failure.Message, room), failure.Reason)
 }
 
 // target is what the prober checks for a defaulted spec.
