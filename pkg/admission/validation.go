@@ -24,7 +24,15 @@ var supportedAuthMethods = []string{v1alpha1.AuthMethodAccessKey, v1alpha1.AuthM
 const (
 	maxBucketNameLength = 63                    // S3's limit
 	maxEndpointLength   = 253 + len("[]:65535") // a DNS name or a bracketed IPv6 address, and a port
-	maxPathLength       = 1024                  // S3's longest key
+	maxPathLength       = 1024                  // S3's longest key, a bound on what is read
+)
+
+// Kratix's BucketStateStore controller checks that it may write by starting a multipart
+// upload of kratixCheckObject under the path (ValidatePermissions in Kratix's
+// lib/writers/s3.go); minio-go refuses a key over maxKeyLength bytes before sending it.
+const (
+	kratixCheckObject = ".kratix-write-permission-check"
+	maxKeyLength      = 1024
 )
 
 // ValidateSpec checks the rules that need nothing but the spec itself, as
@@ -151,6 +159,9 @@ func validatePath(path string, fldPath *field.Path) (field.ErrorList, []string) 
 	cleaned := filepath.Clean(path)
 	if cleaned == ".." || strings.HasPrefix(cleaned, "../") {
 		return field.ErrorList{field.Invalid(fldPath, path, `must stay inside the bucket: its ".." segments climb above the bucket's root, and S3 servers refuse such keys (MinIO: "Resource name contains bad components such as '..' or '.'")`)}, nil
+	}
+	if key := filepath.Join(path, kratixCheckObject); len(key) > maxKeyLength {
+		return field.ErrorList{field.Invalid(fldPath, path, fmt.Sprintf("must leave room for Kratix's write check: %q under the cleaned path must fit in S3's %d-byte keys", kratixCheckObject, maxKeyLength))}, nil
 	}
 	instead := strings.TrimLeft(cleaned, "/")
 	if instead == "." {

@@ -70,6 +70,13 @@ func TestValidateSpec(t *testing.T) {
 			spec: validSpec(func(s *v1alpha1.BucketStateStoreSpec) { s.BucketName = strings.Repeat("b", 64) }),
 			want: field.ErrorList{field.TooLong(spec.Child("bucketName"), strings.Repeat("b", 64), 63)},
 		},
+		"a path that leaves no room for Kratix's write check key is rejected": {
+			spec: validSpec(func(s *v1alpha1.BucketStateStoreSpec) { s.Path = strings.Repeat("p", 994) }),
+			want: field.ErrorList{field.Invalid(spec.Child("path"), strings.Repeat("p", 994), `must leave room for Kratix's write check: ".kratix-write-permission-check" under the cleaned path must fit in S3's 1024-byte keys`)},
+		},
+		"the longest path that leaves room for Kratix's write check key is valid": {
+			spec: validSpec(func(s *v1alpha1.BucketStateStoreSpec) { s.Path = strings.Repeat("p", 993) + "/" }),
+		},
 		"a path over 1024 characters is too long": {
 			spec: validSpec(func(s *v1alpha1.BucketStateStoreSpec) { s.Path = strings.Repeat("p", 1025) }),
 			want: field.ErrorList{field.TooLong(spec.Child("path"), strings.Repeat("p", 1025), 1024)},
@@ -262,7 +269,7 @@ func TestLongestWarningsStayUnderTheAPIServersLimit(t *testing.T) {
 	label := strings.Repeat("A", 31) + "_" + strings.Repeat("A", 31)     // 63 bytes: upper case and "_"
 	host := strings.Join([]string{label, label, label, label[:61]}, ".") // 253 bytes
 	// Bytes that %q writes four times as long, so that only the cut keeps them short.
-	path := "/a/../" + strings.Repeat("\x01", maxPathLength-len("/a/../"))
+	path := "/a/../" + strings.Repeat("\x01", maxKeyLength-len("/a/../")-len("/"+kratixCheckObject))
 	tests := map[string]*v1alpha1.BucketStateStoreSpec{
 		"the longest legacy bucket name, endpoint and path, insecure, IAM with a secretRef": validSpec(func(s *v1alpha1.BucketStateStoreSpec) {
 			s.BucketName = strings.Repeat("B", maxBucketNameLength)
