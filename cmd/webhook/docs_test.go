@@ -106,8 +106,9 @@ func TestReferenceFlagsTableMatchesAddFlags(t *testing.T) {
 func TestDocsQuoteMessagesThatExist(t *testing.T) {
 	md := readDocs(t, referencePath, securityPath, operatingPath)
 	for name, warning := range map[string]string{
-		"WarningInsecure":         admission.WarningInsecure,
-		"WarningIAMWithSecretRef": admission.WarningIAMWithSecretRef,
+		"WarningInsecure":           admission.WarningInsecure,
+		"WarningIAMWithSecretRef":   admission.WarningIAMWithSecretRef,
+		"WarningEndpointUnderscore": admission.WarningEndpointUnderscore,
 	} {
 		if !strings.Contains(md, "`"+warning+"`") {
 			t.Errorf("the docs do not quote admission.%s verbatim: %q", name, warning)
