@@ -116,13 +116,13 @@ func TestApply(t *testing.T) {
 		},
 		"a store with an invalid bucket name is denied": {
 			yaml: store(`
-  bucketName: Kratix_Bucket
+  bucketName: Kratix+Bucket
   endpoint: {{.Endpoint}}
   secretRef:
     name: {{.Secret}}
 `),
 			wantExit:   1,
-			wantStderr: []string{`spec.bucketName: Invalid value: "Kratix_Bucket": must be a valid S3 bucket name`},
+			wantStderr: []string{`spec.bucketName: Invalid value: "Kratix+Bucket": must be a valid S3 bucket name`},
 		},
 		"a store whose endpoint has a scheme is denied with the fix": {
 			yaml: store(`
@@ -136,7 +136,7 @@ func TestApply(t *testing.T) {
 		},
 		"every static problem is reported at once": {
 			yaml: store(`
-  bucketName: Kratix_Bucket
+  bucketName: Kratix+Bucket
   endpoint: http://{{.Endpoint}}/kratix
   path: stores/../../etc
   secretRef:
@@ -144,9 +144,9 @@ func TestApply(t *testing.T) {
 `),
 			wantExit: 1,
 			wantStderr: []string{
-				`spec.bucketName: Invalid value: "Kratix_Bucket"`,
+				`spec.bucketName: Invalid value: "Kratix+Bucket"`,
 				`spec.endpoint: Invalid value: "http://{{.Endpoint}}/kratix"`,
-				`spec.path: Invalid value: "stores/../../etc": must not contain a ".." segment`,
+				`spec.path: Invalid value: "stores/../../etc": must stay inside the bucket`,
 				`spec.secretRef.name: Required value`,
 			},
 		},

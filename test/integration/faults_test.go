@@ -103,7 +103,7 @@ func TestEndpointGuard(t *testing.T) {
     name: {{.Secret}}
 `),
 			wantExit:   1,
-			wantStderr: []string{`spec.endpoint: Invalid value: "` + endpoint + `": endpoint "`, "is refused", "(reason: EndpointForbidden)"},
+			wantStderr: []string{`spec.endpoint: Invalid value: "` + endpoint + `": endpoint "`, "is refused", "; this is the webhook's endpoint guard, a security rule, not a store Kratix cannot use (reason: EndpointForbidden)"},
 		}
 	}
 	scenarios["the GCP metadata name with a trailing dot is refused as no DNS name"] = scenario{

@@ -119,7 +119,12 @@ func storedVersion(t *testing.T, name string) string {
 
 // probedKeys are the keys at which the scenarios' probes start multipart uploads: one
 // per spec.path the scenarios use.
-var probedKeys = []string{".kratix-write-permission-check", "destinations/.kratix-write-permission-check"}
+var probedKeys = []string{
+	".kratix-write-permission-check", "destinations/.kratix-write-permission-check",
+	// TestKratixParity's paths, as the probe cleans them.
+	"some/prefix/.kratix-write-permission-check", "a/b/.kratix-write-permission-check",
+	"leading-slash/.kratix-write-permission-check", "b/.kratix-write-permission-check",
+}
 
 // checkBucketClean fails the test when a bucket holds an object or a multipart upload
 // that was neither completed nor aborted: a probe must leave nothing behind.
