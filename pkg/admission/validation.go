@@ -142,13 +142,10 @@ func validateEndpoint(endpoint string, fldPath *field.Path) (field.ErrorList, []
 	return allErrs, warnings
 }
 
-// validatePath denies a path whose ".." segments climb above the bucket's root, and
-// warns about the forms Kratix cleans away. Kratix's writer joins the path with
-// filepath.Join, which cleans it: "a/../b" writes under "b", and "/a" writes keys that
-// start with "/", which S3 servers store differently ("/a/x" and "a/x" are the same key
-// for MinIO, two keys for Amazon S3).
-//
-// filepath, as Kratix's writer uses it: the webhook runs on Linux, as Kratix does.
+// validatePath denies a path Kratix's write check fails on, and warns about the forms
+// Kratix cleans away. Kratix's writer joins the path with filepath.Join, which cleans it:
+// "a/../b" writes under "b", and "/a" writes keys that start with "/", which S3 servers
+// may or may not keep. This uses filepath as Kratix does, and like Kratix runs on Linux.
 func validatePath(path string, fldPath *field.Path) (field.ErrorList, []string) {
 	if len(path) > maxPathLength {
 		return field.ErrorList{field.TooLong(fldPath, path, maxPathLength)}, nil

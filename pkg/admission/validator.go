@@ -161,16 +161,17 @@ func probeError(spec *v1alpha1.BucketStateStoreSpec, specPath *field.Path, failu
 	case probe.ReasonTLSMismatch:
 		return field.Invalid(specPath.Child("insecure"), *spec.Insecure, failure.Error())
 	case probe.ReasonEndpointForbidden:
-		// The one denial that is not a store Kratix cannot use: say so.
+		// A denial of a store Kratix could use: say so.
 		return field.Invalid(specPath.Child("endpoint"), spec.Endpoint, fmt.Sprintf("%s; %s (reason: %s)", failure.Message, messageGuardRule, failure.Reason))
 	default:
 		return field.Invalid(specPath.Child("endpoint"), spec.Endpoint, failure.Error())
 	}
 }
 
-// messageGuardRule ends the denial of an endpoint the guard refuses. Every other denial
-// stands for a store Kratix cannot use; this one is a security rule: Kratix could reach
-// the address, but no store may point there (docs/security.md).
+// messageGuardRule ends the denial of an endpoint the guard refuses. The other denials,
+// but for the Secret access review's, stand for a store Kratix cannot use; this one is a
+// security rule: Kratix could reach the address, but no store may point there
+// (docs/security.md).
 const messageGuardRule = "this is the webhook's endpoint guard, a security rule, not a store Kratix cannot use"
 
 // maxShownLength is the most of a value that an answer repeats.
