@@ -39,7 +39,7 @@ var ProbeModes = []ProbeMode{ProbeEnforce, ProbeWarn, ProbeOff}
 const (
 	WarningInsecure           = "spec.insecure is true: Kratix will use plain HTTP, so the documents it writes and its access key ID travel unencrypted and can be altered on the way"
 	WarningIAMWithSecretRef   = "spec.secretRef is ignored when authMethod is IAM: Kratix takes credentials from where it runs"
-	WarningEndpointUnderscore = `spec.endpoint has "_" in its host: Go's resolver, which Kratix uses, looks it up, but DNS names may not contain it and many DNS servers and certificates refuse it`
+	WarningEndpointUnderscore = `spec.endpoint has "_" in its host: Go's resolver, which Kratix uses, looks it up, but host names may not contain it, and public CAs no longer put it in certificates`
 )
 
 // Warnings that name a value, formats for fmt.Sprintf. A value that can be long is
