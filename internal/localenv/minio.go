@@ -19,6 +19,8 @@ import (
 	"github.com/minio/madmin-go/v3"
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
+
+	"github.com/kratix-community/bucketstatestore-webhook/internal/testkit"
 )
 
 // MinIO is a MinIO server on loopback, serving TLS with a certificate from the
@@ -63,7 +65,7 @@ func StartMinIO(ctx context.Context, opts MinIOOptions) (_ *MinIO, retErr error)
 	if err := opts.CA.WriteServingCert(certsDir, "public.crt", "private.key"); err != nil {
 		return nil, err
 	}
-	ports, err := freePorts(2)
+	ports, err := testkit.FreePorts(2)
 	if err != nil {
 		return nil, err
 	}

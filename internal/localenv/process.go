@@ -1,59 +1,23 @@
 package localenv
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
+
+	"github.com/kratix-community/bucketstatestore-webhook/internal/testkit"
 )
 
 // LogBuffer collects a process's output so a caller can search it while the process
 // runs. It is safe for concurrent use.
-type LogBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-// Write appends p.
-func (b *LogBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-// String returns everything written so far.
-func (b *LogBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// Len returns how many bytes were written so far; pass it to Since later to read only
-// what a single step produced.
-func (b *LogBuffer) Len() int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Len()
-}
-
-// Since returns what was written after the first offset bytes.
-func (b *LogBuffer) Since(offset int) string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if offset > b.buf.Len() {
-		return ""
-	}
-	return string(b.buf.Bytes()[offset:])
-}
+type LogBuffer struct{ testkit.Buffer }
 
 // excerpt returns the first and the last n bytes, for error messages: how a process
 // started and how it ended.
@@ -164,34 +128,6 @@ func (p *process) stop(grace time.Duration) error {
 func (p *process) describeExit() string {
 	_, err := p.exited()
 	return fmt.Sprintf("%s exited (%v); its output:\n%s", p.name, err, p.out.excerpt(2000))
-}
-
-// freePort asks the kernel for a free TCP port on 127.0.0.1. Another process could
-// take it before the caller binds it; on loopback in a test run that is rare enough.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("finding a free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-// freePorts returns n distinct free ports.
-func freePorts(n int) ([]int, error) {
-	ports := make([]int, 0, n)
-	seen := map[int]bool{}
-	for len(ports) < n {
-		p, err := freePort()
-		if err != nil {
-			return nil, err
-		}
-		if !seen[p] {
-			seen[p] = true
-			ports = append(ports, p)
-		}
-	}
-	return ports, nil
 }
 
 // poll calls check every interval until it returns true, an error, or ctx ends; on

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"syscall"
 	"time"
+
+	"github.com/kratix-community/bucketstatestore-webhook/internal/testkit"
 )
 
 // WebhookOptions configures StartWebhook.
@@ -56,7 +58,7 @@ func StartWebhook(ctx context.Context, opts WebhookOptions) (_ *Webhook, retErr 
 		if *p != 0 {
 			continue
 		}
-		port, err := freePort()
+		port, err := testkit.FreePort()
 		if err != nil {
 			return nil, err
 		}

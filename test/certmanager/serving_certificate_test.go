@@ -26,6 +26,7 @@ import (
 
 	"github.com/kratix-community/bucketstatestore-webhook/api/v1alpha1"
 	"github.com/kratix-community/bucketstatestore-webhook/internal/localenv"
+	"github.com/kratix-community/bucketstatestore-webhook/internal/testkit"
 )
 
 // TestCertManagerIssuesTheServingCertificate applies manifests/default's Issuers,
@@ -36,7 +37,8 @@ import (
 // A wrong issuerRef, secretName or inject-ca-from annotation fails one of the waits.
 func TestCertManagerIssuesTheServingCertificate(t *testing.T) {
 	ctx := t.Context()
-	port := freePort(t)
+	port, err := testkit.FreePort()
+	must(t, err)
 	webhookURL := "https://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	manifests := readShipped(t, "manifests/default", webhookURL)
 	manifests.apply(t)
@@ -162,7 +164,7 @@ func startWebhook(t *testing.T, secret *corev1.Secret, port int, args []string) 
 	for key, value := range secret.Data {
 		must(t, os.WriteFile(filepath.Join(certDir, key), value, 0o600))
 	}
-	servingCA, err := localenv.LoadCA(secret.Data[cmmeta.TLSCAKey], filepath.Join(t.TempDir(), "serving-ca.crt"))
+	servingCA, err := testkit.LoadCA(secret.Data[cmmeta.TLSCAKey], filepath.Join(t.TempDir(), "serving-ca.crt"))
 	must(t, err)
 	webhook, err := localenv.StartWebhook(t.Context(), localenv.WebhookOptions{
 		Binary:     env.WebhookBinary,
@@ -192,14 +194,6 @@ func startWebhook(t *testing.T, secret *corev1.Secret, port int, args []string) 
 
 func store(name string, spec v1alpha1.BucketStateStoreSpec) *v1alpha1.BucketStateStore {
 	return &v1alpha1.BucketStateStore{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: spec}
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	must(t, err)
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 func must(t *testing.T, err error) {

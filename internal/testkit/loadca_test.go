@@ -1,4 +1,4 @@
-package localenv
+package testkit
 
 import (
 	"crypto/tls"

@@ -1,4 +1,4 @@
-package localenv
+package testkit
 
 import (
 	"crypto/x509"
@@ -9,8 +9,8 @@ import (
 
 // LoadCA returns a CA known only by its certificate: one that signed a serving
 // certificate somewhere else, such as the CA cert-manager keeps in a Secret. Passed as
-// WebhookOptions.CA, it lets StartWebhook check a serving certificate this package did
-// not sign. It writes certPEM to certFile.
+// localenv.WebhookOptions.CA, it lets localenv.StartWebhook check a serving certificate
+// that localenv did not sign. It writes certPEM to certFile.
 //
 // The CA can verify but not sign: WriteServingCert must not be called on it.
 func LoadCA(certPEM []byte, certFile string) (*CA, error) {
