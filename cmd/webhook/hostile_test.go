@@ -14,9 +14,11 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	admissionv1 "k8s.io/api/admission/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/kratix-community/bucketstatestore-webhook/internal/server"
+	"github.com/kratix-community/bucketstatestore-webhook/internal/testkit"
 )
 
 func TestServerTLSVersions(t *testing.T) {
@@ -147,8 +149,13 @@ func TestServerAnswersHostileRequests(t *testing.T) {
 	t.Parallel()
 	w := startWebhook(t)
 	valid := storeReview(t)
-	configMap := review(t, "uid-cm", metav1.GroupVersionKind{Version: "v1", Kind: "ConfigMap"},
-		`{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c"},"data":{"a":"b"}}`)
+	cm := testkit.Review{UID: "uid-cm", Operation: admissionv1.Create,
+		Object: []byte(`{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c"},"data":{"a":"b"}}`)}.Request()
+	cm.Kind = metav1.GroupVersionKind{Version: "v1", Kind: "ConfigMap"}
+	configMap, err := testkit.ReviewJSON(cm)
+	if err != nil {
+		t.Fatal(err)
+	}
 	const tooLarge = "request entity is too large; limit is 7340032 bytes"
 	bare := func(code int32, message string) answer { return answer{HTTPStatus: 200, Code: code, Message: message} }
 	typed := func(uid string, code int32, message string) answer {

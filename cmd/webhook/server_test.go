@@ -2,20 +2,13 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
-	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -28,9 +21,9 @@ import (
 
 	"github.com/spf13/pflag"
 	admissionv1 "k8s.io/api/admission/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/kratix-community/bucketstatestore-webhook/internal/testkit"
 )
 
 // testWebhook is the webhook served by run, as startWebhook starts it.
@@ -63,7 +56,7 @@ func startWebhook(t *testing.T, args ...string) *testWebhook {
 	if err := fs.Parse(append(base, args...)); err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
+	logs := &testkit.Buffer{}
 	opts.Zap.DestWriter = logs
 
 	// run sets controller-runtime's global logger, which is not safe to set from two
@@ -176,9 +169,8 @@ func requestHead(method, path, contentType string, contentLength int) string {
 // Secret or an API server.
 func storeReview(t *testing.T) []byte {
 	t.Helper()
-	return review(t, "uid-store", metav1.GroupVersionKind{Group: "platform.kratix.io", Version: "v1alpha1", Kind: "BucketStateStore"},
-		`{"apiVersion":"platform.kratix.io/v1alpha1","kind":"BucketStateStore","metadata":{"name":"s"},`+
-			`"spec":{"bucketName":"kratix","endpoint":"s3.eu-west-2.amazonaws.com","authMethod":"IAM"}}`)
+	return review(t, "uid-store", `{"apiVersion":"platform.kratix.io/v1alpha1","kind":"BucketStateStore","metadata":{"name":"s"},`+
+		`"spec":{"bucketName":"kratix","endpoint":"s3.eu-west-2.amazonaws.com","authMethod":"IAM"}}`)
 }
 
 // defaulted and admitted are the mutating and the validating webhook's answers to
@@ -189,17 +181,10 @@ var (
 	admitted = answer{HTTPStatus: 200, APIVersion: "admission.k8s.io/v1", Kind: "AdmissionReview", UID: "uid-store", Allowed: true, Code: 200}
 )
 
-func review(t *testing.T, uid string, kind metav1.GroupVersionKind, object string) []byte {
+// review is the AdmissionReview the API server sends for a CREATE of a store, object.
+func review(t *testing.T, uid, object string) []byte {
 	t.Helper()
-	b, err := json.Marshal(admissionv1.AdmissionReview{
-		TypeMeta: metav1.TypeMeta{APIVersion: "admission.k8s.io/v1", Kind: "AdmissionReview"},
-		Request: &admissionv1.AdmissionRequest{
-			UID:       types.UID(uid),
-			Kind:      kind,
-			Operation: admissionv1.Create,
-			Object:    runtime.RawExtension{Raw: []byte(object)},
-		},
-	})
+	b, err := testkit.Review{UID: types.UID(uid), Operation: admissionv1.Create, Object: []byte(object)}.JSON()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -249,57 +234,25 @@ func parseAnswer(status int, body []byte) answer {
 // freePort returns a port that was free a moment ago. --webhook-port refuses 0.
 func freePort(t *testing.T) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := testkit.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer func() { _ = l.Close() }()
-	return l.Addr().(*net.TCPAddr).Port
+	return port
 }
 
 // writeServingCert writes a CA-signed certificate for 127.0.0.1 to dir/tls.crt and
 // dir/tls.key and returns a pool holding the CA.
 func writeServingCert(t *testing.T, dir string) *x509.CertPool {
 	t.Helper()
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	ca, err := testkit.NewCA(dir)
+	if err == nil {
+		err = ca.WriteServingCert(dir, "tls.crt", "tls.key")
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
-	caTmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		KeyUsage: x509.KeyUsageCertSign, BasicConstraintsValid: true, IsCA: true,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, err := x509.ParseCertificate(caDER)
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, err := x509.CreateCertificate(rand.Reader, &x509.Certificate{
-		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "127.0.0.1"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
-	}, ca, &key.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	writeFile(t, filepath.Join(dir, "tls.crt"), string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})))
-	writeFile(t, filepath.Join(dir, "tls.key"), string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})))
-	pool := x509.NewCertPool()
-	pool.AddCert(ca)
-	return pool
+	return ca.Pool()
 }
 
 func writeFile(t *testing.T, path, content string) {
@@ -307,22 +260,4 @@ func writeFile(t *testing.T, path, content string) {
 	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// syncBuffer collects the webhook's logs, which several goroutines write.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

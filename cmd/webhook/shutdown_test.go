@@ -19,9 +19,9 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/kratix-community/bucketstatestore-webhook/internal/server"
+	"github.com/kratix-community/bucketstatestore-webhook/internal/testkit"
 )
 
 // mainArgsEnv, when set, makes the test binary run main with its value, a JSON list, as
@@ -171,8 +171,7 @@ func TestRunFinishesInFlightValidationsWhenItsContextIsCancelled(t *testing.T) {
 	writeFile(t, kubeconfig, kubeconfigFor(api.URL))
 	w := startWebhook(t, "--kubeconfig="+kubeconfig)
 
-	body := review(t, "uid-access-key", metav1.GroupVersionKind{Group: "platform.kratix.io", Version: "v1alpha1", Kind: "BucketStateStore"},
-		`{"spec":{"bucketName":"kratix","endpoint":"minio:9000","authMethod":"accessKey","insecure":false,"secretRef":{"name":"creds","namespace":"default"}}}`)
+	body := review(t, "uid-access-key", `{"spec":{"bucketName":"kratix","endpoint":"minio:9000","authMethod":"accessKey","insecure":false,"secretRef":{"name":"creds","namespace":"default"}}}`)
 	conn, err := tls.Dial("tcp", w.addr, w.tlsConfig())
 	if err != nil {
 		t.Fatal(err)
@@ -220,7 +219,7 @@ func TestMainFinishesInFlightRequestsAndExitsZeroOnSIGTERM(t *testing.T) {
 
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), mainArgsEnv+"="+string(args))
-	logs := &syncBuffer{}
+	logs := &testkit.Buffer{}
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
