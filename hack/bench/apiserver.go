@@ -12,6 +12,7 @@ import (
 
 	"github.com/kratix-community/bucketstatestore-webhook/api/v1alpha1"
 	"github.com/kratix-community/bucketstatestore-webhook/internal/localenv"
+	"github.com/kratix-community/bucketstatestore-webhook/internal/testkit"
 )
 
 // routeLabel says which webhooks the API server calls for a store: the registered
@@ -121,7 +122,7 @@ func dryRunCreate(ctx context.Context, b *benchEnv, side, route string, wantDefa
 	err := b.KubeClient.Create(ctx, obj, client.DryRunAll)
 	d := time.Since(start)
 	if defaulted := obj.Spec.Insecure != nil; err == nil && defaulted != wantDefaulted {
-		err = fmt.Errorf("%w: the defaulting webhook ran: %t, want %t", errWrongVerdict, defaulted, wantDefaulted)
+		err = fmt.Errorf("%w: the defaulting webhook ran: %t, want %t", testkit.ErrWrongVerdict, defaulted, wantDefaulted)
 	}
 	run.Record(d, err)
 	run.SetElapsed(d)

@@ -7,6 +7,7 @@ import (
 	admissionv1 "k8s.io/api/admission/v1"
 
 	"github.com/kratix-community/bucketstatestore-webhook/internal/server"
+	"github.com/kratix-community/bucketstatestore-webhook/internal/testkit"
 )
 
 // singlesPerRep is how many lone cold admissions make the "one probe" baseline of a
@@ -39,7 +40,7 @@ func measureBurst(ctx context.Context, b *benchEnv, o options, r *Report) error 
 	var bareP99 []float64
 	single := func() *Run {
 		before := b.S3Proxy.Uploads()
-		run := sequential(ctx, web, singlesPerRep, func(int) (reviewTemplate, error) { return store() }, expectAllowed)
+		run := sequential(ctx, web, singlesPerRep, func(int) (reviewTemplate, error) { return store() }, testkit.Admitted)
 		if got := b.S3Proxy.Uploads() - before; got != singlesPerRep {
 			r.Fail("burst: %d lone admissions of fresh stores made %d probes, want one each", singlesPerRep, got)
 		}
@@ -47,7 +48,7 @@ func measureBurst(ctx context.Context, b *benchEnv, o options, r *Report) error 
 	}
 	var probes int64
 	many := func() *Run {
-		r.CheckRuns("burst, opening connections", burst(ctx, web, deleteReview, expectAllowed, o.burstSize))
+		r.CheckRuns("burst, opening connections", burst(ctx, web, deleteReview, testkit.Admitted, o.burstSize))
 		tmpl, err := store()
 		if err != nil {
 			run := NewRun("burst")
@@ -55,7 +56,7 @@ func measureBurst(ctx context.Context, b *benchEnv, o options, r *Report) error 
 			return run
 		}
 		before := b.S3Proxy.Uploads()
-		run := burst(ctx, web, tmpl, expectAllowed, o.burstSize)
+		run := burst(ctx, web, tmpl, testkit.Admitted, o.burstSize)
 		probes = b.S3Proxy.Uploads() - before
 		return run
 	}
@@ -73,12 +74,12 @@ func measureBurst(ctx context.Context, b *benchEnv, o options, r *Report) error 
 		}
 
 		// The floor: the bare webhook answering the same burst.
-		r.CheckRuns("burst floor, opening connections", burst(ctx, bare, deleteReview, expectAllowed, o.burstSize))
+		r.CheckRuns("burst floor, opening connections", burst(ctx, bare, deleteReview, testkit.Admitted, o.burstSize))
 		tmpl, err := store()
 		if err != nil {
 			return err
 		}
-		floor := burst(ctx, bare, tmpl, expectAllowed, o.burstSize)
+		floor := burst(ctx, bare, tmpl, testkit.Admitted, o.burstSize)
 		r.CheckRuns(fmt.Sprintf("burst floor, rep %d", rep+1), floor)
 		bareP99 = append(bareP99, latency(floor.Percentile(99)))
 		if !sound && rep+1 < o.reps {

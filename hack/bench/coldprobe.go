@@ -13,6 +13,7 @@ import (
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
 
+	"github.com/kratix-community/bucketstatestore-webhook/internal/testkit"
 	"github.com/kratix-community/bucketstatestore-webhook/pkg/probe"
 )
 
@@ -129,7 +130,7 @@ func (p *rawProber) probe(ctx context.Context, endpoint string, reuse bool) erro
 		return err
 	}
 	if !exists {
-		return fmt.Errorf("%w: bucket %q does not exist", errWrongVerdict, bucket)
+		return fmt.Errorf("%w: bucket %q does not exist", testkit.ErrWrongVerdict, bucket)
 	}
 	id, err := core.NewMultipartUpload(ctx, bucket, checkKey, minio.PutObjectOptions{})
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/kratix-community/bucketstatestore-webhook/internal/localenv"
 	"github.com/kratix-community/bucketstatestore-webhook/internal/server"
+	"github.com/kratix-community/bucketstatestore-webhook/internal/testkit"
 )
 
 // measureFlood is the peak RSS (VmHWM) of each webhook process, started afresh, while
@@ -42,8 +43,8 @@ func measureFlood(ctx context.Context, b *benchEnv, o options, r *Report) error 
 	web := newEndpoint("webhook", b.Webhook.URL(server.ValidatePath), b.TLS, o.floodStores)
 	bare := newEndpoint("bare webhook", b.Bare.URL(server.ValidatePath), b.TLS, o.floodStores)
 
-	flood := func(e *endpoint, pid int, want expect) (*Run, float64, float64, error) {
-		idle, err := procStatusKiB(pid, "VmRSS")
+	flood := func(e *endpoint, pid int, want testkit.Verdict) (*Run, float64, float64, error) {
+		idle, err := testkit.ProcStatusKiB(pid, "VmRSS")
 		if err != nil {
 			return nil, 0, 0, err
 		}
@@ -55,14 +56,14 @@ func measureFlood(ctx context.Context, b *benchEnv, o options, r *Report) error 
 			}
 			wg.Wait()
 		}
-		peak, err := procStatusKiB(pid, "VmHWM")
+		peak, err := testkit.ProcStatusKiB(pid, "VmHWM")
 		return run, float64(idle) / 1024, float64(peak) / 1024, err
 	}
-	webRun, webIdle, webPeak, err := flood(web, webPID, expect{allowed: false, message: "(reason: ResponseTooLarge)"})
+	webRun, webIdle, webPeak, err := flood(web, webPID, testkit.Denied("(reason: ResponseTooLarge)"))
 	if err != nil {
 		return err
 	}
-	bareRun, bareIdle, barePeak, err := flood(bare, barePID, expectAllowed)
+	bareRun, bareIdle, barePeak, err := flood(bare, barePID, testkit.Admitted)
 	if err != nil {
 		return err
 	}

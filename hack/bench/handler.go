@@ -7,6 +7,7 @@ import (
 	admissionv1 "k8s.io/api/admission/v1"
 
 	"github.com/kratix-community/bucketstatestore-webhook/internal/server"
+	"github.com/kratix-community/bucketstatestore-webhook/internal/testkit"
 )
 
 // handlerTargetConcurrency is where the issue sets the handler targets.
@@ -46,13 +47,13 @@ func measureHandler(ctx context.Context, b *benchEnv, o options, r *Report) erro
 				if rep == 0 && c == handlerTargetConcurrency {
 					wait = profiler.capture(ctx, b.Webhook.MetricsAddr, fmt.Sprintf("webhook-c%d", c), o.warmup, o.window)
 				}
-				run := closedLoop(ctx, web, valid, expectAllowed, c, o.warmup, o.window)
+				run := closedLoop(ctx, web, valid, testkit.Admitted, c, o.warmup, o.window)
 				if note := wait(); note != "" {
 					s.Note("%s", note)
 				}
 				return run
 			}, func() *Run {
-				return closedLoop(ctx, bare, valid, expectAllowed, c, o.warmup, o.window)
+				return closedLoop(ctx, bare, valid, testkit.Admitted, c, o.warmup, o.window)
 			})
 			w, base := runs[0], runs[1]
 			r.CheckRuns(fmt.Sprintf("handler overhead, concurrency %d, rep %d", c, rep+1), w, base)
@@ -90,9 +91,9 @@ func measureHandler(ctx context.Context, b *benchEnv, o options, r *Report) erro
 	var fp99, frps Pairs
 	for rep := range o.reps {
 		runs := interleave(rep, func() *Run {
-			return closedLoop(ctx, web, valid, expectAllowed, handlerTargetConcurrency, o.warmup, o.window)
+			return closedLoop(ctx, web, valid, testkit.Admitted, handlerTargetConcurrency, o.warmup, o.window)
 		}, func() *Run {
-			return closedLoop(ctx, floor, valid, expectAllowed, handlerTargetConcurrency, o.warmup, o.window)
+			return closedLoop(ctx, floor, valid, testkit.Admitted, handlerTargetConcurrency, o.warmup, o.window)
 		})
 		r.CheckRuns(fmt.Sprintf("handler overhead against the Secret-read floor, rep %d", rep+1), runs...)
 		fp99.Add(latency(runs[0].Percentile(99)), latency(runs[1].Percentile(99)))
@@ -107,7 +108,7 @@ func measureHandler(ctx context.Context, b *benchEnv, o options, r *Report) erro
 	if err != nil {
 		return err
 	}
-	if _, err := web.review(ctx, iam, expectAllowed); err != nil {
+	if _, err := web.review(ctx, iam, testkit.Admitted); err != nil {
 		r.Fail("handler overhead, IAM store: the webhook does not admit it: %v", err)
 		return nil
 	}
@@ -119,13 +120,13 @@ func measureHandler(ctx context.Context, b *benchEnv, o options, r *Report) erro
 			if rep == 0 {
 				wait = profiler.capture(ctx, b.Webhook.MetricsAddr, fmt.Sprintf("webhook-c%d-iam", c), o.warmup, o.window)
 			}
-			run := closedLoop(ctx, web, iam, expectAllowed, c, o.warmup, o.window)
+			run := closedLoop(ctx, web, iam, testkit.Admitted, c, o.warmup, o.window)
 			if note := wait(); note != "" {
 				s.Note("%s", note)
 			}
 			return run
 		}, func() *Run {
-			return closedLoop(ctx, bare, iam, expectAllowed, c, o.warmup, o.window)
+			return closedLoop(ctx, bare, iam, testkit.Admitted, c, o.warmup, o.window)
 		})
 		r.CheckRuns(fmt.Sprintf("handler overhead, IAM store, rep %d", rep+1), runs...)
 		p99.Add(latency(runs[0].Percentile(99)), latency(runs[1].Percentile(99)))
@@ -145,10 +146,10 @@ func checkVerdicts(ctx context.Context, b *benchEnv, web *endpoint, valid review
 	if err != nil {
 		return err
 	}
-	if _, err := web.review(ctx, invalid, expect{allowed: false, message: "without a scheme"}); err != nil {
+	if _, err := web.review(ctx, invalid, testkit.Denied("without a scheme")); err != nil {
 		return fmt.Errorf("an invalid store: %w", err)
 	}
-	if _, err := web.review(ctx, valid, expectAllowed); err != nil {
+	if _, err := web.review(ctx, valid, testkit.Admitted); err != nil {
 		return fmt.Errorf("the valid store: %w", err)
 	}
 	return nil

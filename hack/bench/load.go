@@ -9,6 +9,10 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/kratix-community/bucketstatestore-webhook/internal/testkit"
 )
 
 // requestTimeout is how long the API server waits for the webhooks (the shipped
@@ -42,7 +46,7 @@ func newEndpoint(name, url string, tlsConfig *tls.Config, maxConns int) *endpoin
 
 // review sends one AdmissionReview from tmpl and checks the verdict. The latency runs
 // from sending the request to having read the whole answer.
-func (e *endpoint) review(ctx context.Context, tmpl reviewTemplate, want expect) (time.Duration, error) {
+func (e *endpoint) review(ctx context.Context, tmpl reviewTemplate, want testkit.Verdict) (time.Duration, error) {
 	uid := nextUID()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.url, bytes.NewReader(tmpl.body(uid)))
 	if err != nil {
@@ -63,14 +67,14 @@ func (e *endpoint) review(ctx context.Context, tmpl reviewTemplate, want expect)
 	if resp.StatusCode != http.StatusOK {
 		return 0, fmt.Errorf("HTTP %d: %.200s", resp.StatusCode, body)
 	}
-	return d, checkReview(body, uid, want)
+	return d, testkit.CheckReview(body, types.UID(uid), want)
 }
 
 // closedLoop keeps conc requests in flight: each worker sends the next request as soon
 // as the last is answered. Requests started during warmup are not timed, those started
 // in the following window are; errors count whenever they happen. Every worker sends at
 // least one request, however late it gets to run.
-func closedLoop(ctx context.Context, e *endpoint, tmpl reviewTemplate, want expect, conc int, warmup, window time.Duration) *Run {
+func closedLoop(ctx context.Context, e *endpoint, tmpl reviewTemplate, want testkit.Verdict, conc int, warmup, window time.Duration) *Run {
 	run := NewRun(e.name)
 	measureFrom := time.Now().Add(warmup)
 	stopAt := measureFrom.Add(window)
@@ -98,7 +102,7 @@ func closedLoop(ctx context.Context, e *endpoint, tmpl reviewTemplate, want expe
 // ones were answered, as independent clients would. It keeps at most maxInFlight
 // requests open; a request that would exceed that is not sent and counts as an error,
 // because the server is not keeping up.
-func openLoop(ctx context.Context, e *endpoint, tmpl reviewTemplate, want expect, rate float64, window time.Duration, maxInFlight int) *Run {
+func openLoop(ctx context.Context, e *endpoint, tmpl reviewTemplate, want testkit.Verdict, rate float64, window time.Duration, maxInFlight int) *Run {
 	run := NewRun(e.name)
 	total := int(rate * window.Seconds())
 	slots := make(chan struct{}, maxInFlight)
@@ -129,7 +133,7 @@ func openLoop(ctx context.Context, e *endpoint, tmpl reviewTemplate, want expect
 }
 
 // burst sends n requests at once: every one is ready before any is sent.
-func burst(ctx context.Context, e *endpoint, tmpl reviewTemplate, want expect, n int) *Run {
+func burst(ctx context.Context, e *endpoint, tmpl reviewTemplate, want testkit.Verdict, n int) *Run {
 	run := NewRun(e.name)
 	start := make(chan struct{})
 	var ready, wg sync.WaitGroup
@@ -150,7 +154,7 @@ func burst(ctx context.Context, e *endpoint, tmpl reviewTemplate, want expect, n
 }
 
 // sequential sends n requests one after the other, each made by mk.
-func sequential(ctx context.Context, e *endpoint, n int, mk func(i int) (reviewTemplate, error), want expect) *Run {
+func sequential(ctx context.Context, e *endpoint, n int, mk func(i int) (reviewTemplate, error), want testkit.Verdict) *Run {
 	run := NewRun(e.name)
 	began := time.Now()
 	for i := range n {

@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/kratix-community/bucketstatestore-webhook/internal/server"
+	"github.com/kratix-community/bucketstatestore-webhook/internal/testkit"
 )
 
 // fakeWebhook answers AdmissionReviews over TLS the way answer says.
@@ -83,14 +84,14 @@ func TestLoadGeneratorsCannotMeasureNothing(t *testing.T) {
 	}
 	generators := map[string]func(e *endpoint) *Run{
 		"closed loop": func(e *endpoint) *Run {
-			return closedLoop(context.Background(), e, tmpl, expectAllowed, 2, 0, 20*time.Millisecond)
+			return closedLoop(context.Background(), e, tmpl, testkit.Admitted, 2, 0, 20*time.Millisecond)
 		},
 		"open loop": func(e *endpoint) *Run {
-			return openLoop(context.Background(), e, tmpl, expectAllowed, 200, 20*time.Millisecond, 8)
+			return openLoop(context.Background(), e, tmpl, testkit.Admitted, 200, 20*time.Millisecond, 8)
 		},
-		"burst": func(e *endpoint) *Run { return burst(context.Background(), e, tmpl, expectAllowed, 4) },
+		"burst": func(e *endpoint) *Run { return burst(context.Background(), e, tmpl, testkit.Admitted, 4) },
 		"sequential": func(e *endpoint) *Run {
-			return sequential(context.Background(), e, 2, func(int) (reviewTemplate, error) { return tmpl, nil }, expectAllowed)
+			return sequential(context.Background(), e, 2, func(int) (reviewTemplate, error) { return tmpl, nil }, testkit.Admitted)
 		},
 	}
 	for name, a := range answers {
@@ -112,64 +113,9 @@ func TestLoadGeneratorsCannotMeasureNothing(t *testing.T) {
 
 func TestSequentialRecordsAStoreItCouldNotMake(t *testing.T) {
 	e := fakeWebhook(t, func(w http.ResponseWriter, req *admissionv1.AdmissionRequest) { respond(w, req.UID, true, "") })
-	run := sequential(context.Background(), e, 1, func(int) (reviewTemplate, error) { return reviewTemplate{}, errors.New("no store") }, expectAllowed)
+	run := sequential(context.Background(), e, 1, func(int) (reviewTemplate, error) { return reviewTemplate{}, errors.New("no store") }, testkit.Admitted)
 	if err := run.Check(); err == nil || !strings.Contains(err.Error(), "no store") {
 		t.Fatalf("Check() = %v, want the error making the store", err)
-	}
-}
-
-func TestCheckReview(t *testing.T) {
-	review := func(uid string, allowed bool, message string) []byte {
-		rec := httptest.NewRecorder()
-		respond(rec, types.UID(uid), allowed, message)
-		return rec.Body.Bytes()
-	}
-	denial := expect{allowed: false, message: "(reason: Timeout)"}
-	tests := map[string]struct {
-		body      []byte
-		want      expect
-		wantErr   string
-		wantWrong bool
-	}{
-		"an admission that was expected": {body: review("u1", true, ""), want: expectAllowed},
-		"a denial with the expected reason": {
-			body: review("u1", false, "timed out after 2s (reason: Timeout)"), want: denial,
-		},
-		"a denial where an admission was expected is a wrong verdict": {
-			body: review("u1", false, "no"), want: expectAllowed, wantWrong: true,
-			wantErr: `wrong verdict: allowed=false, want true (message "no")`,
-		},
-		"an admission where a denial was expected is a wrong verdict": {
-			body: review("u1", true, ""), want: denial, wantWrong: true,
-			wantErr: `wrong verdict: allowed=true, want false (message "")`,
-		},
-		"a denial for another reason is a wrong verdict": {
-			body: review("u1", false, "connection refused (reason: ConnectionRefused)"), want: denial, wantWrong: true,
-			wantErr: `wrong verdict: message "connection refused (reason: ConnectionRefused)" does not contain "(reason: Timeout)"`,
-		},
-		"an answer to another request is a wrong verdict": {
-			body: review("u2", true, ""), want: expectAllowed, wantWrong: true,
-			wantErr: `wrong verdict: the response is for request "u2", not "u1"`,
-		},
-		"a review without a response is an error": {
-			body: []byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview"}`), want: expectAllowed,
-			wantErr: "the AdmissionReview has no response",
-		},
-		"a body that is not JSON is an error": {
-			body: []byte("<html>"), want: expectAllowed,
-			wantErr: "reading the AdmissionReview response: invalid character '<' looking for beginning of value",
-		},
-	}
-	for name, tc := range tests {
-		t.Run(name, func(t *testing.T) {
-			err := checkReview(tc.body, "u1", tc.want)
-			if got := errString(err); got != tc.wantErr {
-				t.Fatalf("checkReview() = %q, want %q", got, tc.wantErr)
-			}
-			if errors.Is(err, errWrongVerdict) != tc.wantWrong {
-				t.Fatalf("errors.Is(err, errWrongVerdict) = %t, want %t", !tc.wantWrong, tc.wantWrong)
-			}
-		})
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	admissionv1 "k8s.io/api/admission/v1"
 
 	"github.com/kratix-community/bucketstatestore-webhook/internal/server"
+	"github.com/kratix-community/bucketstatestore-webhook/internal/testkit"
 )
 
 const (
@@ -46,16 +47,16 @@ func measureMemory(ctx context.Context, b *benchEnv, o options, r *Report) error
 
 	measure := func(e *endpoint, pid int) (*Run, float64, float64, error) {
 		// One admission first: it fills the webhook's probe cache.
-		if _, err := e.review(ctx, tmpl, expectAllowed); err != nil {
+		if _, err := e.review(ctx, tmpl, testkit.Admitted); err != nil {
 			return nil, 0, 0, fmt.Errorf("%s: the first admission: %w", e.name, err)
 		}
-		r.CheckRuns("memory, opening connections", burst(ctx, e, deleteReview, expectAllowed, memoryConns))
-		idle, err := procStatusKiB(pid, "VmRSS")
+		r.CheckRuns("memory, opening connections", burst(ctx, e, deleteReview, testkit.Admitted, memoryConns))
+		idle, err := testkit.ProcStatusKiB(pid, "VmRSS")
 		if err != nil {
 			return nil, 0, 0, err
 		}
-		run := openLoop(ctx, e, tmpl, expectAllowed, o.memRate, o.memWindow, maxInFlight)
-		peak, err := procStatusKiB(pid, "VmHWM")
+		run := openLoop(ctx, e, tmpl, testkit.Admitted, o.memRate, o.memWindow, maxInFlight)
+		peak, err := testkit.ProcStatusKiB(pid, "VmHWM")
 		return run, float64(idle) / 1024, float64(peak) / 1024, err
 	}
 	webRun, webIdle, webPeak, err := measure(web, webPID)

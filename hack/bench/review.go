@@ -2,21 +2,19 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"strconv"
-	"strings"
 	"sync/atomic"
 
 	admissionv1 "k8s.io/api/admission/v1"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 
 	"github.com/kratix-community/bucketstatestore-webhook/api/v1alpha1"
+	"github.com/kratix-community/bucketstatestore-webhook/internal/testkit"
 )
 
 // benchUser is the requester in the AdmissionReviews the harness sends itself. It is in
@@ -65,34 +63,11 @@ type reviewTemplate struct {
 // newReviewTemplate makes the AdmissionReview the API server would send for op on obj by
 // user. A DELETE carries obj as the old object only.
 func newReviewTemplate(op admissionv1.Operation, obj *v1alpha1.BucketStateStore, user authenticationv1.UserInfo) (reviewTemplate, error) {
-	raw, err := json.Marshal(obj)
-	if err != nil {
-		return reviewTemplate{}, err
-	}
-	gvk := metav1.GroupVersionKind{Group: v1alpha1.GroupVersion.Group, Version: v1alpha1.GroupVersion.Version, Kind: "BucketStateStore"}
-	gvr := metav1.GroupVersionResource{Group: gvk.Group, Version: gvk.Version, Resource: "bucketstatestores"}
-	req := &admissionv1.AdmissionRequest{
-		UID:             uidPlaceholder,
-		Kind:            gvk,
-		Resource:        gvr,
-		RequestKind:     &gvk,
-		RequestResource: &gvr,
-		Name:            obj.Name,
-		Operation:       op,
-		UserInfo:        user,
-		DryRun:          ptr.To(false),
-		Options:         runtime.RawExtension{Raw: []byte(`{"kind":"CreateOptions","apiVersion":"meta.k8s.io/v1"}`)},
-	}
+	r := testkit.Review{UID: uidPlaceholder, Operation: op, User: user, Object: testkit.StoreJSON(obj)}
 	if op == admissionv1.Delete {
-		req.OldObject = runtime.RawExtension{Raw: raw}
-		req.Options = runtime.RawExtension{Raw: []byte(`{"kind":"DeleteOptions","apiVersion":"meta.k8s.io/v1"}`)}
-	} else {
-		req.Object = runtime.RawExtension{Raw: raw}
+		r.Object, r.OldObject = nil, r.Object
 	}
-	b, err := json.Marshal(admissionv1.AdmissionReview{
-		TypeMeta: metav1.TypeMeta{APIVersion: admissionv1.SchemeGroupVersion.String(), Kind: "AdmissionReview"},
-		Request:  req,
-	})
+	b, err := r.JSON()
 	if err != nil {
 		return reviewTemplate{}, err
 	}
@@ -116,43 +91,4 @@ var uidCounter atomic.Uint64
 // nextUID returns a request UID no other request of this run has.
 func nextUID() string {
 	return "bench-" + strconv.FormatUint(uidCounter.Add(1), 10)
-}
-
-// expect is the verdict a request must get.
-type expect struct {
-	allowed bool
-	// message, when set, must be part of a denial's message.
-	message string
-}
-
-var (
-	expectAllowed = expect{allowed: true}
-)
-
-// checkReview checks an AdmissionReview response to the request with uid. An answer
-// that cannot be read, or is for another request, is an error; a readable answer with
-// the wrong verdict wraps errWrongVerdict.
-func checkReview(body []byte, uid string, want expect) error {
-	var ar admissionv1.AdmissionReview
-	if err := json.Unmarshal(body, &ar); err != nil {
-		return fmt.Errorf("reading the AdmissionReview response: %w", err)
-	}
-	resp := ar.Response
-	if resp == nil {
-		return fmt.Errorf("the AdmissionReview has no response")
-	}
-	if string(resp.UID) != uid {
-		return fmt.Errorf("%w: the response is for request %q, not %q", errWrongVerdict, resp.UID, uid)
-	}
-	msg := ""
-	if resp.Result != nil {
-		msg = resp.Result.Message
-	}
-	if resp.Allowed != want.allowed {
-		return fmt.Errorf("%w: allowed=%t, want %t (message %q)", errWrongVerdict, resp.Allowed, want.allowed, msg)
-	}
-	if want.message != "" && !strings.Contains(msg, want.message) {
-		return fmt.Errorf("%w: message %q does not contain %q", errWrongVerdict, msg, want.message)
-	}
-	return nil
 }

@@ -7,11 +7,9 @@ import (
 	"slices"
 	"sync"
 	"time"
-)
 
-// errWrongVerdict marks an answer that arrived but said the wrong thing: an admission
-// where a denial was expected, a denial with the wrong reason, a mismatched UID.
-var errWrongVerdict = errors.New("wrong verdict")
+	"github.com/kratix-community/bucketstatestore-webhook/internal/testkit"
+)
 
 // maxKeptErrors bounds the error messages a Run keeps for the report.
 const maxKeptErrors = 3
@@ -35,7 +33,7 @@ type Run struct {
 func NewRun(side string) *Run { return &Run{Side: side} }
 
 // Record adds one request: a latency when err is nil, an error otherwise. Errors that
-// wrap errWrongVerdict count as wrong verdicts.
+// wrap testkit.ErrWrongVerdict count as wrong verdicts.
 func (r *Run) Record(d time.Duration, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -44,7 +42,7 @@ func (r *Run) Record(d time.Duration, err error) {
 		r.ok++
 		r.latencies = append(r.latencies, d)
 		return
-	case errors.Is(err, errWrongVerdict):
+	case errors.Is(err, testkit.ErrWrongVerdict):
 		r.wrong++
 	default:
 		r.errs++

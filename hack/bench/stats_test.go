@@ -7,10 +7,12 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kratix-community/bucketstatestore-webhook/internal/testkit"
 )
 
 func TestRunCheck(t *testing.T) {
-	wrong := fmt.Errorf("%w: allowed=false, want true", errWrongVerdict)
+	wrong := fmt.Errorf("%w: allowed=false, want true", testkit.ErrWrongVerdict)
 	tests := map[string]struct {
 		latencies []time.Duration
 		errs      []error

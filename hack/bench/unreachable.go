@@ -9,6 +9,7 @@ import (
 	admissionv1 "k8s.io/api/admission/v1"
 
 	"github.com/kratix-community/bucketstatestore-webhook/internal/server"
+	"github.com/kratix-community/bucketstatestore-webhook/internal/testkit"
 )
 
 // unreachableSlack is what the issue allows above the probe budget.
@@ -21,7 +22,7 @@ func measureUnreachable(ctx context.Context, b *benchEnv, o options, r *Report) 
 	s := r.Section(fmt.Sprintf("Unreachable endpoint: time to a denial for a black-holed endpoint (budget: --probe-timeout=%s)", probeBudget),
 		"webhook", "budget")
 	web := newEndpoint("webhook", b.Webhook.URL(server.ValidatePath), b.TLS, 64)
-	want := expect{allowed: false, message: "(reason: Timeout)"}
+	want := testkit.Denied("(reason: Timeout)")
 	var n int
 	mk := func(int) (reviewTemplate, error) {
 		n++
