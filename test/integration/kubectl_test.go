@@ -6,9 +6,10 @@ import (
 	"errors"
 	"os/exec"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/kratix-community/bucketstatestore-webhook/internal/testkit"
 )
 
 // kubectlResult is what a kubectl run printed and how it exited.
@@ -53,22 +54,14 @@ func kubectlAs(t *testing.T, kubeconfig, stdin string, args ...string) kubectlRe
 var transcript recorder
 
 // recorder collects text from concurrent writers.
-type recorder struct {
-	mu   sync.Mutex
-	text strings.Builder
-}
+type recorder struct{ testkit.Buffer }
 
+// record appends texts, each on a line of its own, in one write.
 func (r *recorder) record(texts ...string) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	var b strings.Builder
 	for _, s := range texts {
-		r.text.WriteString(s)
-		r.text.WriteByte('\n')
+		b.WriteString(s)
+		b.WriteByte('\n')
 	}
-}
-
-func (r *recorder) String() string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.text.String()
+	_, _ = r.Write([]byte(b.String()))
 }

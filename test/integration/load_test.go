@@ -5,12 +5,10 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -22,11 +20,11 @@ import (
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/kratix-community/bucketstatestore-webhook/api/v1alpha1"
 	"github.com/kratix-community/bucketstatestore-webhook/internal/server"
+	"github.com/kratix-community/bucketstatestore-webhook/internal/testkit"
 )
 
 // review is one kind of admission request the load tests send, with its right verdict.
@@ -34,9 +32,8 @@ type review struct {
 	name string
 	// spec is the store's spec; i numbers the request, for specs that vary.
 	spec func(i int) v1alpha1.BucketStateStoreSpec
-	// allowed is the right verdict; a denial's message must contain reason.
-	allowed bool
-	reason  string
+	// want is the right verdict.
+	want testkit.Verdict
 }
 
 func writerSpec(path string) v1alpha1.BucketStateStoreSpec {
@@ -55,28 +52,28 @@ func writerSpec(path string) v1alpha1.BucketStateStoreSpec {
 // stores at new paths (each a real probe of MinIO), static mistakes (no probe) and a
 // missing bucket (a probe every time: failures are not cached).
 var loadMix = []review{
-	{name: "cached", spec: func(int) v1alpha1.BucketStateStoreSpec { return writerSpec("") }, allowed: true},
-	{name: "cached", spec: func(int) v1alpha1.BucketStateStoreSpec { return writerSpec("") }, allowed: true},
-	{name: "cached", spec: func(int) v1alpha1.BucketStateStoreSpec { return writerSpec("") }, allowed: true},
-	{name: "cached", spec: func(int) v1alpha1.BucketStateStoreSpec { return writerSpec("") }, allowed: true},
-	{name: "cached", spec: func(int) v1alpha1.BucketStateStoreSpec { return writerSpec("") }, allowed: true},
-	{name: "cached", spec: func(int) v1alpha1.BucketStateStoreSpec { return writerSpec("") }, allowed: true},
-	{name: "new path", spec: func(i int) v1alpha1.BucketStateStoreSpec { return writerSpec("load/" + strconv.Itoa(i)) }, allowed: true},
+	{name: "cached", spec: func(int) v1alpha1.BucketStateStoreSpec { return writerSpec("") }, want: testkit.Admitted},
+	{name: "cached", spec: func(int) v1alpha1.BucketStateStoreSpec { return writerSpec("") }, want: testkit.Admitted},
+	{name: "cached", spec: func(int) v1alpha1.BucketStateStoreSpec { return writerSpec("") }, want: testkit.Admitted},
+	{name: "cached", spec: func(int) v1alpha1.BucketStateStoreSpec { return writerSpec("") }, want: testkit.Admitted},
+	{name: "cached", spec: func(int) v1alpha1.BucketStateStoreSpec { return writerSpec("") }, want: testkit.Admitted},
+	{name: "cached", spec: func(int) v1alpha1.BucketStateStoreSpec { return writerSpec("") }, want: testkit.Admitted},
+	{name: "new path", spec: func(i int) v1alpha1.BucketStateStoreSpec { return writerSpec("load/" + strconv.Itoa(i)) }, want: testkit.Admitted},
 	{name: "bad bucket name", spec: func(int) v1alpha1.BucketStateStoreSpec {
 		s := writerSpec("")
 		s.BucketName = "Bad_Bucket"
 		return s
-	}, reason: "spec.bucketName: Invalid value"},
+	}, want: testkit.Denied("spec.bucketName: Invalid value")},
 	{name: "endpoint with a scheme", spec: func(int) v1alpha1.BucketStateStoreSpec {
 		s := writerSpec("")
 		s.Endpoint = "https://" + s.Endpoint
 		return s
-	}, reason: "without a scheme"},
+	}, want: testkit.Denied("without a scheme")},
 	{name: "missing bucket", spec: func(int) v1alpha1.BucketStateStoreSpec {
 		s := writerSpec("")
 		s.BucketName = fixtures.MissingBucket
 		return s
-	}, reason: "(reason: BucketNotFound)"},
+	}, want: testkit.Denied("(reason: BucketNotFound)")},
 }
 
 // TestLoad sends many admission requests at once straight to the webhook's HTTPS port,
@@ -85,7 +82,7 @@ func TestLoad(t *testing.T) {
 	const rounds, perRound, concurrency = 2, 10000, 64
 	logWebhookOnFailure(t)
 	client := newReviewClient(t)
-	var rss [rounds]int
+	var rss [rounds]int64
 
 	var rotated *x509.Certificate
 	for r := range rounds {
@@ -133,7 +130,7 @@ func TestGracefulShutdown(t *testing.T) {
 			spec := writerSpec("")
 			spec.Endpoint = hole
 			spec.Path = "shutdown/" + strconv.Itoa(i) // distinct probes, none merged
-			answers <- checkReview(client, i, review{spec: func(int) v1alpha1.BucketStateStoreSpec { return spec }, reason: "(reason: Timeout)"})
+			answers <- checkReview(client, i, review{spec: func(int) v1alpha1.BucketStateStoreSpec { return spec }, want: testkit.Denied("(reason: Timeout)")})
 		}()
 	}
 	time.Sleep(time.Second) // well inside the 3s budget each request waits for
@@ -197,28 +194,17 @@ func sendReviews(t *testing.T, client *http.Client, first, n, concurrency int) [
 
 // checkReview sends request i of kind r and checks the answer.
 func checkReview(client *http.Client, i int, r review) error {
-	store := v1alpha1.BucketStateStore{
-		TypeMeta:   metav1.TypeMeta{APIVersion: v1alpha1.GroupVersion.String(), Kind: "BucketStateStore"},
-		ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("load-%d", i)},
-		Spec:       r.spec(i),
-	}
-	raw, err := json.Marshal(store)
-	if err != nil {
-		return err
-	}
 	uid := types.UID(fmt.Sprintf("load-%d", i))
-	body, err := json.Marshal(admissionv1.AdmissionReview{
-		TypeMeta: metav1.TypeMeta{APIVersion: "admission.k8s.io/v1", Kind: "AdmissionReview"},
-		Request: &admissionv1.AdmissionRequest{
-			UID:       uid,
-			Kind:      metav1.GroupVersionKind{Group: v1alpha1.GroupVersion.Group, Version: v1alpha1.GroupVersion.Version, Kind: "BucketStateStore"},
-			Resource:  metav1.GroupVersionResource{Group: v1alpha1.GroupVersion.Group, Version: v1alpha1.GroupVersion.Version, Resource: "bucketstatestores"},
-			Name:      store.Name,
-			Operation: admissionv1.Create,
-			UserInfo:  authenticationv1.UserInfo{Username: "load-tester", Groups: []string{"system:masters", "system:authenticated"}},
-			Object:    runtime.RawExtension{Raw: raw},
-		},
-	})
+	body, err := testkit.Review{
+		UID:       uid,
+		Operation: admissionv1.Create,
+		User:      authenticationv1.UserInfo{Username: "load-tester", Groups: []string{"system:masters", "system:authenticated"}},
+		Object: testkit.StoreJSON(&v1alpha1.BucketStateStore{
+			TypeMeta:   metav1.TypeMeta{APIVersion: v1alpha1.GroupVersion.String(), Kind: "BucketStateStore"},
+			ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("load-%d", i)},
+			Spec:       r.spec(i),
+		}),
+	}.JSON()
 	if err != nil {
 		return err
 	}
@@ -235,17 +221,8 @@ func checkReview(client *http.Client, i int, r review) error {
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("request %d (%s): HTTP %d: %s", i, r.name, resp.StatusCode, answer)
 	}
-	var got admissionv1.AdmissionReview
-	if err := json.Unmarshal(answer, &got); err != nil || got.Response == nil {
-		return fmt.Errorf("request %d (%s): not an AdmissionReview (%v): %s", i, r.name, err, answer)
-	}
-	switch res := got.Response; {
-	case res.UID != uid:
-		return fmt.Errorf("request %d (%s): answer for UID %q", i, r.name, res.UID)
-	case res.Allowed != r.allowed:
-		return fmt.Errorf("request %d (%s): allowed = %v, want %v: %+v", i, r.name, res.Allowed, r.allowed, res.Result)
-	case !r.allowed && (res.Result == nil || res.Result.Code != http.StatusUnprocessableEntity || !strings.Contains(res.Result.Message, r.reason)):
-		return fmt.Errorf("request %d (%s): denial %+v, want 422 with %q", i, r.name, res.Result, r.reason)
+	if err := testkit.CheckReview(answer, uid, r.want); err != nil {
+		return fmt.Errorf("request %d (%s): %w", i, r.name, err)
 	}
 	return nil
 }
@@ -275,21 +252,11 @@ func waitForNewCertificate(t *testing.T) *x509.Certificate {
 }
 
 // residentKiB returns the resident set size of process pid.
-func residentKiB(t *testing.T, pid int) int {
+func residentKiB(t *testing.T, pid int) int64 {
 	t.Helper()
-	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	kib, err := testkit.ProcStatusKiB(pid, "VmRSS")
 	if err != nil {
 		t.Fatal(err)
 	}
-	for line := range strings.Lines(string(status)) {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			kib, err := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(v), " kB"))
-			if err != nil {
-				t.Fatalf("parsing %q: %v", line, err)
-			}
-			return kib
-		}
-	}
-	t.Fatalf("no VmRSS in /proc/%d/status", pid)
-	return 0
+	return kib
 }
