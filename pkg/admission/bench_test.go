@@ -3,18 +3,17 @@ package admission
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"testing"
 	"time"
 
 	admissionv1 "k8s.io/api/admission/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	ctrladmission "sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/kratix-community/bucketstatestore-webhook/api/v1alpha1"
+	"github.com/kratix-community/bucketstatestore-webhook/internal/testkit"
 	"github.com/kratix-community/bucketstatestore-webhook/pkg/defaults"
 	"github.com/kratix-community/bucketstatestore-webhook/pkg/probe"
 )
@@ -146,10 +145,7 @@ func BenchmarkValidatorServeHTTP(b *testing.B) {
 func benchReviewBody(b *testing.B) []byte {
 	b.Helper()
 	req := benchRequest()
-	body, err := json.Marshal(admissionv1.AdmissionReview{
-		TypeMeta: metav1.TypeMeta{APIVersion: "ctrladmission.k8s.io/v1", Kind: "AdmissionReview"},
-		Request:  &req.AdmissionRequest,
-	})
+	body, err := testkit.ReviewJSON(req.AdmissionRequest)
 	if err != nil {
 		b.Fatal(err)
 	}

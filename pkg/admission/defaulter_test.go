@@ -9,18 +9,13 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"gomodules.xyz/jsonpatch/v2"
 	admissionv1 "k8s.io/api/admission/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	ctrladmission "sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	"github.com/kratix-community/bucketstatestore-webhook/internal/testkit"
 )
 
 func rawRequest(op admissionv1.Operation, raw string) ctrladmission.Request {
-	return ctrladmission.Request{AdmissionRequest: admissionv1.AdmissionRequest{
-		UID:       "uid-1",
-		Kind:      metav1.GroupVersionKind{Group: "platform.kratix.io", Version: "v1alpha1", Kind: "BucketStateStore"},
-		Operation: op,
-		Object:    runtime.RawExtension{Raw: []byte(raw)},
-	}}
+	return ctrladmission.Request{AdmissionRequest: testkit.Review{UID: "uid-1", Operation: op, Object: []byte(raw)}.Request()}
 }
 
 func TestDefaulterHandle(t *testing.T) {

@@ -28,6 +28,7 @@ import (
 	ctrladmission "sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/kratix-community/bucketstatestore-webhook/api/v1alpha1"
+	"github.com/kratix-community/bucketstatestore-webhook/internal/testkit"
 	"github.com/kratix-community/bucketstatestore-webhook/pkg/defaults"
 	"github.com/kratix-community/bucketstatestore-webhook/pkg/probe"
 )
@@ -74,8 +75,8 @@ func FuzzAdmissionReview(f *testing.F) {
 		fuzzReview(admissionv1.Update, fuzzStoreJSON, fuzzStoreJSON),
 		fuzzReview(admissionv1.Delete, "", fuzzStoreJSON),
 		fuzzReview(admissionv1.Create, `{"metadata":{"name":"s"}}`, ""),
-		[]byte(`{"apiVersion":"ctrladmission.k8s.io/v1","kind":"AdmissionReview","request":null}`),
-		[]byte(`{"apiVersion":"ctrladmission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u","operation":"CREATE"}}`),
+		[]byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":null}`),
+		[]byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u","operation":"CREATE"}}`),
 		[]byte(`{}`),
 		[]byte(`null`),
 		{},
@@ -123,19 +124,8 @@ func FuzzAdmissionObject(f *testing.F) {
 	}
 	h := newFuzzHandlers()
 	f.Fuzz(func(t *testing.T, op, user string, object, oldObject []byte) {
-		body, err := json.Marshal(admissionv1.AdmissionReview{
-			TypeMeta: metav1.TypeMeta{APIVersion: "ctrladmission.k8s.io/v1", Kind: "AdmissionReview"},
-			Request: &admissionv1.AdmissionRequest{
-				UID:       "fuzz-uid",
-				Kind:      metav1.GroupVersionKind{Group: "platform.kratix.io", Version: "v1alpha1", Kind: "BucketStateStore"},
-				Resource:  metav1.GroupVersionResource{Group: "platform.kratix.io", Version: "v1alpha1", Resource: "bucketstatestores"},
-				Name:      "s",
-				Operation: admissionv1.Operation(op),
-				UserInfo:  authenticationv1.UserInfo{Username: user},
-				Object:    fuzzRaw(object),
-				OldObject: fuzzRaw(oldObject),
-			},
-		})
+		body, err := testkit.Review{UID: "fuzz-uid", Operation: admissionv1.Operation(op), User: authenticationv1.UserInfo{Username: user},
+			Object: object, OldObject: oldObject}.JSON()
 		if err != nil {
 			// The object is not JSON, so it cannot sit inside a JSON review; broken
 			// bodies are FuzzAdmissionReview's job.
@@ -150,28 +140,12 @@ const fuzzStoreJSON = `{"apiVersion":"platform.kratix.io/v1alpha1","kind":"Bucke
 	`"spec":{"bucketName":"kratix","endpoint":"minio:9000","path":"destinations/","secretRef":{"name":"creds"}}}`
 
 func fuzzReview(op admissionv1.Operation, object, old string) []byte {
-	body, err := json.Marshal(admissionv1.AdmissionReview{
-		TypeMeta: metav1.TypeMeta{APIVersion: "ctrladmission.k8s.io/v1", Kind: "AdmissionReview"},
-		Request: &admissionv1.AdmissionRequest{
-			UID:       "705ab4f5-6393-11e8-b7cc-42010a800002",
-			Kind:      metav1.GroupVersionKind{Group: "platform.kratix.io", Version: "v1alpha1", Kind: "BucketStateStore"},
-			Operation: op,
-			UserInfo:  authenticationv1.UserInfo{Username: "alice"},
-			Object:    fuzzRaw([]byte(object)),
-			OldObject: fuzzRaw([]byte(old)),
-		},
-	})
+	body, err := testkit.Review{UID: "705ab4f5-6393-11e8-b7cc-42010a800002", Operation: op, User: authenticationv1.UserInfo{Username: "alice"},
+		Object: []byte(object), OldObject: []byte(old)}.JSON()
 	if err != nil {
 		panic(err)
 	}
 	return body
-}
-
-func fuzzRaw(b []byte) runtime.RawExtension {
-	if len(b) == 0 {
-		return runtime.RawExtension{}
-	}
-	return runtime.RawExtension{Raw: b}
 }
 
 // fuzzHandlers are the two webhooks as cmd/webhook registers them, the validator once per

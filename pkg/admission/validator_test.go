@@ -14,13 +14,13 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/utils/ptr"
 	ctrladmission "sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/kratix-community/bucketstatestore-webhook/api/v1alpha1"
+	"github.com/kratix-community/bucketstatestore-webhook/internal/testkit"
 	"github.com/kratix-community/bucketstatestore-webhook/pkg/probe"
 )
 
@@ -61,23 +61,9 @@ func secret(data map[string]string) *corev1.Secret {
 }
 
 func request(op admissionv1.Operation, obj, old *v1alpha1.BucketStateStore) ctrladmission.Request {
-	raw := func(o *v1alpha1.BucketStateStore) runtime.RawExtension {
-		if o == nil {
-			return runtime.RawExtension{}
-		}
-		b, _ := json.Marshal(o)
-		return runtime.RawExtension{Raw: b}
-	}
-	return ctrladmission.Request{AdmissionRequest: admissionv1.AdmissionRequest{
-		UID:       "uid-1",
-		Kind:      metav1.GroupVersionKind{Group: "platform.kratix.io", Version: "v1alpha1", Kind: "BucketStateStore"},
-		Operation: op,
-		Name:      "default",
-		UserInfo:  authenticationv1.UserInfo{Username: "alice"},
-		Object:    raw(obj),
-		OldObject: raw(old),
-		DryRun:    ptr.To(false),
-	}}
+	r := testkit.Review{UID: "uid-1", Operation: op, User: authenticationv1.UserInfo{Username: "alice"},
+		Object: testkit.StoreJSON(obj), OldObject: testkit.StoreJSON(old)}
+	return ctrladmission.Request{AdmissionRequest: r.Request()}
 }
 
 func store(mutate ...func(*v1alpha1.BucketStateStoreSpec)) *v1alpha1.BucketStateStore {
