@@ -96,54 +96,35 @@ func TestReviewIsWhatTheAPIServerSends(t *testing.T) {
 		TypeMeta:   metav1.TypeMeta{APIVersion: "platform.kratix.io/v1alpha1", Kind: "BucketStateStore"},
 		ObjectMeta: metav1.ObjectMeta{Name: "s"},
 	})
+	other := []byte(`{"spec":{}}`)
 	alice := authenticationv1.UserInfo{Username: "alice"}
 	kind := metav1.GroupVersionKind{Group: "platform.kratix.io", Version: "v1alpha1", Kind: "BucketStateStore"}
 	resource := metav1.GroupVersionResource{Group: "platform.kratix.io", Version: "v1alpha1", Resource: "bucketstatestores"}
-	dryRun := false
-	base := admissionv1.AdmissionRequest{
-		UID: "u1", Kind: kind, Resource: resource, RequestKind: &kind, RequestResource: &resource,
-		Name: "s", UserInfo: alice, DryRun: &dryRun,
-	}
 	tests := map[string]struct {
-		review Review
-		want   func(r *admissionv1.AdmissionRequest)
+		op                 admissionv1.Operation
+		object, oldObject  []byte
+		wantName, wantOpts string
 	}{
-		"a CREATE carries the object and is named after it": {
-			review: Review{UID: "u1", Operation: admissionv1.Create, User: alice, Object: store},
-			want: func(r *admissionv1.AdmissionRequest) {
-				r.Operation, r.Object.Raw = admissionv1.Create, store
-				r.Options.Raw = []byte(`{"kind":"CreateOptions","apiVersion":"meta.k8s.io/v1"}`)
-			},
-		},
-		"an UPDATE carries both objects": {
-			review: Review{UID: "u1", Operation: admissionv1.Update, User: alice, Object: store, OldObject: store},
-			want: func(r *admissionv1.AdmissionRequest) {
-				r.Operation, r.Object.Raw, r.OldObject.Raw = admissionv1.Update, store, store
-				r.Options.Raw = []byte(`{"kind":"UpdateOptions","apiVersion":"meta.k8s.io/v1"}`)
-			},
-		},
-		"a DELETE is named after its old object": {
-			review: Review{UID: "u1", Operation: admissionv1.Delete, User: alice, OldObject: store},
-			want: func(r *admissionv1.AdmissionRequest) {
-				r.Operation, r.OldObject.Raw = admissionv1.Delete, store
-				r.Options.Raw = []byte(`{"kind":"DeleteOptions","apiVersion":"meta.k8s.io/v1"}`)
-			},
-		},
-		"an operation the API server does not send has no options": {
-			review: Review{UID: "u1", Operation: "CONNECT", User: alice, Object: []byte(`{"spec":{}}`)},
-			want: func(r *admissionv1.AdmissionRequest) {
-				r.Operation, r.Object.Raw, r.Name = "CONNECT", []byte(`{"spec":{}}`), ""
-			},
-		},
+		"a CREATE carries the object and is named after it":        {op: admissionv1.Create, object: store, wantName: "s", wantOpts: "CreateOptions"},
+		"an UPDATE carries both objects":                           {op: admissionv1.Update, object: store, oldObject: store, wantName: "s", wantOpts: "UpdateOptions"},
+		"a DELETE is named after its old object":                   {op: admissionv1.Delete, oldObject: store, wantName: "s", wantOpts: "DeleteOptions"},
+		"an operation the API server does not send has no options": {op: "CONNECT", object: other},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			want := base
-			tc.want(&want)
-			if diff := cmp.Diff(want, tc.review.Request()); diff != "" {
+			r := Review{UID: "u1", Operation: tc.op, User: alice, Object: tc.object, OldObject: tc.oldObject}
+			want := admissionv1.AdmissionRequest{
+				UID: "u1", Kind: kind, Resource: resource, RequestKind: &kind, RequestResource: &resource,
+				Name: tc.wantName, Operation: tc.op, UserInfo: alice, DryRun: new(bool),
+				Object: raw(tc.object), OldObject: raw(tc.oldObject),
+			}
+			if tc.wantOpts != "" {
+				want.Options.Raw = []byte(`{"kind":"` + tc.wantOpts + `","apiVersion":"meta.k8s.io/v1"}`)
+			}
+			if diff := cmp.Diff(want, r.Request()); diff != "" {
 				t.Fatalf("Request() (-want +got):\n%s", diff)
 			}
-			body, err := tc.review.JSON()
+			body, err := r.JSON()
 			if err != nil {
 				t.Fatal(err)
 			}
