@@ -87,9 +87,19 @@ docker-build: ## Build the container image (needs a Docker engine).
 CLUSTER_KUBECTL ?= kubectl
 
 .PHONY: deploy
-deploy: ## Install on the cluster of the current kubeconfig (needs cert-manager).
-	$(CLUSTER_KUBECTL) apply --server-side -k manifests/default
+deploy: ## Install manifests/default with the image IMG (the one docker-build built) on the cluster of the current kubeconfig (needs cert-manager).
+	@# A temporary overlay sets the image; the tree is left as it is.
+	@f=$$(mktemp) && go run ./hack/release manifests -image $(IMG) > $$f && \
+		$(CLUSTER_KUBECTL) apply --server-side -f $$f; rc=$$?; rm -f $$f; exit $$rc
 
 .PHONY: undeploy
 undeploy: ## Remove it from the cluster of the current kubeconfig.
 	$(CLUSTER_KUBECTL) delete --ignore-not-found -k manifests/default
+
+##@ Release
+
+DIST ?= $(CURDIR)/dist
+
+.PHONY: release
+release: ## Stamp VERSION=vX.Y.Z into the manifests and the chart, render dist/bucketstatestore-webhook.yaml and package the chart into dist/.
+	go run ./hack/release build -version $(VERSION) -dist $(DIST)
