@@ -110,7 +110,10 @@ func Render(root, dir, image string) ([]byte, error) {
 		}
 		target = overlay
 	}
-	res, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(filesys.MakeFsOnDisk(), target)
+	// In kubectl kustomize's order: Namespaces, RBAC and Services before the Deployment.
+	opts := krusty.MakeDefaultOptions()
+	opts.Reorder = krusty.ReorderOptionLegacy
+	res, err := krusty.MakeKustomizer(opts).Run(filesys.MakeFsOnDisk(), target)
 	if err != nil {
 		return nil, fmt.Errorf("kustomize %s: %w", dir, err)
 	}
