@@ -2,6 +2,7 @@ package release
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -89,7 +90,7 @@ func rewrite(path string, re *regexp.Regexp, line string) error {
 // Render builds the kustomize directory dir, relative to root, as `kubectl kustomize`
 // does. A non-empty image (name[:tag][@digest]) replaces the released one, through a
 // temporary overlay rather than an edit of the tree.
-func Render(root, dir, image string) ([]byte, error) {
+func Render(root, dir, image string) (_ []byte, retErr error) {
 	target, err := filepath.Abs(filepath.Join(root, dir))
 	if err != nil {
 		return nil, err
@@ -99,7 +100,7 @@ func Render(root, dir, image string) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		defer os.RemoveAll(overlay)
+		defer func() { retErr = errors.Join(retErr, os.RemoveAll(overlay)) }()
 		// kustomize takes a base by relative path only.
 		base, err := filepath.Rel(overlay, target)
 		if err != nil {
