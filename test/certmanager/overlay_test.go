@@ -85,14 +85,8 @@ spec:
 // its path relative to the module root.
 func writeOverlay(t *testing.T, namespace string) string {
 	t.Helper()
-	dir := filepath.Join(env.WorkDir, "overlay-"+namespace)
-	must(t, os.MkdirAll(dir, 0o755))
-	rel := func(p string) string {
-		r, err := filepath.Rel(dir, filepath.Join(env.Root, p))
-		must(t, err)
-		return r
-	}
-	kustomization := fmt.Sprintf(`apiVersion: kustomize.config.k8s.io/v1beta1
+	return writeKustomization(t, "overlay-"+namespace, func(rel func(string) string) string {
+		return fmt.Sprintf(`apiVersion: kustomize.config.k8s.io/v1beta1
 kind: Kustomization
 namespace: %s
 resources:
@@ -110,9 +104,48 @@ patches:
       path: /spec/ingress/0/from
       value: [{ipBlock: {cidr: 10.0.0.0/16}}]
 `, namespace, rel("manifests/default"), rel("manifests/components/network-policy"), rel("manifests/components/service-monitor"),
-		rel("manifests/components/system-cluster-critical"), rel("manifests/tls-names"))
-	must(t, os.WriteFile(filepath.Join(dir, "kustomization.yaml"), []byte(kustomization), 0o644))
+			rel("manifests/components/system-cluster-critical"), rel("manifests/tls-names"))
+	})
+}
+
+// writeKustomization writes the kustomization.yaml that kustomization returns into a
+// directory name of the suite's, and returns that directory relative to the module
+// root, as render takes it. kustomization names the tree's directories through rel,
+// which makes them relative to the new one (kustomize refuses absolute paths).
+func writeKustomization(t *testing.T, name string, kustomization func(rel func(string) string) string) string {
+	t.Helper()
+	dir := filepath.Join(env.WorkDir, name)
+	must(t, os.MkdirAll(dir, 0o755))
+	rel := func(p string) string {
+		r, err := filepath.Rel(dir, filepath.Join(env.Root, p))
+		must(t, err)
+		return r
+	}
+	must(t, os.WriteFile(filepath.Join(dir, "kustomization.yaml"), []byte(kustomization(rel)), 0o644))
 	r, err := filepath.Rel(env.Root, dir)
 	must(t, err)
 	return r
+}
+
+// TestTheNetworkPolicyComponentNeedsTheAPIServersSource checks what docs/security.md
+// promises: until an overlay says where the API server calls from, the API server
+// refuses the component's NetworkPolicy, so it cannot lock the API server out.
+func TestTheNetworkPolicyComponentNeedsTheAPIServersSource(t *testing.T) {
+	dir := writeKustomization(t, "overlay-unpatched-network-policy", func(rel func(string) string) string {
+		return fmt.Sprintf("resources: [%s]\ncomponents: [%s]\n", rel("manifests/base"), rel("manifests/components/network-policy"))
+	})
+	var policies []*unstructured.Unstructured
+	for _, o := range decode(t, render(t, dir)) {
+		if o.GetKind() == "NetworkPolicy" {
+			policies = append(policies, o)
+		}
+	}
+	if len(policies) != 1 {
+		t.Fatalf("the component renders %d NetworkPolicies, want 1", len(policies))
+	}
+	createNamespace(t, policies[0].GetNamespace())
+	res := kubectl(t, toYAML(t, policies), "apply", "--server-side", "--dry-run=server", "--field-manager="+fieldManager, "-f", "-")
+	if res.Exit == 0 || !strings.Contains(res.Stderr, "ipBlock.cidr") {
+		t.Errorf("applying the NetworkPolicy with its placeholder: exit %d: %s; want it refused at ipBlock.cidr", res.Exit, res.Stderr)
+	}
 }
