@@ -7,6 +7,8 @@ KUBECTL := $(BIN)/k8s/kubectl
 CONTROLLER_GEN := $(BIN)/k8s/controller-gen
 GOLANGCI_LINT_VERSION ?= v2.15.0
 GOLANGCI_LINT := $(BIN)/golangci-lint-$(GOLANGCI_LINT_VERSION)
+ACTIONLINT_VERSION ?= v1.7.12
+ACTIONLINT := $(BIN)/actionlint-$(ACTIONLINT_VERSION)
 export KUBEBUILDER_ASSETS := $(BIN)/k8s
 
 .DEFAULT_GOAL := help
@@ -33,14 +35,19 @@ components-controller-gen:
 	hack/build-components.sh controller-gen
 
 .PHONY: lint
-lint: $(GOLANGCI_LINT) ## Check formatting (gofmt), then run go vet and golangci-lint (pinned, built into bin/).
+lint: $(GOLANGCI_LINT) $(ACTIONLINT) ## Check formatting (gofmt), then run go vet, golangci-lint and actionlint on .github/workflows (pinned, built into bin/).
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then echo "not gofmt-ed (run gofmt -w):"; echo "$$unformatted"; exit 1; fi
 	go vet ./...
 	$(GOLANGCI_LINT) run ./...
+	$(ACTIONLINT)
 
 $(GOLANGCI_LINT):
 	GOBIN=$(BIN)/.build/golangci go install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
 	mv $(BIN)/.build/golangci/golangci-lint $@
+
+$(ACTIONLINT):
+	GOBIN=$(BIN)/.build/actionlint go install github.com/rhysd/actionlint/cmd/actionlint@$(ACTIONLINT_VERSION)
+	mv $(BIN)/.build/actionlint/actionlint $@
 
 .PHONY: test
 test: components build ## Run every test: unit tests with -race, then the integration suite against real binaries.
@@ -87,9 +94,19 @@ docker-build: ## Build the container image (needs a Docker engine).
 CLUSTER_KUBECTL ?= kubectl
 
 .PHONY: deploy
-deploy: ## Install on the cluster of the current kubeconfig (needs cert-manager).
-	$(CLUSTER_KUBECTL) apply --server-side -k manifests/default
+deploy: ## Install manifests/default with the image IMG (the one docker-build built) on the cluster of the current kubeconfig (needs cert-manager).
+	@# A temporary overlay sets the image; the tree is left as it is.
+	@f=$$(mktemp) && go run ./hack/release manifests -image $(IMG) > $$f && \
+		$(CLUSTER_KUBECTL) apply --server-side -f $$f; rc=$$?; rm -f $$f; exit $$rc
 
 .PHONY: undeploy
 undeploy: ## Remove it from the cluster of the current kubeconfig.
 	$(CLUSTER_KUBECTL) delete --ignore-not-found -k manifests/default
+
+##@ Release
+
+DIST ?= $(CURDIR)/dist
+
+.PHONY: release
+release: ## Stamp VERSION=vX.Y.Z into the manifests and the chart, render dist/bucketstatestore-webhook.yaml and package the chart into dist/.
+	go run ./hack/release build -version $(VERSION) -dist $(DIST)

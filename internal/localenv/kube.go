@@ -40,6 +40,9 @@ type KubeOptions struct {
 	Dir string
 	// Progress receives a note when the servers could not get a parent-death signal.
 	Progress io.Writer
+	// APIServerFlags are kube-apiserver flags (name without dashes, value) beyond
+	// envtest's defaults.
+	APIServerFlags map[string]string
 }
 
 // StartKube starts etcd and kube-apiserver, installs the CRDs in CRDDir and writes an
@@ -83,6 +86,9 @@ func StartKube(opts KubeOptions) (_ *Kube, retErr error) {
 		},
 		ControlPlaneStartTimeout: time.Minute,
 		ControlPlaneStopTimeout:  20 * time.Second,
+	}
+	for name, value := range opts.APIServerFlags {
+		k.env.ControlPlane.APIServer.Configure().Set(name, value)
 	}
 	cfg, err := k.env.Start()
 	if err != nil {

@@ -27,6 +27,10 @@ type WebhookOptions struct {
 	CA *CA
 	// Port, HealthPort and MetricsPort are the ports to listen on; 0 picks a free one.
 	Port, HealthPort, MetricsPort int
+	// ServerName is the name the readiness check verifies the serving certificate
+	// for, as the API server does for a webhook registered by Service; empty means
+	// 127.0.0.1.
+	ServerName string
 	// Args are appended to the flags StartWebhook sets; a repeated flag's last value wins.
 	Args []string
 	// Env is added to the webhook's environment, which is this process's without
@@ -92,6 +96,7 @@ func StartWebhook(ctx context.Context, opts WebhookOptions) (_ *Webhook, retErr 
 	}()
 
 	tlsConfig := opts.CA.TLSConfig()
+	tlsConfig.ServerName = opts.ServerName
 	err = poll(ctx, 30*time.Second, 100*time.Millisecond, func(ctx context.Context) (bool, string, error) {
 		if done, _ := w.proc.exited(); done {
 			return false, "", fmt.Errorf("%s", w.proc.describeExit())

@@ -142,6 +142,10 @@ func start(ctx context.Context, componentLog *localenv.LogBuffer) (_ *suite, ret
 		CRDDir:   filepath.Join(s.Root, localenv.CRDDir),
 		Dir:      filepath.Join(s.WorkDir, "kube"),
 		Progress: os.Stderr,
+		// Webhooks registered by Service are called at one of the Service's endpoints,
+		// not at its ClusterIP (no kube-proxy here): the Helm install test points an
+		// EndpointSlice at the webhook binary that stands in for the Deployment's pods.
+		APIServerFlags: map[string]string{"enable-aggregator-routing": "true"},
 	})
 	if err != nil {
 		return nil, err
