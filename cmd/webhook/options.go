@@ -33,11 +33,15 @@ type Options struct {
 	MaxProbes      int
 	ProbeViaProxy  bool
 	IAMEndpoint    string
+	IAMEndpoints   []string
+	IAMUntrusted   string
 	DenyCIDRs      []string
 	AllowEndpoints []string
-	AccessReview   bool
-	PrintVersion   bool
-	Zap            zap.Options
+	// AllowControlPlane lets the probe reach the cluster's control plane.
+	AllowControlPlane bool
+	AccessReview      bool
+	PrintVersion      bool
+	Zap               zap.Options
 }
 
 // tlsVersions are the accepted values of --tls-min-version; older versions are refused.
@@ -58,8 +62,15 @@ func NewOptions() *Options {
 		ProbeCacheTTL: time.Minute,
 		MaxProbes:     probe.DefaultMaxConcurrent,
 		AccessReview:  true,
+		IAMUntrusted:  iamUntrustedAdmit,
 	}
 }
+
+// The values of --iam-untrusted-endpoints.
+const (
+	iamUntrustedAdmit = "admit"
+	iamUntrustedDeny  = "deny"
+)
 
 // AddFlags binds the options to flags.
 func (o *Options) AddFlags(fs *pflag.FlagSet) {
@@ -78,8 +89,11 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&o.MaxProbes, "max-concurrent-probes", o.MaxProbes, "how many bucket probes may run at once; a probe waits for a slot within its --probe-timeout and past it the store is denied as Busy (cache hits and merged probes take no slot)")
 	fs.BoolVar(&o.ProbeViaProxy, "probe-via-proxy", o.ProbeViaProxy, "send probes through the proxy in HTTPS_PROXY/HTTP_PROXY/NO_PROXY, as Kratix's minio-go does; the guard then checks endpoint host names and what they resolve to in the webhook, not the address the proxy connects to")
 	fs.StringVar(&o.IAMEndpoint, "iam-endpoint", o.IAMEndpoint, "endpoint the IAM credential chain asks for credentials instead of the instance metadata service; for testing")
+	fs.StringSliceVar(&o.IAMEndpoints, "iam-endpoints", o.IAMEndpoints, "hosts and CIDRs besides Amazon S3's that authMethod IAM stores may be probed at with the webhook's IAM credentials")
+	fs.StringVar(&o.IAMUntrusted, "iam-untrusted-endpoints", o.IAMUntrusted, "what happens to an authMethod IAM store at any other endpoint, or over plain HTTP: admit (unprobed, with a warning) or deny")
 	fs.StringSliceVar(&o.DenyCIDRs, "deny-cidrs", o.DenyCIDRs, "CIDRs the probe may not connect to, in addition to link-local and cloud metadata addresses")
 	fs.StringSliceVar(&o.AllowEndpoints, "allow-endpoints", o.AllowEndpoints, "if set, the only hosts and CIDRs the probe may connect to")
+	fs.BoolVar(&o.AllowControlPlane, "allow-control-plane", o.AllowControlPlane, "let the probe reach the cluster's control plane: the kubernetes Service, the API server the webhook uses, and the kubelet and etcd ports")
 	fs.BoolVar(&o.AccessReview, "subject-access-review", o.AccessReview, "check with a SubjectAccessReview that the requesting user may get a Secret before reading it")
 	fs.BoolVar(&o.PrintVersion, "version", false, "print the version and exit")
 
@@ -111,6 +125,15 @@ func (o *Options) Validate() error {
 	}
 	if _, err := o.denyPrefixes(); err != nil {
 		errs = append(errs, err)
+	}
+	if _, err := probe.ParseHostList(o.AllowEndpoints); err != nil {
+		errs = append(errs, fmt.Errorf("--allow-endpoints: %w", err))
+	}
+	if _, err := probe.ParseHostList(o.IAMEndpoints); err != nil {
+		errs = append(errs, fmt.Errorf("--iam-endpoints: %w", err))
+	}
+	if o.IAMUntrusted != iamUntrustedAdmit && o.IAMUntrusted != iamUntrustedDeny {
+		errs = append(errs, fmt.Errorf("--iam-untrusted-endpoints must be admit or deny, not %q", o.IAMUntrusted))
 	}
 	return errors.Join(errs...)
 }

@@ -3,7 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/http"
+	"net/netip"
+	"net/url"
+	"os"
+	"strconv"
 	"time"
 
 	"k8s.io/client-go/kubernetes"
@@ -29,13 +34,19 @@ func run(ctx context.Context, opts *Options) error {
 	log.Info("starting", "version", version, "probe", opts.ProbeMode, "probeTimeout", opts.ProbeTimeout.String(), "probeCacheTTL", opts.ProbeCacheTTL.String(),
 		"maxConcurrentProbes", opts.MaxProbes, "probeViaProxy", opts.ProbeViaProxy)
 
-	prober, err := newProber(opts)
+	// The prober's own problems, such as an unusable trust bundle, need no cluster and
+	// are reported first; the guard needs the API server's address when there is one.
+	cfg, cfgErr := server.RestConfig(opts.Kubeconfig, "bucketstatestore-webhook/"+version)
+	apiServer := ""
+	if cfgErr == nil {
+		apiServer = cfg.Host
+	}
+	prober, err := newProber(ctx, opts, apiServer)
 	if err != nil {
 		return err
 	}
-	cfg, err := server.RestConfig(opts.Kubeconfig, "bucketstatestore-webhook/"+version)
-	if err != nil {
-		return err
+	if cfgErr != nil {
+		return cfgErr
 	}
 	clientset, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
@@ -74,16 +85,35 @@ func run(ctx context.Context, opts *Options) error {
 	return nil
 }
 
-func newProber(opts *Options) (probe.Prober, error) {
+// newProber builds the prober the flags describe. apiServer is the address the webhook
+// reaches the API server at, which the guard refuses; empty when unknown.
+func newProber(ctx context.Context, opts *Options, apiServer string) (probe.Prober, error) {
 	deny, err := opts.denyPrefixes()
 	if err != nil {
 		return nil, err
 	}
-	guard, err := probe.NewGuard(deny, opts.AllowEndpoints)
+	guardOpts := probe.GuardOptions{Deny: deny, Allow: opts.AllowEndpoints, AllowControlPlane: opts.AllowControlPlane}
+	if !opts.AllowControlPlane {
+		if guardOpts.ControlPlane, err = controlPlane(ctx, apiServer); err != nil {
+			return nil, err
+		}
+	}
+	guard, err := probe.NewGuard(guardOpts)
 	if err != nil {
 		return nil, fmt.Errorf("--allow-endpoints: %w", err)
 	}
-	s3opts := probe.S3Options{Timeout: opts.ProbeTimeout, IAMEndpoint: opts.IAMEndpoint, Guard: guard, MaxConcurrent: opts.MaxProbes}
+	iamEndpoints, err := probe.ParseHostList(opts.IAMEndpoints)
+	if err != nil {
+		return nil, fmt.Errorf("--iam-endpoints: %w", err)
+	}
+	s3opts := probe.S3Options{
+		Timeout:          opts.ProbeTimeout,
+		IAMEndpoint:      opts.IAMEndpoint,
+		IAMEndpoints:     iamEndpoints,
+		DenyUntrustedIAM: opts.IAMUntrusted == iamUntrustedDeny,
+		Guard:            guard,
+		MaxConcurrent:    opts.MaxProbes,
+	}
 	if opts.ProbeViaProxy {
 		s3opts.Proxy = http.ProxyFromEnvironment
 	}
@@ -92,4 +122,52 @@ func newProber(opts *Options) (probe.Prober, error) {
 		return nil, err
 	}
 	return probe.NewCache(s3, opts.ProbeCacheTTL, time.Now), nil
+}
+
+// controlPlane returns the addresses of the cluster's control plane the probe must not
+// reach: every port of the kubernetes Service's address, when the webhook runs in a pod,
+// and the address and port the webhook itself reaches the API server at (apiServer, the
+// rest config's Host), only that port, so that another service on the same host stays
+// reachable.
+func controlPlane(ctx context.Context, apiServer string) ([]netip.AddrPort, error) {
+	var addrs []netip.AddrPort
+	if a, err := netip.ParseAddr(os.Getenv("KUBERNETES_SERVICE_HOST")); err == nil {
+		addrs = append(addrs, netip.AddrPortFrom(a, 0))
+	}
+	if apiServer == "" {
+		return addrs, nil
+	}
+	u, err := url.Parse(apiServer)
+	if err != nil || u.Hostname() == "" {
+		// rest.Config allows a Host without a scheme.
+		if u, err = url.Parse("https://" + apiServer); err != nil {
+			return nil, fmt.Errorf("reading the API server's address %q: %w", apiServer, err)
+		}
+	}
+	port := map[string]uint16{"http": 80, "https": 443}[u.Scheme]
+	if p := u.Port(); p != "" {
+		n, err := strconv.ParseUint(p, 10, 16)
+		if err != nil {
+			return nil, fmt.Errorf("reading the API server's port in %q: %w", apiServer, err)
+		}
+		port = uint16(n)
+	}
+	ips, err := resolveHost(ctx, u.Hostname())
+	if err != nil {
+		return nil, fmt.Errorf("resolving the API server's host %q, to keep the probe away from it: %w", u.Hostname(), err)
+	}
+	for _, a := range ips {
+		addrs = append(addrs, netip.AddrPortFrom(a, port))
+	}
+	return addrs, nil
+}
+
+// resolveHost returns host's addresses: host itself when it is one.
+func resolveHost(ctx context.Context, host string) ([]netip.Addr, error) {
+	if a, err := netip.ParseAddr(host); err == nil {
+		return []netip.Addr{a}, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, server.KubeTimeout)
+	defer cancel()
+	return net.DefaultResolver.LookupNetIP(ctx, "ip", host)
 }

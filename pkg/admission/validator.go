@@ -136,6 +136,11 @@ func (v *Validator) handle(ctx context.Context, req ctrladmission.Request) ctrla
 	if err == nil {
 		return ctrladmission.Allowed("").WithWarnings(warnings...)
 	}
+	var notProbed *probe.NotProbed
+	if errors.As(err, &notProbed) {
+		log.Info("bucket not probed", "reason", notProbed.Reason, "endpoint", spec.Endpoint, "bucket", spec.BucketName)
+		return ctrladmission.Allowed("").WithWarnings(append(warnings, notProbed.Warning)...)
+	}
 	var failure *probe.Failure
 	if !errors.As(err, &failure) {
 		failure = &probe.Failure{Reason: probe.ReasonUnknown, Message: err.Error(), Err: err}
@@ -153,6 +158,8 @@ func probeError(spec *v1alpha1.BucketStateStoreSpec, specPath *field.Path, failu
 	switch failure.Reason {
 	case probe.ReasonBucketNotFound:
 		return field.Invalid(specPath.Child("bucketName"), spec.BucketName, failure.Error())
+	case probe.ReasonIAMNotTrusted:
+		return field.Invalid(specPath.Child("authMethod"), spec.AuthMethod, failure.Error())
 	case probe.ReasonAccessDenied, probe.ReasonInvalidAccessKeyID, probe.ReasonSignatureMismatch, probe.ReasonCredentialsUnavailable:
 		if spec.AuthMethod == v1alpha1.AuthMethodIAM {
 			return field.Invalid(specPath.Child("authMethod"), spec.AuthMethod, failure.Error())

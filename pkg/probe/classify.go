@@ -101,7 +101,14 @@ func classifyRaw(err error, s scene) *Failure {
 		strings.Contains(err.Error(), "first record does not look like a TLS handshake") {
 		return plainHTTPFailure(t)
 	}
-	return &Failure{Reason: ReasonUnknown, Message: fmt.Sprintf("probing %q failed: %s", t.Endpoint, err)}
+	// The kernel's words for a failed connection are fixed texts, safe to repeat; any
+	// other error may quote what the endpoint sent.
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		return &Failure{Reason: ReasonUnknown, Message: fmt.Sprintf(
+			"connecting to %q failed: %s; check endpoint and that the webhook can reach it", t.Endpoint, errno.Error())}
+	}
+	return notS3Failure(t)
 }
 
 // classifyS3 reads the error an S3 endpoint answered with.
@@ -118,12 +125,12 @@ func classifyS3(e minio.ErrorResponse, s scene) *Failure {
 		}
 		return &Failure{Reason: ReasonAccessDenied, Message: fmt.Sprintf(
 			"the credentials may not read bucket %q; allow s3:ListBucket on it", t.Bucket)}
-	case "InvalidAccessKeyId":
+	case minio.InvalidAccessKeyID:
 		if iam {
 			return &Failure{Reason: ReasonInvalidAccessKeyID, Message: "the endpoint does not know the webhook's IAM access key; " + iamRemedy}
 		}
 		return &Failure{Reason: ReasonInvalidAccessKeyID, Message: "the access key ID is not known to the endpoint; check accessKeyID in the Secret"}
-	case "SignatureDoesNotMatch":
+	case minio.SignatureDoesNotMatch:
 		if iam {
 			return &Failure{Reason: ReasonSignatureMismatch, Message: "the endpoint rejected the signature made with the webhook's IAM credentials; " + iamRemedy}
 		}
@@ -136,11 +143,22 @@ func classifyS3(e minio.ErrorResponse, s scene) *Failure {
 	}
 	if e.Code == "" || strings.HasPrefix(e.Code, status+" ") {
 		// minio-go names a response without an S3 error body by its status line.
+		return notS3Failure(t)
+	}
+	if !knownS3Codes[e.Code] {
 		return &Failure{Reason: ReasonUnknown, Message: fmt.Sprintf(
-			"%q answered HTTP %d, which is not an S3 error response; check that endpoint is an S3 API", t.Endpoint, e.StatusCode)}
+			"%q answered with an error code that S3 does not use while checking bucket %q; check endpoint", t.Endpoint, t.Bucket)}
 	}
 	return &Failure{Reason: ReasonUnknown, Message: fmt.Sprintf(
 		"%q answered S3 error %s (HTTP %d) while checking bucket %q", t.Endpoint, e.Code, e.StatusCode, t.Bucket)}
+}
+
+// notS3Failure is the answer to anything that is not an S3 API's. Its message is fixed:
+// repeating what a service said would let a store author read the banners of services
+// the webhook can reach. What it said goes to the log, in Failure.Err.
+func notS3Failure(t Target) *Failure {
+	return &Failure{Reason: ReasonNotS3, Message: fmt.Sprintf(
+		"%q did not answer as an S3 API; check that endpoint is the host and port of the S3 API", t.Endpoint)}
 }
 
 // sentHTTPToHTTPS recognises the 400 a TLS server answers a plain HTTP request with:

@@ -99,9 +99,31 @@ func TestClassify(t *testing.T) {
 			err:  urlErr(&net.OpError{Op: "dial", Err: refused(`endpoint "x" is refused: cloud metadata host name`)}),
 			want: refused(`endpoint "x" is refused: cloud metadata host name`),
 		},
-		"an unexpected error is reported as Unknown with the secret redacted": {
-			err:  errors.New("odd: " + testSecret),
-			want: &Failure{Reason: ReasonUnknown, Message: `probing "s3.example.com:9000" failed: odd: <redacted>`},
+		"an answer that is not HTTP is reported as NotS3 without repeating it": {
+			err:  urlErr(errors.New(`malformed HTTP response "SSH-2.0-OpenSSH_9.6 " + testSecret`)),
+			want: &Failure{Reason: ReasonNotS3, Message: `"s3.example.com:9000" did not answer as an S3 API; check that endpoint is the host and port of the S3 API`},
+		},
+		"an XML answer that is not S3's is reported as NotS3 without repeating it": {
+			err:  errors.New("expected element type <InitiateMultipartUploadResult> but have <banner>"),
+			op:   opWrite,
+			want: &Failure{Reason: ReasonNotS3, Message: `"s3.example.com:9000" did not answer as an S3 API; check that endpoint is the host and port of the S3 API`},
+		},
+		"a connection the network reset is reported with the kernel's words": {
+			err:  urlErr(&net.OpError{Op: "read", Net: "tcp", Err: os.NewSyscallError("read", syscall.ECONNRESET)}),
+			want: &Failure{Reason: ReasonUnknown, Message: `connecting to "s3.example.com:9000" failed: connection reset by peer; check endpoint and that the webhook can reach it`},
+		},
+		"an S3 error code S3 uses is repeated": {
+			err:  minio.ErrorResponse{Code: "SlowDown", StatusCode: 503},
+			want: &Failure{Reason: ReasonUnknown, Message: `"s3.example.com:9000" answered S3 error SlowDown (HTTP 503) while checking bucket "kratix"`},
+		},
+		"an error code S3 does not use is not repeated": {
+			err: minio.ErrorResponse{Code: "SSH-2.0-OpenSSH_9.6", StatusCode: 400},
+			want: &Failure{Reason: ReasonUnknown,
+				Message: `"s3.example.com:9000" answered with an error code that S3 does not use while checking bucket "kratix"; check endpoint`},
+		},
+		"an HTTP error without an S3 error body is reported as NotS3": {
+			err:  minio.ErrorResponse{Code: "404 Not Found", StatusCode: 404, Message: "Not Found"},
+			want: &Failure{Reason: ReasonNotS3, Message: `"s3.example.com:9000" did not answer as an S3 API; check that endpoint is the host and port of the S3 API`},
 		},
 	}
 	for name, tc := range tests {
@@ -140,6 +162,9 @@ func TestReasonOf(t *testing.T) {
 		"a wrapped Failure gives its reason":      {err: fmt.Errorf("probe: %w", &Failure{Reason: ReasonTimeout}), want: ReasonTimeout},
 		"any other error is Unknown":              {err: errors.New("boom"), want: ReasonUnknown},
 		"a nil *Failure stored in an error is OK": {err: error((*Failure)(nil)), want: ReasonOK},
+		"a store that was not probed gives its reason": {
+			err: &NotProbed{Reason: ReasonIAMNotTrusted, Warning: WarningIAMNotProbed}, want: ReasonIAMNotTrusted,
+		},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

@@ -1,6 +1,7 @@
 package probe
 
 import (
+	"crypto/x509"
 	"encoding/xml"
 	"fmt"
 	"io"
@@ -13,6 +14,13 @@ import (
 	"testing"
 	"time"
 )
+
+// init loads the system's certificate pool before any test sets SSL_CERT_FILE: Go reads
+// that variable once, when the pool is first loaded, and would otherwise trust the test
+// servers' certificate in every later test.
+func init() {
+	_, _ = x509.SystemCertPool()
+}
 
 // s3Answer is what the fake S3 answers one kind of request with instead of success.
 type s3Answer struct {

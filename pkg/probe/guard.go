@@ -5,38 +5,82 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"strconv"
 	"strings"
 	"syscall"
 )
 
 // Guard decides which endpoints the webhook may probe. A BucketStateStore names any host
 // it likes, and probing it makes the webhook send requests from inside the cluster, so
-// the guard keeps probes away from cloud metadata services and from ranges the operator
-// denies. It checks the host as written before connecting (CheckHost) and the address
-// actually dialled (Control), so a name that resolves, or later rebinds, to a refused
-// address is caught as well.
+// the guard keeps probes away from the local host's unspecified addresses, cloud
+// metadata services, the cluster's control plane and ranges the operator denies. It
+// checks the endpoint as written before connecting (CheckEndpoint) and the address and
+// port actually dialled (Control), so a name that resolves, or later rebinds, to a
+// refused address is caught as well.
 type Guard struct {
 	deny []denyRule
 
-	// allowNames and allowPrefixes form the allowlist; both empty means every address
-	// that is not denied may be probed.
-	allowNames    []string
-	allowPrefixes []netip.Prefix
+	// allow is the allowlist; empty means every address that is not denied may be
+	// probed.
+	allow HostList
 }
 
+// GuardOptions configure a Guard.
+type GuardOptions struct {
+	// Deny are CIDRs refused on every port, besides the built-in ones.
+	Deny []netip.Prefix
+	// Allow, when not empty, are the only endpoints that may be probed: host names
+	// ("s3.example.com", "*.example.com"), addresses or CIDRs. A host name must be
+	// listed by name unless Allow also has CIDRs, in which case an unlisted name is
+	// admitted when the address it resolves to lies in one of them.
+	Allow []string
+	// ControlPlane are addresses of the cluster's own control plane, such as the
+	// kubernetes Service and the API server the webhook talks to. A port of 0 refuses
+	// every port of the address.
+	ControlPlane []netip.AddrPort
+	// AllowControlPlane lifts the control-plane rules: ControlPlane and the kubelet's
+	// and etcd's ports on every address.
+	AllowControlPlane bool
+}
+
+// denyRule refuses an address, a port, or a port of an address.
 type denyRule struct {
+	// prefix is the refused range; the zero Prefix means every address.
 	prefix netip.Prefix
-	why    string
+	// port is the refused port; 0 means every port.
+	port uint16
+	why  string
 }
 
-// alwaysDenied are refused whatever the flags say. The /16 comes first so that
-// 169.254.169.254 is explained as the link-local metadata range it belongs to.
+// matches reports whether the rule refuses a at port; a port of 0 is unknown, and then
+// only rules for every port apply.
+func (r denyRule) matches(a netip.Addr, port uint16) bool {
+	return (!r.prefix.IsValid() || r.prefix.Contains(a)) && (r.port == 0 || r.port == port)
+}
+
+// alwaysDenied are refused whatever the flags say. The /16 comes before the metadata
+// address so that 169.254.169.254 is explained as the link-local range it belongs to.
 var alwaysDenied = []denyRule{
-	{netip.MustParsePrefix("169.254.0.0/16"), "link-local address 169.254.0.0/16 (cloud metadata)"},
-	{netip.MustParsePrefix("fe80::/10"), "link-local address fe80::/10"},
-	{netip.MustParsePrefix("169.254.169.254/32"), "cloud metadata address 169.254.169.254"},
-	{netip.MustParsePrefix("fd00:ec2::254/128"), "cloud metadata address fd00:ec2::254 (AWS)"},
-	{netip.MustParsePrefix("100.100.100.200/32"), "cloud metadata address 100.100.100.200 (Alibaba Cloud)"},
+	{prefix: netip.MustParsePrefix("0.0.0.0/8"), why: "unspecified address 0.0.0.0/8 (connects to the local host)"},
+	{prefix: netip.MustParsePrefix("::/128"), why: "unspecified address :: (connects to the local host)"},
+	{prefix: netip.MustParsePrefix("169.254.0.0/16"), why: "link-local address 169.254.0.0/16 (cloud metadata)"},
+	{prefix: netip.MustParsePrefix("fe80::/10"), why: "link-local address fe80::/10"},
+	{prefix: netip.MustParsePrefix("169.254.169.254/32"), why: "cloud metadata address 169.254.169.254"},
+	{prefix: netip.MustParsePrefix("fd00:ec2::254/128"), why: "cloud metadata address fd00:ec2::254 (AWS)"},
+	{prefix: netip.MustParsePrefix("fd00:ec2::23/128"), why: "EKS Pod Identity agent address fd00:ec2::23"},
+	{prefix: netip.MustParsePrefix("100.100.100.200/32"), why: "cloud metadata address 100.100.100.200 (Alibaba Cloud)"},
+	{prefix: netip.MustParsePrefix("168.63.129.16/32"), why: "Azure platform address 168.63.129.16"},
+	{prefix: netip.MustParsePrefix("64:ff9b:1::/48"), why: "local-use NAT64 prefix 64:ff9b:1::/48"},
+}
+
+// controlPlanePorts are the kubelet's and etcd's ports, refused on every address unless
+// GuardOptions.AllowControlPlane: no S3 API listens there, and reaching them from inside
+// the cluster is what an attacker would want.
+var controlPlanePorts = []denyRule{
+	{port: 10250, why: "port 10250 belongs to the cluster's control plane (kubelet)"},
+	{port: 10255, why: "port 10255 belongs to the cluster's control plane (kubelet, read-only)"},
+	{port: 2379, why: "port 2379 belongs to the cluster's control plane (etcd)"},
+	{port: 2380, why: "port 2380 belongs to the cluster's control plane (etcd peers)"},
 }
 
 // metadataNames are host names that reach a cloud metadata service without an address.
@@ -48,116 +92,122 @@ var metadataNames = map[string]bool{
 	"instance-data.ec2.internal": true,
 }
 
-// nat64 is the well-known NAT64 prefix: 64:ff9b::a9fe:a9fe reaches 169.254.169.254.
-var nat64 = netip.MustParsePrefix("64:ff9b::/96")
-
-// NewGuard returns a Guard that refuses the cloud metadata addresses and names, every
-// prefix in deny and, when allow is not empty, every endpoint allow does not admit.
-// Entries of allow are host names ("s3.example.com", or "*.example.com" for its
-// subdomains), addresses or CIDRs. A host name must be listed by name unless allow also
-// has CIDRs, in which case an unlisted name is admitted when the address it resolves to
-// lies in one of them. Loopback is allowed unless denied.
-func NewGuard(deny []netip.Prefix, allow []string) (*Guard, error) {
+// NewGuard returns a Guard that refuses the built-in addresses and names, the control
+// plane unless o.AllowControlPlane, every prefix in o.Deny and, when o.Allow is not
+// empty, every endpoint o.Allow does not admit. Loopback is allowed unless denied.
+func NewGuard(o GuardOptions) (*Guard, error) {
 	g := &Guard{}
-	for _, p := range deny {
+	for _, p := range o.Deny {
 		if !p.IsValid() {
 			return nil, fmt.Errorf("deny entry %q is not a valid CIDR", p.String())
 		}
 		p = normalisePrefix(p)
 		g.deny = append(g.deny, denyRule{prefix: p, why: "denied range " + p.String()})
 	}
-	for _, entry := range allow {
-		e := strings.TrimSpace(entry)
-		if p, err := netip.ParsePrefix(e); err == nil {
-			g.allowPrefixes = append(g.allowPrefixes, normalisePrefix(p))
-			continue
+	if !o.AllowControlPlane {
+		g.deny = append(g.deny, controlPlanePorts...)
+		for _, ap := range o.ControlPlane {
+			a := ap.Addr().Unmap().WithZone("")
+			r := denyRule{prefix: netip.PrefixFrom(a, a.BitLen()), port: ap.Port()}
+			shown := a.String()
+			if r.port != 0 {
+				shown = netip.AddrPortFrom(a, r.port).String()
+			}
+			r.why = shown + " belongs to the cluster's control plane"
+			g.deny = append(g.deny, r)
 		}
-		if a, err := netip.ParseAddr(e); err == nil {
-			a = a.Unmap().WithZone("")
-			g.allowPrefixes = append(g.allowPrefixes, netip.PrefixFrom(a, a.BitLen()))
-			continue
-		}
-		name := canonicalName(e)
-		if !isHostPattern(name) {
-			return nil, fmt.Errorf("allow entry %q is neither a host name nor a CIDR", entry)
-		}
-		g.allowNames = append(g.allowNames, name)
+	}
+	var err error
+	if g.allow, err = ParseHostList(o.Allow); err != nil {
+		return nil, fmt.Errorf("allow %w", err)
 	}
 	return g, nil
 }
 
-// CheckHost refuses host, as written in an endpoint without its port, when it names a
-// metadata service, spells a refused address, or is not admitted by the allowlist. It
-// returns nil or a *Failure with ReasonEndpointForbidden.
-func (g *Guard) CheckHost(host string) error {
-	_, err := g.checkHost(host)
+// CheckEndpoint refuses endpoint (host[:port]) when its host names a metadata service,
+// spells a refused address, or is not admitted by the allowlist, or when its port is
+// refused. It returns nil or a *Failure with ReasonEndpointForbidden.
+func (g *Guard) CheckEndpoint(endpoint string) error {
+	host, port := endpoint, uint16(0)
+	if h, p, err := net.SplitHostPort(endpoint); err == nil {
+		host = h
+		if n, err := strconv.ParseUint(p, 10, 16); err == nil {
+			port = uint16(n)
+		}
+	}
+	_, err := g.checkHost(host, port, "")
 	return err
 }
 
-// Control refuses to connect to address ("ip:port") when the address is denied. It has
-// the signature of net.Dialer.Control. It does not apply the allowlist, because the
-// address alone does not say which host name was dialled; the prober's own dialer
+// Control refuses to connect to address ("ip:port") when the address or port is denied.
+// It has the signature of net.Dialer.Control. It does not apply the allowlist, because
+// the address alone does not say which host name was dialled; the prober's own dialer
 // carries that through and applies both.
 func (g *Guard) Control(_, address string, _ syscall.RawConn) error {
 	return g.control(address, dialInfo{})
 }
 
-// checkHost is CheckHost that also reports whether host is a name only an allowed CIDR
-// can admit, in which case the dialled address must be checked against the allowlist.
-func (g *Guard) checkHost(written string) (needAllowedAddr bool, err error) {
+// checkHost refuses the host of an endpoint as written, at port (0 when unknown). alias
+// is the host name the endpoint was written with when host is the virtual-host-style
+// name minio-go made of it ("<bucket>.<alias>"); the allowlist admits host when it
+// admits alias. needAllowedAddr reports whether host is a name only an allowed CIDR can
+// admit, in which case the dialled address must be checked against the allowlist.
+func (g *Guard) checkHost(written string, port uint16, alias string) (needAllowedAddr bool, err error) {
 	host := canonicalName(strings.TrimSuffix(strings.TrimPrefix(written, "["), "]"))
 	if host == "" {
 		return false, refuse(written, "", "the host is empty")
 	}
 	if a, err := netip.ParseAddr(host); err == nil {
-		return false, g.checkAddr(written, a, g.hasAllowlist(), "means")
+		return false, g.checkAddr(written, a, port, !g.allow.empty(), "means")
 	}
 	if a, numeric, ok := parseNumericIPv4(host); numeric {
 		if !ok {
 			return false, refuse(written, "", "it looks like a numeric IPv4 address but is not a valid one")
 		}
-		return false, g.checkAddr(written, a, g.hasAllowlist(), "means")
+		return false, g.checkAddr(written, a, port, !g.allow.empty(), "means")
 	}
 	if metadataNames[host] {
 		return false, refuse(written, "", "cloud metadata host name")
 	}
-	if !g.hasAllowlist() || g.nameAllowed(host) {
+	if why, denied := g.deniedPort(port); denied {
+		return false, refuse(written, "", why)
+	}
+	if g.allow.empty() || g.allow.hasName(host) || alias != "" && g.allow.hasName(alias) {
 		return false, nil
 	}
-	if len(g.allowPrefixes) > 0 {
+	if len(g.allow.prefixes) > 0 {
 		return true, nil
 	}
 	return false, refuse(written, "", "not in --allow-endpoints")
 }
 
-// checkAddr refuses a when it is denied or, with needAllowed, when no allowed CIDR holds
-// it. verb says how written relates to a ("means", "resolves to") when they differ.
-func (g *Guard) checkAddr(written string, a netip.Addr, needAllowed bool, verb string) error {
+// checkAddr refuses a at port when it is denied, directly or through the IPv4 address it
+// carries, or, with needAllowed, when no allowed CIDR holds it. verb says how written
+// relates to a ("means", "resolves to") when they differ.
+func (g *Guard) checkAddr(written string, a netip.Addr, port uint16, needAllowed bool, verb string) error {
 	a = a.Unmap().WithZone("")
 	shown := ""
 	if written != a.String() {
 		shown = "it " + verb + " " + a.String() + ", "
 	}
-	if why, denied := g.denied(a); denied {
+	if why, denied := g.denied(a, port); denied {
 		return refuse(written, shown, why)
 	}
-	if nat64.Contains(a) {
-		b := a.As16()
-		v4 := netip.AddrFrom4([4]byte{b[12], b[13], b[14], b[15]})
-		if why, denied := g.denied(v4); denied {
-			return refuse(written, "it reaches "+v4.String()+" through NAT64, ", why)
+	if v4, via, ok := embeddedIPv4(a); ok {
+		if why, denied := g.denied(v4, port); denied {
+			return refuse(written, "it reaches "+v4.String()+" through "+via+", ", why)
 		}
 	}
-	if needAllowed && !g.addrAllowed(a) {
+	if needAllowed && !g.allow.hasAddr(a) {
 		return refuse(written, shown, "not in --allow-endpoints")
 	}
 	return nil
 }
 
-func (g *Guard) denied(a netip.Addr) (string, bool) {
+func (g *Guard) denied(a netip.Addr, port uint16) (string, bool) {
 	for _, rules := range [][]denyRule{alwaysDenied, g.deny} {
 		for _, r := range rules {
-			if r.prefix.Contains(a) {
+			if r.matches(a, port) {
 				return r.why, true
 			}
 		}
@@ -165,26 +215,14 @@ func (g *Guard) denied(a netip.Addr) (string, bool) {
 	return "", false
 }
 
-func (g *Guard) hasAllowlist() bool {
-	return len(g.allowNames)+len(g.allowPrefixes) > 0
-}
-
-func (g *Guard) addrAllowed(a netip.Addr) bool {
-	for _, p := range g.allowPrefixes {
-		if p.Contains(a) {
-			return true
+// deniedPort reports whether port is refused on every address.
+func (g *Guard) deniedPort(port uint16) (string, bool) {
+	for _, r := range g.deny {
+		if !r.prefix.IsValid() && r.port != 0 && r.port == port {
+			return r.why, true
 		}
 	}
-	return false
-}
-
-func (g *Guard) nameAllowed(host string) bool {
-	for _, n := range g.allowNames {
-		if n == host || (strings.HasPrefix(n, "*.") && strings.HasSuffix(host, n[1:])) {
-			return true
-		}
-	}
-	return false
+	return "", false
 }
 
 // dialInfo travels from the guarded DialContext to the dialer's ControlContext in the
@@ -196,31 +234,66 @@ type dialInfo struct {
 
 type dialInfoKey struct{}
 
-// control checks the address a connection is about to be made to.
+// dialScope is the endpoint and bucket of the probe a request belongs to. The prober
+// puts it in the requests' context, so that the guarded dialer recognises the
+// virtual-host-style names minio-go dials ("<bucket>.s3.<region>.amazonaws.com") as the
+// endpoint that was written.
+type dialScope struct {
+	host, bucket string
+}
+
+type dialScopeKey struct{}
+
+// withDialScope returns ctx carrying the endpoint and bucket of a probe.
+func withDialScope(ctx context.Context, endpoint, bucket string) context.Context {
+	return context.WithValue(ctx, dialScopeKey{}, dialScope{host: canonicalName(endpointHost(endpoint)), bucket: bucket})
+}
+
+// alias returns the written host when dialled is the name minio-go makes of it for the
+// bucket: "<bucket>.<host>", or, for an Amazon S3 endpoint, "<bucket>.<the bucket's
+// regional Amazon S3 endpoint>". It returns "" otherwise.
+func (s dialScope) alias(dialled string) string {
+	if s.host == "" || s.bucket == "" {
+		return ""
+	}
+	rest, ok := strings.CutPrefix(canonicalName(dialled), s.bucket+".")
+	if ok && (rest == s.host || isAmazonS3Host(s.host) && isAmazonS3Host(rest)) {
+		return s.host
+	}
+	if isAmazonS3Host(s.host) && isAmazonS3Host(canonicalName(dialled)) {
+		return s.host
+	}
+	return ""
+}
+
+// control checks the address and port a connection is about to be made to.
 func (g *Guard) control(address string, info dialInfo) error {
 	ap, err := netip.ParseAddrPort(address)
 	if err != nil {
 		return refuse(address, "", "the dialled address is not an IP address")
 	}
 	if info.host == "" {
-		return g.checkAddr(ap.Addr().WithZone("").String(), ap.Addr(), info.needAllowedAddr, "means")
+		return g.checkAddr(ap.Addr().WithZone("").String(), ap.Addr(), ap.Port(), info.needAllowedAddr, "means")
 	}
-	return g.checkAddr(info.host, ap.Addr(), info.needAllowedAddr, "resolves to")
+	return g.checkAddr(info.host, ap.Addr(), ap.Port(), info.needAllowedAddr, "resolves to")
 }
 
-// dialContext wraps d so that every connection is checked twice: the host before it is
-// resolved, and each address after it is resolved, just before connecting.
+// dialContext wraps d so that every connection is checked twice: the host and port
+// before the host is resolved, and each address after it is resolved, just before
+// connecting.
 func (g *Guard) dialContext(d *net.Dialer) func(ctx context.Context, network, addr string) (net.Conn, error) {
 	d.ControlContext = func(ctx context.Context, _, address string, _ syscall.RawConn) error {
 		info, _ := ctx.Value(dialInfoKey{}).(dialInfo)
 		return g.control(address, info)
 	}
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
-		host, _, err := net.SplitHostPort(addr)
+		host, portText, err := net.SplitHostPort(addr)
 		if err != nil {
 			return nil, err
 		}
-		need, err := g.checkHost(host)
+		port, _ := strconv.ParseUint(portText, 10, 16)
+		scope, _ := ctx.Value(dialScopeKey{}).(dialScope)
+		need, err := g.checkHost(host, uint16(port), scope.alias(host))
 		if err != nil {
 			return nil, err
 		}
@@ -240,30 +313,3 @@ func refuse(written, shown, why string) *Failure {
 // errEndpointRefused is the Err of every guard Failure, so logs can tell a refusal from
 // a failed connection without parsing the message.
 var errEndpointRefused = fmt.Errorf("endpoint refused by the probe guard")
-
-// canonicalName lowercases a host name and strips the trailing dot of a fully
-// qualified name, so "Metadata.Google.Internal." is recognised.
-func canonicalName(host string) string {
-	return strings.TrimSuffix(strings.ToLower(host), ".")
-}
-
-func normalisePrefix(p netip.Prefix) netip.Prefix {
-	if p.Addr().Is4In6() && p.Bits() >= 96 {
-		p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
-	}
-	return p.Masked()
-}
-
-// isHostPattern accepts host names and "*.name" wildcards: letters, digits, '-' and '.'.
-func isHostPattern(name string) bool {
-	name = strings.TrimPrefix(name, "*.")
-	if name == "" {
-		return false
-	}
-	for _, r := range name {
-		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '.') {
-			return false
-		}
-	}
-	return true
-}

@@ -11,11 +11,21 @@ import (
 
 func mustGuard(t *testing.T, deny, allow []string) *Guard {
 	t.Helper()
-	var prefixes []netip.Prefix
+	return mustGuardWith(t, deny, allow, nil, false)
+}
+
+// mustGuardWith is mustGuard with the control plane at controlPlane ("ip:port", port 0
+// for every port), lifted by allowControlPlane.
+func mustGuardWith(t *testing.T, deny, allow, controlPlane []string, allowControlPlane bool) *Guard {
+	t.Helper()
+	o := GuardOptions{Allow: allow, AllowControlPlane: allowControlPlane}
 	for _, d := range deny {
-		prefixes = append(prefixes, netip.MustParsePrefix(d))
+		o.Deny = append(o.Deny, netip.MustParsePrefix(d))
 	}
-	g, err := NewGuard(prefixes, allow)
+	for _, c := range controlPlane {
+		o.ControlPlane = append(o.ControlPlane, netip.MustParseAddrPort(c))
+	}
+	g, err := NewGuard(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -26,13 +36,137 @@ func refused(msg string) *Failure {
 	return &Failure{Reason: ReasonEndpointForbidden, Message: msg}
 }
 
-func TestGuardCheckHost(t *testing.T) {
-	const linkLocal = "link-local address 169.254.0.0/16 (cloud metadata)"
+func TestGuardCheckEndpoint(t *testing.T) {
+	const (
+		linkLocal   = "link-local address 169.254.0.0/16 (cloud metadata)"
+		unspecified = "unspecified address 0.0.0.0/8 (connects to the local host)"
+	)
+	// The control plane of a cluster whose kubernetes Service is 10.96.0.1 and whose API
+	// server the webhook reaches at 192.0.2.1:6443.
+	cluster := []string{"10.96.0.1:0", "192.0.2.1:6443"}
 	tests := map[string]struct {
-		deny, allow []string
-		host        string
-		want        *Failure
+		deny, allow       []string
+		controlPlane      []string
+		allowControlPlane bool
+		host              string
+		want              *Failure
 	}{
+		"0.0.0.0 is refused because it connects to the local host": {
+			host: "0.0.0.0:9000",
+			want: refused(`endpoint "0.0.0.0" is refused: ` + unspecified),
+		},
+		"every address in 0.0.0.0/8 is refused": {
+			host: "0.1.2.3",
+			want: refused(`endpoint "0.1.2.3" is refused: ` + unspecified),
+		},
+		"a decimal spelling of 0.0.0.0 is refused": {
+			host: "0:9000",
+			want: refused(`endpoint "0" is refused: it means 0.0.0.0, ` + unspecified),
+		},
+		"the IPv6 unspecified address is refused": {
+			host: "[::]:9000",
+			want: refused(`endpoint "::" is refused: unspecified address :: (connects to the local host)`),
+		},
+		"0.0.0.0 is refused even when the allowlist admits it": {
+			allow: []string{"0.0.0.0/0"},
+			host:  "0.0.0.0",
+			want:  refused(`endpoint "0.0.0.0" is refused: ` + unspecified),
+		},
+		"the EKS Pod Identity agent is refused": {
+			host: "[fd00:ec2::23]:80",
+			want: refused(`endpoint "fd00:ec2::23" is refused: EKS Pod Identity agent address fd00:ec2::23`),
+		},
+		"the Azure platform address is refused": {
+			host: "168.63.129.16",
+			want: refused(`endpoint "168.63.129.16" is refused: Azure platform address 168.63.129.16`),
+		},
+		"the local-use NAT64 prefix is refused as a whole": {
+			host: "[64:ff9b:1::a9fe:a9fe]",
+			want: refused(`endpoint "[64:ff9b:1::a9fe:a9fe]" is refused: it means 64:ff9b:1::a9fe:a9fe, local-use NAT64 prefix 64:ff9b:1::/48`),
+		},
+		"a 6to4 address embedding the metadata address is refused": {
+			host: "2002:a9fe:a9fe::1",
+			want: refused(`endpoint "2002:a9fe:a9fe::1" is refused: it reaches 169.254.169.254 through 6to4, ` + linkLocal),
+		},
+		"a 6to4 address embedding a denied address is refused": {
+			deny: []string{"10.0.0.0/8"},
+			host: "[2002:a01:203::]:9000",
+			want: refused(`endpoint "2002:a01:203::" is refused: it reaches 10.1.2.3 through 6to4, denied range 10.0.0.0/8`),
+		},
+		"a 6to4 address embedding an address that is not denied is allowed": {
+			deny: []string{"10.0.0.0/8"},
+			host: "2002:c000:201::1",
+		},
+		"an IPv4-compatible spelling of the metadata address is refused": {
+			host: "::169.254.169.254",
+			want: refused(`endpoint "::169.254.169.254" is refused: it reaches 169.254.169.254 through an IPv4-compatible address, ` + linkLocal),
+		},
+		"a SIIT spelling of the metadata address is refused": {
+			host: "::ffff:0:169.254.169.254",
+			want: refused(`endpoint "::ffff:0:169.254.169.254" is refused: it reaches 169.254.169.254 through SIIT, ` + linkLocal),
+		},
+		"a Teredo address whose client is the metadata address is refused": {
+			host: "2001:0:4136:e378:8000:63bf:5601:5601",
+			want: refused(`endpoint "2001:0:4136:e378:8000:63bf:5601:5601" is refused: it reaches 169.254.169.254 through Teredo, ` + linkLocal),
+		},
+		"a NAT64 spelling of a denied loopback address is refused": {
+			deny: []string{"127.0.0.0/8"},
+			host: "[64:ff9b::7f00:1]:9000",
+			want: refused(`endpoint "64:ff9b::7f00:1" is refused: it reaches 127.0.0.1 through NAT64, denied range 127.0.0.0/8`),
+		},
+		"the kubelet's port is refused on any address": {
+			host: "127.0.0.1:10250",
+			want: refused(`endpoint "127.0.0.1" is refused: port 10250 belongs to the cluster's control plane (kubelet)`),
+		},
+		"the kubelet's port of a host name is refused before it is resolved": {
+			host: "node-1.example.com:10250",
+			want: refused(`endpoint "node-1.example.com" is refused: port 10250 belongs to the cluster's control plane (kubelet)`),
+		},
+		"the kubelet's read-only port is refused": {
+			host: "10.0.0.5:10255",
+			want: refused(`endpoint "10.0.0.5" is refused: port 10255 belongs to the cluster's control plane (kubelet, read-only)`),
+		},
+		"etcd's client port is refused": {
+			host: "10.0.0.5:2379",
+			want: refused(`endpoint "10.0.0.5" is refused: port 2379 belongs to the cluster's control plane (etcd)`),
+		},
+		"etcd's peer port is refused": {
+			host: "[2001:db8::5]:2380",
+			want: refused(`endpoint "2001:db8::5" is refused: port 2380 belongs to the cluster's control plane (etcd peers)`),
+		},
+		"the kubernetes Service address is refused on every port": {
+			controlPlane: cluster,
+			host:         "10.96.0.1:9000",
+			want:         refused(`endpoint "10.96.0.1" is refused: 10.96.0.1 belongs to the cluster's control plane`),
+		},
+		"the API server's port is refused on its address": {
+			controlPlane: cluster,
+			host:         "192.0.2.1:6443",
+			want:         refused(`endpoint "192.0.2.1" is refused: 192.0.2.1:6443 belongs to the cluster's control plane`),
+		},
+		"another port on the API server's address is allowed": {
+			controlPlane: cluster,
+			host:         "192.0.2.1:9000",
+		},
+		"a NAT64 spelling of the kubernetes Service address is refused": {
+			controlPlane: cluster,
+			host:         "[64:ff9b::a60:1]:443",
+			want:         refused(`endpoint "64:ff9b::a60:1" is refused: it reaches 10.96.0.1 through NAT64, 10.96.0.1 belongs to the cluster's control plane`),
+		},
+		"--allow-control-plane lets the probe reach the API server": {
+			controlPlane:      cluster,
+			allowControlPlane: true,
+			host:              "192.0.2.1:6443",
+		},
+		"--allow-control-plane lets the probe reach the kubelet's port": {
+			allowControlPlane: true,
+			host:              "127.0.0.1:10250",
+		},
+		"--allow-control-plane does not let the probe reach the metadata address": {
+			allowControlPlane: true,
+			host:              "169.254.169.254:80",
+			want:              refused(`endpoint "169.254.169.254" is refused: ` + linkLocal),
+		},
 		"the AWS, GCP and Azure metadata address is refused": {
 			host: "169.254.169.254",
 			want: refused(`endpoint "169.254.169.254" is refused: ` + linkLocal),
@@ -196,7 +330,7 @@ func TestGuardCheckHost(t *testing.T) {
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			err := mustGuard(t, tc.deny, tc.allow).CheckHost(tc.host)
+			err := mustGuardWith(t, tc.deny, tc.allow, tc.controlPlane, tc.allowControlPlane).CheckEndpoint(tc.host)
 			checkFailure(t, err, tc.want)
 		})
 	}
@@ -227,6 +361,18 @@ func TestGuardControl(t *testing.T) {
 		},
 		"a dialled loopback address is allowed": {
 			address: "127.0.0.1:9000",
+		},
+		"a dialled unspecified address is refused": {
+			address: "0.0.0.0:9000",
+			want:    refused(`endpoint "0.0.0.0" is refused: unspecified address 0.0.0.0/8 (connects to the local host)`),
+		},
+		"a dialled kubelet port is refused": {
+			address: "10.0.0.5:10250",
+			want:    refused(`endpoint "10.0.0.5" is refused: port 10250 belongs to the cluster's control plane (kubelet)`),
+		},
+		"a dialled 6to4 address embedding the metadata address is refused": {
+			address: "[2002:a9fe:a9fe::1]:80",
+			want:    refused(`endpoint "2002:a9fe:a9fe::1" is refused: it reaches 169.254.169.254 through 6to4, link-local address 169.254.0.0/16 (cloud metadata)`),
 		},
 		"a dialled address that is not an IP address is refused": {
 			address: "example.com:80",
@@ -338,9 +484,102 @@ func TestNewGuardRejectsBadEntries(t *testing.T) {
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			_, err := NewGuard(tc.deny, tc.allow)
+			_, err := NewGuard(GuardOptions{Deny: tc.deny, Allow: tc.allow})
 			if err == nil || err.Error() != tc.want {
 				t.Errorf("got %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestGuardVirtualHostNames covers the names minio-go dials for an endpoint as written:
+// "<bucket>.<host>", and for Amazon S3 the bucket's regional endpoint.
+func TestGuardVirtualHostNames(t *testing.T) {
+	tests := map[string]struct {
+		allow   []string
+		scope   dialScope
+		dialled string
+		want    *Failure
+	}{
+		"the virtual-host name of an allowed Amazon S3 endpoint is allowed": {
+			allow:   []string{"s3.eu-west-1.amazonaws.com"},
+			scope:   dialScope{host: "s3.eu-west-1.amazonaws.com", bucket: "kratix"},
+			dialled: "kratix.s3.eu-west-1.amazonaws.com",
+		},
+		"the bucket's regional endpoint is allowed for an allowed global Amazon S3 endpoint": {
+			allow:   []string{"s3.amazonaws.com"},
+			scope:   dialScope{host: "s3.amazonaws.com", bucket: "kratix"},
+			dialled: "kratix.s3.dualstack.eu-west-1.amazonaws.com",
+		},
+		"the virtual-host name of an allowed endpoint of another S3 is allowed": {
+			allow:   []string{"minio.example.com"},
+			scope:   dialScope{host: "minio.example.com", bucket: "kratix"},
+			dialled: "kratix.minio.example.com",
+		},
+		"another bucket's virtual-host name is refused": {
+			allow:   []string{"minio.example.com"},
+			scope:   dialScope{host: "minio.example.com", bucket: "kratix"},
+			dialled: "other.minio.example.com",
+			want:    refused(`endpoint "other.minio.example.com" is refused: not in --allow-endpoints`),
+		},
+		"a name that only looks like Amazon S3 is refused": {
+			allow:   []string{"s3.amazonaws.com"},
+			scope:   dialScope{host: "s3.amazonaws.com", bucket: "kratix"},
+			dialled: "kratix.s3.x.myamazonaws.com",
+			want:    refused(`endpoint "kratix.s3.x.myamazonaws.com" is refused: not in --allow-endpoints`),
+		},
+		"the virtual-host name of an endpoint that is not allowed is refused": {
+			allow:   []string{"minio.example.com"},
+			scope:   dialScope{host: "s3.example.com", bucket: "kratix"},
+			dialled: "kratix.s3.example.com",
+			want:    refused(`endpoint "kratix.s3.example.com" is refused: not in --allow-endpoints`),
+		},
+		"a virtual-host name that is a metadata name is refused": {
+			allow:   []string{"google.internal"},
+			scope:   dialScope{host: "google.internal", bucket: "metadata"},
+			dialled: "metadata.google.internal",
+			want:    refused(`endpoint "metadata.google.internal" is refused: cloud metadata host name`),
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			g := mustGuard(t, nil, tc.allow)
+			_, err := g.checkHost(tc.dialled, 443, tc.scope.alias(tc.dialled))
+			checkFailure(t, err, tc.want)
+		})
+	}
+}
+
+func TestEmbeddedIPv4(t *testing.T) {
+	tests := map[string]struct {
+		addr   string
+		want   string // "" when a carries none
+		wantBy string
+	}{
+		"NAT64 carries the address in its last 32 bits": {addr: "64:ff9b::c000:201", want: "192.0.2.1", wantBy: "NAT64"},
+		"SIIT carries the address in its last 32 bits":  {addr: "::ffff:0:c000:201", want: "192.0.2.1", wantBy: "SIIT"},
+		"an IPv4-compatible address carries it in its last 32 bits": {
+			addr: "::c000:201", want: "192.0.2.1", wantBy: "an IPv4-compatible address",
+		},
+		"6to4 carries the address after the 2002 prefix":              {addr: "2002:c000:201:1::1", want: "192.0.2.1", wantBy: "6to4"},
+		"Teredo carries the client's address inverted":                {addr: "2001:0:4136:e378:8000:63bf:3fff:fdfe", want: "192.0.2.1", wantBy: "Teredo"},
+		"IPv6 loopback carries none":                                  {addr: "::1"},
+		"the IPv6 unspecified address carries none":                   {addr: "::"},
+		"an IPv4-mapped address carries none, it is unmapped instead": {addr: "::ffff:192.0.2.1"},
+		"an ordinary global address carries none":                     {addr: "2001:db8::1"},
+		"an IPv4 address carries none":                                {addr: "192.0.2.1"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			v4, by, ok := embeddedIPv4(netip.MustParseAddr(tc.addr))
+			if tc.want == "" {
+				if ok {
+					t.Errorf("got %s through %s, want none", v4, by)
+				}
+				return
+			}
+			if !ok || v4.String() != tc.want || by != tc.wantBy {
+				t.Errorf("got %s through %q (%v), want %s through %q", v4, by, ok, tc.want, tc.wantBy)
 			}
 		})
 	}

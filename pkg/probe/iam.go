@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/minio/minio-go/v7/pkg/credentials"
@@ -115,5 +116,39 @@ func (p *S3Prober) iamCredentials(ctx context.Context, s scene) (credentials.Val
 		Message: "the webhook could not obtain IAM credentials; give its service account an IAM role " +
 			"(IRSA or EKS Pod Identity) or run it with an instance profile, or use authMethod accessKey",
 		Err: fmt.Errorf("obtaining IAM credentials: %w", err),
+	}
+}
+
+// Warnings for authMethod IAM stores that are admitted without a probe, because probing
+// them would lend the webhook's identity to their endpoint. Kratix may still be able to
+// use them, with its own identity and from its own network.
+const (
+	WarningIAMNotProbed          = "the bucket was not probed: the webhook sends its IAM credentials only to Amazon S3 and --iam-endpoints; Kratix will use its own identity"
+	WarningIAMNotProbedPlainHTTP = "the bucket was not probed: the webhook never sends its IAM credentials over plain HTTP; with insecure: true Kratix would send its session token unencrypted"
+)
+
+// checkIAMEndpoint lets the webhook's IAM credentials go only where they can be
+// accepted: over HTTPS, to Amazon S3 or an endpoint in --iam-endpoints. Anywhere else
+// anyone could collect the access key ID, session token and signatures by writing a
+// store. It returns nil, a *NotProbed, or a *Failure when such stores are denied.
+func (p *S3Prober) checkIAMEndpoint(t Target) error {
+	host := canonicalName(strings.Trim(endpointHost(t.Endpoint), "[]"))
+	trusted := isAmazonS3Host(host) || p.iamEndpoints.hasName(host)
+	if a, err := netip.ParseAddr(host); err == nil {
+		trusted = p.iamEndpoints.hasAddr(a)
+	}
+	switch {
+	case t.Insecure && p.denyUntrustedIAM:
+		return &Failure{Reason: ReasonIAMNotTrusted, Message: "the webhook never sends its IAM credentials over plain HTTP, " +
+			"and Kratix would send its session token unencrypted; set insecure: false or use authMethod accessKey"}
+	case t.Insecure:
+		return &NotProbed{Reason: ReasonIAMNotTrusted, Warning: WarningIAMNotProbedPlainHTTP}
+	case trusted:
+		return nil
+	case p.denyUntrustedIAM:
+		return &Failure{Reason: ReasonIAMNotTrusted, Message: fmt.Sprintf("the webhook sends its IAM credentials only to Amazon S3 "+
+			"and --iam-endpoints, not to %q; use authMethod accessKey or ask the operator to add the endpoint", t.Endpoint)}
+	default:
+		return &NotProbed{Reason: ReasonIAMNotTrusted, Warning: WarningIAMNotProbed}
 	}
 }

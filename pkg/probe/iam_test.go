@@ -3,6 +3,7 @@ package probe
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -59,10 +60,8 @@ func TestS3ProberWithIAM(t *testing.T) {
 	clearAWSEnv(t)
 	imds, issued := fakeIMDS(t)
 	fake := newFakeS3(nil)
-	srv := fake.start(t, false)
-	target := testTarget(srv.Listener.Addr().String())
-	target.AuthMethod, target.Credentials = "IAM", nil
-	prober := mustProber(t, S3Options{IAMEndpoint: imds.URL})
+	target := iamTarget(startTrusted(t, fake))
+	prober := mustProber(t, S3Options{IAMEndpoint: imds.URL, IAMEndpoints: localIAMEndpoints(t)})
 
 	for range 2 {
 		if err := prober.Probe(context.Background(), target); err != nil {
@@ -87,11 +86,9 @@ func TestS3ProberWithIAMPrefersTheEnvironment(t *testing.T) {
 	t.Setenv("AWS_ACCESS_KEY_ID", "AKIAFROMENV")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "secret-from-env")
 	fake := newFakeS3(nil)
-	srv := fake.start(t, false)
-	target := testTarget(srv.Listener.Addr().String())
-	target.AuthMethod, target.Credentials = "IAM", nil
+	target := iamTarget(startTrusted(t, fake))
 
-	err := mustProber(t, S3Options{IAMEndpoint: "http://" + closedPort(t)}).Probe(context.Background(), target)
+	err := mustProber(t, S3Options{IAMEndpoint: "http://" + closedPort(t), IAMEndpoints: localIAMEndpoints(t)}).Probe(context.Background(), target)
 
 	if err != nil {
 		t.Fatalf("want success, got %v", err)
@@ -121,12 +118,11 @@ func TestS3ProberWithoutIAMCredentials(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			clearAWSEnv(t)
 			fake := newFakeS3(nil)
-			srv := fake.start(t, false)
-			target := testTarget(srv.Listener.Addr().String())
-			target.AuthMethod, target.Credentials = "IAM", nil
+			target := iamTarget(startTrusted(t, fake))
 
 			start := time.Now()
-			err := mustProber(t, S3Options{Timeout: 1500 * time.Millisecond, IAMEndpoint: tc.iamEndpoint(t)}).Probe(context.Background(), target)
+			err := mustProber(t, S3Options{Timeout: 1500 * time.Millisecond, IAMEndpoint: tc.iamEndpoint(t), IAMEndpoints: localIAMEndpoints(t)}).
+				Probe(context.Background(), target)
 
 			checkFailure(t, err, tc.want)
 			if elapsed := time.Since(start); elapsed > 2500*time.Millisecond {
@@ -136,5 +132,92 @@ func TestS3ProberWithoutIAMCredentials(t *testing.T) {
 				t.Errorf("S3 got requests %q without credentials", got)
 			}
 		})
+	}
+}
+
+// iamTarget is an authMethod IAM store over HTTPS at endpoint.
+func iamTarget(endpoint string) Target {
+	t := testTarget(endpoint)
+	t.AuthMethod, t.Credentials, t.Insecure = "IAM", nil, false
+	return t
+}
+
+// localIAMEndpoints lists the local test servers as endpoints that may receive the
+// webhook's IAM credentials.
+func localIAMEndpoints(t *testing.T) HostList {
+	t.Helper()
+	l, err := ParseHostList([]string{"127.0.0.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+// TestS3ProberKeepsIAMCredentialsFromUntrustedEndpoints shows that the webhook's IAM
+// credentials go nowhere but to Amazon S3 and the listed endpoints, over HTTPS: no
+// request reaches any other endpoint, and the credentials are not even fetched.
+func TestS3ProberKeepsIAMCredentialsFromUntrustedEndpoints(t *testing.T) {
+	tests := map[string]struct {
+		listed, insecure, deny bool
+		want                   error
+	}{
+		"an endpoint that is neither Amazon S3 nor listed is not probed": {
+			want: &NotProbed{Reason: ReasonIAMNotTrusted, Warning: WarningIAMNotProbed},
+		},
+		"a listed endpoint over plain HTTP is not probed": {
+			listed: true, insecure: true,
+			want: &NotProbed{Reason: ReasonIAMNotTrusted, Warning: WarningIAMNotProbedPlainHTTP},
+		},
+		"an endpoint that is neither Amazon S3 nor listed is denied when so configured": {
+			deny: true,
+			want: &Failure{Reason: ReasonIAMNotTrusted, Message: `the webhook sends its IAM credentials only to Amazon S3 and --iam-endpoints, ` +
+				`not to "ENDPOINT"; use authMethod accessKey or ask the operator to add the endpoint`},
+		},
+		"plain HTTP is denied when so configured": {
+			listed: true, insecure: true, deny: true,
+			want: &Failure{Reason: ReasonIAMNotTrusted, Message: "the webhook never sends its IAM credentials over plain HTTP, " +
+				"and Kratix would send its session token unencrypted; set insecure: false or use authMethod accessKey"},
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			clearAWSEnv(t)
+			imds, issued := fakeIMDS(t)
+			fake := newFakeS3(nil)
+			srv := fake.start(t, tc.insecure)
+			endpoint := srv.Listener.Addr().String()
+			target := iamTarget(endpoint)
+			target.Insecure = tc.insecure
+			opts := S3Options{IAMEndpoint: imds.URL, DenyUntrustedIAM: tc.deny}
+			if tc.listed {
+				opts.IAMEndpoints = localIAMEndpoints(t)
+			}
+
+			err := mustProber(t, opts).Probe(context.Background(), target)
+
+			switch want := tc.want.(type) {
+			case *Failure:
+				checkFailure(t, err, withEndpoint(want, endpoint))
+			case *NotProbed:
+				var got *NotProbed
+				if !errors.As(err, &got) || *got != *want {
+					t.Errorf("got %v, want %v", err, want)
+				}
+			}
+			if got := fake.seen(); len(got) != 0 {
+				t.Errorf("the endpoint got requests %q", got)
+			}
+			if got := issued.Load(); got != 0 {
+				t.Errorf("the metadata service issued credentials %d times, want none", got)
+			}
+		})
+	}
+}
+
+func TestIAMWarningsAreShortEnoughNotToBeCut(t *testing.T) {
+	for _, w := range []string{WarningIAMNotProbed, WarningIAMNotProbedPlainHTTP} {
+		if len(w) >= 256 {
+			t.Errorf("warning %q is %d bytes, want under 256", w, len(w))
+		}
 	}
 }

@@ -62,6 +62,12 @@ const (
 	ReasonCredentialsUnavailable Reason = "CredentialsUnavailable"
 	ReasonUnknown                Reason = "Unknown"
 
+	// ReasonNotS3 is an endpoint that answered, but not as an S3 API does.
+	ReasonNotS3 Reason = "NotS3"
+	// ReasonIAMNotTrusted is an authMethod IAM store whose endpoint the webhook does not
+	// send its IAM identity to: one that is neither Amazon S3 nor listed, or plain HTTP.
+	ReasonIAMNotTrusted Reason = "IAMEndpointNotTrusted"
+
 	// ReasonInvalidTarget is a target the prober cannot even try: an endpoint with a
 	// scheme or path, an invalid bucket name, an unknown auth method.
 	ReasonInvalidTarget Reason = "InvalidTarget"
@@ -82,6 +88,7 @@ var Reasons = []Reason{
 	ReasonSignatureMismatch, ReasonTLSUntrusted, ReasonTLSMismatch, ReasonNameNotResolved,
 	ReasonConnectionRefused, ReasonTimeout, ReasonEndpointForbidden, ReasonCredentialsUnavailable,
 	ReasonUnknown, ReasonInvalidTarget, ReasonCanceled, ReasonResponseTooLarge, ReasonBusy,
+	ReasonNotS3, ReasonIAMNotTrusted,
 }
 
 // Failure is a failed probe: a named reason and a message for the person who applied the
@@ -111,5 +118,20 @@ func ReasonOf(err error) Reason {
 		}
 		return f.Reason
 	}
+	var n *NotProbed
+	if errors.As(err, &n) && n != nil {
+		return n.Reason
+	}
 	return ReasonUnknown
+}
+
+// NotProbed is what Probe returns for a store it chose not to probe although Kratix may
+// well be able to use it: such a store is admitted, with Warning.
+type NotProbed struct {
+	Reason  Reason
+	Warning string
+}
+
+func (n *NotProbed) Error() string {
+	return fmt.Sprintf("not probed: %s (reason: %s)", n.Warning, n.Reason)
 }

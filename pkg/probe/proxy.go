@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"strconv"
 	"sync"
 	"time"
 )
@@ -26,7 +27,7 @@ func viaProxy(t *http.Transport, g *Guard, proxy func(*http.Request) (*url.URL, 
 		if err != nil || u == nil {
 			return u, err
 		}
-		if err := g.checkProxied(req.Context(), req.URL.Hostname()); err != nil {
+		if err := g.checkProxied(req.Context(), req.URL); err != nil {
 			return nil, err
 		}
 		proxies.Store(proxyAddr(u), true)
@@ -40,10 +41,12 @@ func viaProxy(t *http.Transport, g *Guard, proxy func(*http.Request) (*url.URL, 
 	}
 }
 
-// checkProxied refuses host, the host of a request about to leave through a proxy, when
-// it is refused as written or when any address it resolves to here is.
-func (g *Guard) checkProxied(ctx context.Context, host string) error {
-	need, err := g.checkHost(host)
+// checkProxied refuses u, the URL of a request about to leave through a proxy, when its
+// host and port are refused as written or when any address its host resolves to here is.
+func (g *Guard) checkProxied(ctx context.Context, u *url.URL) error {
+	host, port := u.Hostname(), urlPort(u)
+	scope, _ := ctx.Value(dialScopeKey{}).(dialScope)
+	need, err := g.checkHost(host, port, scope.alias(host))
 	if err != nil {
 		return err
 	}
@@ -58,11 +61,19 @@ func (g *Guard) checkProxied(ctx context.Context, host string) error {
 		return err
 	}
 	for _, a := range addrs {
-		if err := g.checkAddr(host, a, need, "resolves to"); err != nil {
+		if err := g.checkAddr(host, a, port, need, "resolves to"); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// urlPort is the port a request for u goes to.
+func urlPort(u *url.URL) uint16 {
+	if n, err := strconv.ParseUint(u.Port(), 10, 16); err == nil {
+		return uint16(n)
+	}
+	return map[string]uint16{"http": 80, "https": 443}[u.Scheme]
 }
 
 // proxyAddr is the host:port net/http dials for proxy u.

@@ -38,8 +38,14 @@ type S3Options struct {
 	// IAMEndpoint overrides the metadata or STS endpoint authMethod IAM takes
 	// credentials from; empty means the AWS defaults.
 	IAMEndpoint string
+	// IAMEndpoints are the endpoints besides Amazon S3's that authMethod IAM stores may
+	// be probed at with the webhook's identity.
+	IAMEndpoints HostList
+	// DenyUntrustedIAM denies an authMethod IAM store that cannot be probed with the
+	// webhook's identity (see checkIAMEndpoint) instead of admitting it unprobed.
+	DenyUntrustedIAM bool
 	// Guard refuses endpoints the webhook must not reach; nil means a guard with only
-	// the built-in cloud metadata rules.
+	// the built-in rules.
 	Guard *Guard
 	// MaxConcurrent bounds the probes that run at once; zero means DefaultMaxConcurrent.
 	// A probe waits for a slot within its budget and fails with ReasonBusy past it.
@@ -64,6 +70,9 @@ type S3Prober struct {
 	transport http.RoundTripper
 	iam       *credentials.Credentials
 	slots     *slots
+	// iamEndpoints and denyUntrustedIAM are S3Options.IAMEndpoints and DenyUntrustedIAM.
+	iamEndpoints     HostList
+	denyUntrustedIAM bool
 }
 
 var _ Prober = &S3Prober{}
@@ -77,12 +86,15 @@ func NewS3Prober(opts S3Options) (*S3Prober, error) {
 		guard:   opts.Guard,
 		iam:     newIAMCredentials(opts.IAMEndpoint),
 		slots:   newSlots(opts.MaxConcurrent),
+
+		iamEndpoints:     opts.IAMEndpoints,
+		denyUntrustedIAM: opts.DenyUntrustedIAM,
 	}
 	if p.timeout <= 0 {
 		p.timeout = DefaultTimeout
 	}
 	if p.guard == nil {
-		p.guard = &Guard{}
+		p.guard, _ = NewGuard(GuardOptions{}) // no options, no error
 	}
 	next := opts.Transport
 	if next == nil {
@@ -139,6 +151,7 @@ func (p *S3Prober) Probe(ctx context.Context, t Target) (err error) {
 // minio-go made of the failed read.
 func (p *S3Prober) run(ctx context.Context, t Target, checked chan<- error) {
 	ctx, b := withBounds(ctx)
+	ctx = withDialScope(ctx, t.Endpoint, t.Bucket)
 	s := scene{ctx: ctx, budget: p.timeout, target: t, key: objectKey(t.Path)}
 	client, err := p.client(ctx, s)
 	if err != nil {
@@ -186,13 +199,17 @@ func (p *S3Prober) check(ctx context.Context, core minio.Core, s scene) (string,
 	if err != nil {
 		return "", classify(err, s)
 	}
+	if id == "" {
+		// Anything that answers 200 to every request gets this far.
+		return "", notS3Failure(t)
+	}
 	return id, nil
 }
 
 // client builds a minio-go client for t the way Kratix's S3 writer does.
 func (p *S3Prober) client(ctx context.Context, s scene) (*minio.Client, error) {
 	t := s.target
-	if err := p.guard.CheckHost(endpointHost(t.Endpoint)); err != nil {
+	if err := p.guard.CheckEndpoint(t.Endpoint); err != nil {
 		return nil, err
 	}
 	if err := s3utils.CheckValidBucketName(t.Bucket); err != nil {
@@ -207,6 +224,9 @@ func (p *S3Prober) client(ctx context.Context, s scene) (*minio.Client, error) {
 		}
 		creds = credentials.NewStaticV4(c.AccessKeyID, c.SecretAccessKey, "")
 	case "IAM":
+		if err := p.checkIAMEndpoint(t); err != nil {
+			return nil, err
+		}
 		v, err := p.iamCredentials(ctx, s)
 		if err != nil {
 			return nil, err

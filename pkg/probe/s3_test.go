@@ -3,6 +3,7 @@ package probe
 import (
 	"context"
 	"encoding/pem"
+	"net"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -105,17 +106,29 @@ func TestS3ProberAgainstFakeS3(t *testing.T) {
 				Message: "the secret access key is wrong; check secretAccessKey in the Secret"},
 			wantRequests: []string{location, head, initiate},
 		},
-		"an S3 error the prober does not know is reported as Unknown with its code and status": {
-			answers: map[string]s3Answer{"location": {status: 404, code: "XAdminUserNotFound"}},
+		"an S3 error the prober does not handle is reported as Unknown with its code and status": {
+			answers: map[string]s3Answer{"location": {status: 503, code: "SlowDown"}},
 			want: &Failure{Reason: ReasonUnknown,
-				Message: `"ENDPOINT" answered S3 error XAdminUserNotFound (HTTP 404) while checking bucket "kratix"`},
+				Message: `"ENDPOINT" answered S3 error SlowDown (HTTP 503) while checking bucket "kratix"`},
 			wantRequests: []string{location},
 		},
-		"an endpoint that does not speak S3 is reported as Unknown": {
-			answers: map[string]s3Answer{"location": {status: 418, body: "<html>teapot</html>"}},
+		"an error code that S3 does not use is reported as Unknown without the code": {
+			answers: map[string]s3Answer{"location": {status: 404, code: "XAdminUserNotFound"}},
 			want: &Failure{Reason: ReasonUnknown,
-				Message: `"ENDPOINT" answered HTTP 418, which is not an S3 error response; check that endpoint is an S3 API`},
+				Message: `"ENDPOINT" answered with an error code that S3 does not use while checking bucket "kratix"; check endpoint`},
 			wantRequests: []string{location},
+		},
+		"an endpoint that does not speak S3 is reported as NotS3": {
+			answers: map[string]s3Answer{"location": {status: 418, body: "<html>teapot</html>"}},
+			want: &Failure{Reason: ReasonNotS3,
+				Message: `"ENDPOINT" did not answer as an S3 API; check that endpoint is the host and port of the S3 API`},
+			wantRequests: []string{location},
+		},
+		"an HTTP server that answers 200 with a page that is not S3's is reported as NotS3": {
+			answers: map[string]s3Answer{"initiate": {status: 200, body: "<banner>secret-banner</banner>"}},
+			want: &Failure{Reason: ReasonNotS3,
+				Message: `"ENDPOINT" did not answer as an S3 API; check that endpoint is the host and port of the S3 API`},
+			wantRequests: []string{location, head, initiate},
 		},
 		"accessKey without a secret is reported as CredentialsUnavailable without a request": {
 			target: func(t Target) Target { t.Credentials = &Credentials{AccessKeyID: "AKIAFAKE"}; return t },
@@ -222,6 +235,23 @@ func TestS3ProberAgainstBrokenEndpoints(t *testing.T) {
 			want: &Failure{Reason: ReasonTLSMismatch,
 				Message: `"ENDPOINT" expects HTTPS, but insecure: true makes the probe use plain HTTP; set insecure: false`},
 		},
+		"a service that is not HTTP is reported as NotS3 without its banner": {
+			endpoint: func(t *testing.T) (string, bool) {
+				return bannerService(t, "SSH-2.0-OpenSSH_9.6 secret-banner\r\n"), true
+			},
+			want: &Failure{Reason: ReasonNotS3,
+				Message: `"ENDPOINT" did not answer as an S3 API; check that endpoint is the host and port of the S3 API`},
+		},
+		"a service that answers with an HTTP status line of its own is reported as NotS3 without it": {
+			endpoint: func(t *testing.T) (string, bool) { return bannerService(t, "HTTP/1.1 secret-banner\r\n\r\n"), true },
+			want: &Failure{Reason: ReasonNotS3,
+				Message: `"ENDPOINT" did not answer as an S3 API; check that endpoint is the host and port of the S3 API`},
+		},
+		"the kubelet's port is refused before anything is dialled": {
+			endpoint: func(t *testing.T) (string, bool) { return "127.0.0.1:10250", true },
+			want: &Failure{Reason: ReasonEndpointForbidden,
+				Message: `endpoint "127.0.0.1" is refused: port 10250 belongs to the cluster's control plane (kubelet)`},
+		},
 		"the metadata address is refused before anything is dialled": {
 			endpoint: func(t *testing.T) (string, bool) { return "169.254.169.254:80", true },
 			want: &Failure{Reason: ReasonEndpointForbidden,
@@ -294,8 +324,10 @@ func TestS3ProberAbortsTheUploadAfterTheBudgetRanOut(t *testing.T) {
 	}
 }
 
-func TestS3ProberTrustsTheCAInSSLCertFile(t *testing.T) {
-	fake := newFakeS3(nil)
+// startTrusted serves fake over TLS with a certificate that probers built afterwards
+// trust, through SSL_CERT_FILE, and returns its endpoint.
+func startTrusted(t *testing.T, fake *fakeS3) string {
+	t.Helper()
 	srv := fake.start(t, true)
 	bundle := filepath.Join(t.TempDir(), "ca.pem")
 	pemBytes := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
@@ -303,7 +335,12 @@ func TestS3ProberTrustsTheCAInSSLCertFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Setenv("SSL_CERT_FILE", bundle)
-	target := testTarget(srv.Listener.Addr().String())
+	return srv.Listener.Addr().String()
+}
+
+func TestS3ProberTrustsTheCAInSSLCertFile(t *testing.T) {
+	fake := newFakeS3(nil)
+	target := testTarget(startTrusted(t, fake))
 	target.Insecure = false
 
 	if err := mustProber(t, S3Options{}).Probe(context.Background(), target); err != nil {
@@ -349,4 +386,26 @@ func TestTrustedRootsRefusesAnUnusableBundle(t *testing.T) {
 			}
 		})
 	}
+}
+
+// bannerService returns a local endpoint that writes banner to every connection and
+// closes it, as a service that is not S3 would.
+func bannerService(t *testing.T, banner string) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			_, _ = c.Write([]byte(banner))
+			_ = c.Close()
+		}
+	}()
+	return l.Addr().String()
 }

@@ -1,0 +1,31 @@
+package probe
+
+import "testing"
+
+func TestIsAmazonS3Host(t *testing.T) {
+	tests := map[string]struct {
+		host string
+		want bool
+	}{
+		"the global endpoint is Amazon S3":                           {host: "s3.amazonaws.com", want: true},
+		"a regional endpoint is Amazon S3":                           {host: "s3.eu-west-1.amazonaws.com", want: true},
+		"a legacy hyphenated regional endpoint is Amazon S3":         {host: "s3-eu-west-1.amazonaws.com", want: true},
+		"a dual-stack endpoint is Amazon S3":                         {host: "s3.dualstack.eu-west-1.amazonaws.com", want: true},
+		"a FIPS endpoint is Amazon S3":                               {host: "s3-fips.us-gov-west-1.amazonaws.com", want: true},
+		"a China endpoint is Amazon S3":                              {host: "s3.cn-north-1.amazonaws.com.cn", want: true},
+		"a name under another domain ending in amazonaws.com is not": {host: "s3.x.myamazonaws.com"},
+		"an Amazon S3 name under another domain is not":              {host: "s3.amazonaws.com.example.com"},
+		"a database someone named s3 is not":                         {host: "s3.abcdefgh.us-east-1.rds.amazonaws.com"},
+		"a load balancer whose name starts with s3 is not":           {host: "s3-lb-1234.us-east-1.elb.amazonaws.com"},
+		"an EC2 instance's public name is not":                       {host: "ec2-192-0-2-1.compute-1.amazonaws.com"},
+		"a website endpoint is not":                                  {host: "s3-website-us-east-1.amazonaws.com"},
+		"another S3 is not":                                          {host: "minio.example.com"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			if got := isAmazonS3Host(tc.host); got != tc.want {
+				t.Errorf("isAmazonS3Host(%q) = %v, want %v", tc.host, got, tc.want)
+			}
+		})
+	}
+}
