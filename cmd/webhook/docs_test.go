@@ -106,12 +106,14 @@ func TestReferenceFlagsTableMatchesAddFlags(t *testing.T) {
 func TestDocsQuoteMessagesThatExist(t *testing.T) {
 	md := readDocs(t, referencePath, securityPath, operatingPath)
 	for name, warning := range map[string]string{
-		"WarningInsecure":           admission.WarningInsecure,
-		"WarningIAMWithSecretRef":   admission.WarningIAMWithSecretRef,
-		"WarningEndpointUnderscore": admission.WarningEndpointUnderscore,
+		"WarningInsecure":              admission.WarningInsecure,
+		"WarningIAMWithSecretRef":      admission.WarningIAMWithSecretRef,
+		"WarningEndpointUnderscore":    admission.WarningEndpointUnderscore,
+		"WarningIAMNotProbed":          probe.WarningIAMNotProbed,
+		"WarningIAMNotProbedPlainHTTP": probe.WarningIAMNotProbedPlainHTTP,
 	} {
 		if !strings.Contains(md, "`"+warning+"`") {
-			t.Errorf("the docs do not quote admission.%s verbatim: %q", name, warning)
+			t.Errorf("the docs do not quote %s verbatim: %q", name, warning)
 		}
 	}
 

@@ -20,7 +20,16 @@ func TestOptionsValidate(t *testing.T) {
 		"every flag can be set": {
 			args: []string{"--webhook-host=127.0.0.1", "--webhook-port=10443", "--tls-min-version=1.3", "--probe=warn",
 				"--probe-timeout=2s", "--probe-cache-ttl=0", "--deny-cidrs=10.0.0.0/8,fd00::/8", "--allow-endpoints=s3.amazonaws.com,127.0.0.0/8",
-				"--subject-access-review=false", "--max-concurrent-probes=4", "--probe-via-proxy", "--zap-log-level=debug"},
+				"--subject-access-review=false", "--max-concurrent-probes=4", "--probe-via-proxy", "--zap-log-level=debug",
+				"--iam-endpoints=minio.example.com,10.0.0.0/8", "--iam-untrusted-endpoints=deny", "--allow-control-plane"},
+		},
+		"an IAM policy that is neither admit nor deny is refused": {
+			args:    []string{"--iam-untrusted-endpoints=warn"},
+			wantErr: []string{`--iam-untrusted-endpoints must be admit or deny, not "warn"`},
+		},
+		"IAM endpoints with a scheme are refused": {
+			args:    []string{"--iam-endpoints=https://minio.example.com"},
+			wantErr: []string{`--iam-endpoints: entry "https://minio.example.com" is neither a host name nor a CIDR`},
 		},
 		"TLS 1.1 is refused": {
 			args:    []string{"--tls-min-version=1.1"},
@@ -46,6 +55,13 @@ func TestOptionsValidate(t *testing.T) {
 				`--deny-cidrs: "not-a-cidr" is not a CIDR`,
 			},
 		},
+		"an invalid allowlist is reported with the other problems": {
+			args: []string{"--webhook-port=0", "--allow-endpoints=s3.example.com/x"},
+			wantErr: []string{
+				"--webhook-port must be from 1 to 65535, not 0",
+				`--allow-endpoints: entry "s3.example.com/x" is neither a host name nor a CIDR`,
+			},
+		},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -67,6 +83,48 @@ func TestOptionsValidate(t *testing.T) {
 			}
 			if got := strings.Split(err.Error(), "\n"); strings.Join(got, "|") != strings.Join(tc.wantErr, "|") {
 				t.Fatalf("errors = %q, want %q", got, tc.wantErr)
+			}
+		})
+	}
+}
+
+func TestControlPlane(t *testing.T) {
+	tests := map[string]struct {
+		serviceHost string
+		apiServer   string
+		want        []string
+	}{
+		"in a pod, the kubernetes Service's address is refused on every port": {
+			serviceHost: "10.96.0.1",
+			apiServer:   "https://10.96.0.1:443",
+			want:        []string{"10.96.0.1:0", "10.96.0.1:443"},
+		},
+		"outside a cluster, only the API server's port on its address": {
+			apiServer: "https://127.0.0.1:6443",
+			want:      []string{"127.0.0.1:6443"},
+		},
+		"a server without a port is reached at HTTPS's": {
+			apiServer: "https://192.0.2.1",
+			want:      []string{"192.0.2.1:443"},
+		},
+		"a server without a scheme is reached over HTTPS": {
+			apiServer: "[2001:db8::1]:6443",
+			want:      []string{"[2001:db8::1]:6443"},
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Setenv("KUBERNETES_SERVICE_HOST", tc.serviceHost)
+			got, err := controlPlane(context.Background(), tc.apiServer)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var shown []string
+			for _, ap := range got {
+				shown = append(shown, ap.String())
+			}
+			if strings.Join(shown, " ") != strings.Join(tc.want, " ") {
+				t.Errorf("got %q, want %q", shown, tc.want)
 			}
 		})
 	}
