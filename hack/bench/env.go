@@ -75,7 +75,7 @@ func startEnv(ctx context.Context, progress io.Writer) (_ *benchEnv, retErr erro
 	if b.IMDS, err = localenv.StartIMDS(localenv.IMDSOptions{Role: "bench-role"}); err != nil {
 		return nil, err
 	}
-	b.webhookArgs = []string{"--iam-endpoint=" + b.IMDS.URL, "--probe-timeout=" + probeBudget.String()}
+	b.webhookArgs = []string{"--iam-endpoint=" + b.IMDS.URL, "--iam-endpoints=127.0.0.1", "--probe-timeout=" + probeBudget.String()}
 	if b.Env, err = localenv.Start(ctx, localenv.Options{Progress: progress, WebhookArgs: b.webhookArgs}); err != nil {
 		return nil, err
 	}

@@ -179,7 +179,7 @@ func run(ctx context.Context, o options, progress io.Writer) (*Report, error) {
 		}
 	}()
 	r.Header = append(r.Header, sourceLine(ctx, b.Root),
-		"webhook: built from the source above; flags --probe-timeout="+probeBudget.String()+" and --iam-endpoint=<metadata stand-in>, every other at its default",
+		"webhook: built from the source above; flags --probe-timeout="+probeBudget.String()+", --iam-endpoint=<metadata stand-in> and --iam-endpoints=127.0.0.1 (the local MinIO), every other at its default",
 		fmt.Sprintf("components: kube-apiserver %s, etcd %s, minio %s; environment up in %s",
 			b.Versions["kube-apiserver"], b.Versions["etcd"], b.Versions["minio"], time.Since(began).Round(time.Second)))
 

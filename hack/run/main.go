@@ -152,6 +152,7 @@ func printUsage(out io.Writer, root, logPath string, d *demo.Demo) error {
 	p("MinIO (S3):      http://%s (for insecure: true) and https://%s (CA %s)", d.HTTPEndpoint, d.HTTPSEndpoint, env.CA.CertFile)
 	p("                 bucket %s; access key %s, secret key %s, also in Secret %s/%s", demo.Bucket, demo.AccessKeyID, demo.SecretAccessKey, demo.SecretNamespace, demo.SecretName)
 	p("authMethod IAM:  the webhook gets role %s's credentials from the metadata stand-in at %s (--iam-endpoint)", demo.Role, d.IMDS.URL)
+	p("                 and lends them only to MinIO's address (--iam-endpoints=127.0.0.1), over HTTPS")
 	p("Webhook logs:    %s", logPath)
 	p("")
 	p("Press Ctrl-C to stop everything.")

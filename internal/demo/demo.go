@@ -153,7 +153,7 @@ func Start(ctx context.Context, opts Options) (_ *Demo, retErr error) {
 		Dir:           opts.Dir,
 		Progress:      opts.Progress,
 		WebhookOutput: opts.WebhookOutput,
-		WebhookArgs:   []string{"--iam-endpoint=" + d.IMDS.URL},
+		WebhookArgs:   []string{"--iam-endpoint=" + d.IMDS.URL, "--iam-endpoints=127.0.0.1"},
 	})
 	if err != nil {
 		return nil, err

@@ -1,6 +1,13 @@
 package integration
 
-import "testing"
+import (
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/kratix-community/bucketstatestore-webhook/pkg/admission"
+	"github.com/kratix-community/bucketstatestore-webhook/pkg/probe"
+)
 
 // store is a BucketStateStore named {{.Name}} with spec, a YAML block indented by two
 // spaces.
@@ -282,4 +289,90 @@ func TestIAM(t *testing.T) {
 	if imds.CredentialRequests() == before {
 		t.Errorf("the webhook never asked the metadata stand-in for credentials")
 	}
+}
+
+// TestIAMUntrustedEndpoints shows that the webhook's IAM credentials go nowhere but to
+// the endpoints the operator listed (here the local MinIO's address, 127.0.0.1), and
+// never over plain HTTP: a store elsewhere is admitted unprobed with a warning that says
+// why, or denied with --iam-untrusted-endpoints=deny, and its endpoint gets no
+// connection at all.
+func TestIAMUntrustedEndpoints(t *testing.T) {
+	// localhost is the same host as 127.0.0.1, but not a listed name.
+	unlisted, unlistedConns := connectionCounter(t)
+	unlistedEndpoint := strings.Replace(unlisted, "127.0.0.1", "localhost", 1)
+	plain, plainConns := connectionCounter(t)
+	unlistedStore := store(`
+  bucketName: {{.IAMBucket}}
+  endpoint: ` + unlistedEndpoint + `
+  authMethod: IAM
+`)
+	plainStore := store(`
+  bucketName: {{.IAMBucket}}
+  endpoint: ` + plain + `
+  insecure: true
+  authMethod: IAM
+`)
+	listedStore := store(`
+  bucketName: {{.IAMBucket}}
+  endpoint: {{.Endpoint}}
+  authMethod: IAM
+`)
+
+	t.Run("admitted unprobed by default", func(t *testing.T) {
+		runScenarios(t, map[string]scenario{
+			"an IAM store at an endpoint that is not listed is admitted unprobed with a warning": {
+				yaml:       unlistedStore,
+				wantStderr: []string{"Warning: " + probe.WarningIAMNotProbed},
+			},
+			"an IAM store over plain HTTP at a listed address is admitted unprobed with a warning": {
+				yaml:       plainStore,
+				wantStderr: []string{"Warning: " + probe.WarningIAMNotProbedPlainHTTP, "Warning: " + admission.WarningInsecure},
+			},
+		})
+	})
+	t.Run("denied with --iam-untrusted-endpoints=deny", func(t *testing.T) {
+		withWebhookFlags(t, "--iam-untrusted-endpoints=deny")
+		runScenarios(t, map[string]scenario{
+			"an IAM store at an endpoint that is not listed is denied": {
+				yaml:     unlistedStore,
+				wantExit: 1,
+				wantStderr: []string{`spec.authMethod: Invalid value: "IAM": the webhook sends its IAM credentials only to Amazon S3 and --iam-endpoints, ` +
+					`not to "` + unlistedEndpoint + `"; use authMethod accessKey or ask the operator to add the endpoint (reason: IAMEndpointNotTrusted)`},
+			},
+			"an IAM store over plain HTTP is denied": {
+				yaml:     plainStore,
+				wantExit: 1,
+				wantStderr: []string{`spec.authMethod: Invalid value: "IAM": the webhook never sends its IAM credentials over plain HTTP, ` +
+					`and Kratix would send its session token unencrypted; set insecure: false or use authMethod accessKey (reason: IAMEndpointNotTrusted)`},
+			},
+			"an IAM store at the listed MinIO is still probed and admitted": {
+				yaml: listedStore,
+			},
+		})
+	})
+	if n := unlistedConns.Load(); n != 0 {
+		t.Errorf("the unlisted endpoint got %d connections, want none", n)
+	}
+	if n := plainConns.Load(); n != 0 {
+		t.Errorf("the plain-HTTP endpoint got %d connections, want none", n)
+	}
+}
+
+// connectionCounter returns a local endpoint that counts the connections made to it
+// and closes them at once: a count of zero means nothing at all was sent there.
+func connectionCounter(t *testing.T) (string, *atomic.Int32) {
+	t.Helper()
+	l := listen(t)
+	var n atomic.Int32
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			n.Add(1)
+			c.Close()
+		}
+	}()
+	return l.Addr().String(), &n
 }

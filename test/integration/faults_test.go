@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"io"
 	"net"
+	"net/url"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -94,6 +95,13 @@ func TestEndpointGuard(t *testing.T) {
 		"the AWS IPv6 metadata address":            "[fd00:ec2::254]",
 		"a link-local address":                     "169.254.10.1:9000",
 		"the GCP metadata name":                    "metadata.google.internal",
+		"the unspecified address":                  "0.0.0.0:9000",
+		"the IPv6 unspecified address":             "[::]:9000",
+		"the EKS Pod Identity agent":               "[fd00:ec2::23]:80",
+		"the Azure platform address":               "168.63.129.16",
+		"a 6to4 spelling of the metadata address":  "[2002:a9fe:a9fe::1]:80",
+		"the kubelet's port on loopback":           "127.0.0.1:10250",
+		"etcd's port on loopback":                  "127.0.0.1:2379",
 	} {
 		scenarios[name+" is refused before any connection"] = scenario{
 			yaml: store(`
@@ -103,7 +111,7 @@ func TestEndpointGuard(t *testing.T) {
     name: {{.Secret}}
 `),
 			wantExit:   1,
-			wantStderr: []string{`spec.endpoint: Invalid value: "` + endpoint + `": endpoint "`, "is refused", "; this is the webhook's endpoint guard, a security rule, not a store Kratix cannot use (reason: EndpointForbidden)"},
+			wantStderr: []string{`spec.endpoint: Invalid value: "` + endpoint + `": endpoint "`, "is refused", "; " + guardRule + " (reason: EndpointForbidden)"},
 		}
 	}
 	scenarios["the GCP metadata name with a trailing dot is refused as no DNS name"] = scenario{
@@ -116,7 +124,89 @@ func TestEndpointGuard(t *testing.T) {
 		wantExit:   1,
 		wantStderr: []string{`spec.endpoint: Invalid value: "metadata.google.internal.": host must be a DNS name or an IP address`},
 	}
+	apiServer, err := url.Parse(env.Kube.Config.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	scenarios["the API server the webhook uses is refused, at its port only"] = scenario{
+		yaml: store(`
+  bucketName: {{.Bucket}}
+  endpoint: "` + apiServer.Host + `"
+  secretRef:
+    name: {{.Secret}}
+`),
+		wantExit: 1,
+		wantStderr: []string{`spec.endpoint: Invalid value: "` + apiServer.Host + `": endpoint "` + apiServer.Hostname() + `" is refused: ` +
+			apiServer.Host + ` belongs to the cluster's control plane; ` + guardRule + ` (reason: EndpointForbidden)`},
+	}
+	const banner = "SSH-2.0-OpenSSH_9.6 banner-of-a-service-that-is-not-s3"
+	bannerEndpoint := bannerService(t, banner+"\r\n")
+	scenarios["a service that is not S3 gets a fixed answer that does not read out its banner"] = scenario{
+		yaml: store(`
+  bucketName: {{.Bucket}}
+  endpoint: ` + bannerEndpoint + `
+  insecure: true
+  secretRef:
+    name: {{.Secret}}
+`),
+		wantExit: 1,
+		wantStderr: []string{`spec.endpoint: Invalid value: "` + bannerEndpoint + `": "` + bannerEndpoint +
+			`" did not answer as an S3 API; check that endpoint is the host and port of the S3 API (reason: NotS3)`},
+		wantNotInStderr: []string{"banner-of-a-service"},
+	}
 	runScenarios(t, scenarios)
+}
+
+// guardRule ends every refusal of the endpoint guard.
+const guardRule = "this is the webhook's endpoint guard, a security rule, not a store Kratix cannot use"
+
+// TestEndpointGuardWithLoopbackDenied shows that denying loopback cannot be side-stepped
+// through the unspecified addresses, which connect to the local host too. The local
+// MinIO, on 127.0.0.1, is what they would reach.
+func TestEndpointGuardWithLoopbackDenied(t *testing.T) {
+	withWebhookFlags(t, "--deny-cidrs=127.0.0.0/8,::1/128")
+	_, port, err := net.SplitHostPort(fixtures.Endpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	scenarios := map[string]scenario{}
+	for name, c := range map[string]struct{ endpoint, why string }{
+		"MinIO itself":                                {fixtures.Endpoint, `endpoint "127.0.0.1" is refused: denied range 127.0.0.0/8`},
+		"MinIO's port on 0.0.0.0":                     {"0.0.0.0:" + port, `endpoint "0.0.0.0" is refused: unspecified address 0.0.0.0/8 (connects to the local host)`},
+		"MinIO's port on another 0.0.0.0/8":           {"0.1.2.3:" + port, `endpoint "0.1.2.3" is refused: unspecified address 0.0.0.0/8 (connects to the local host)`},
+		"MinIO's port on ::":                          {"[::]:" + port, `endpoint "::" is refused: unspecified address :: (connects to the local host)`},
+		"MinIO's port on an IPv4-compatible loopback": {"[::127.0.0.1]:" + port, `endpoint "::127.0.0.1" is refused: it reaches 127.0.0.1 through an IPv4-compatible address, denied range 127.0.0.0/8`},
+	} {
+		scenarios[name+" is refused"] = scenario{
+			yaml: store(`
+  bucketName: {{.Bucket}}
+  endpoint: "` + c.endpoint + `"
+  secretRef:
+    name: {{.Secret}}
+`),
+			wantExit:   1,
+			wantStderr: []string{`spec.endpoint: Invalid value: "` + c.endpoint + `": ` + c.why + `; ` + guardRule + ` (reason: EndpointForbidden)`},
+		}
+	}
+	runScenarios(t, scenarios)
+}
+
+// bannerService returns a local endpoint that writes banner to every connection and
+// closes it, as a service that is not S3 would.
+func bannerService(t *testing.T, banner string) string {
+	t.Helper()
+	l := listen(t)
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			_, _ = io.WriteString(c, banner)
+			c.Close()
+		}
+	}()
+	return l.Addr().String()
 }
 
 // stoppedMinIO starts a second MinIO, stops it and returns the endpoint it served.

@@ -32,6 +32,8 @@ type scenario struct {
 	// wantStderr are substrings kubectl's stderr must contain, templates like yaml.
 	// Without any, stderr must be empty: no warnings either.
 	wantStderr []string
+	// wantNotInStderr are substrings kubectl's stderr must not contain, templates like yaml.
+	wantNotInStderr []string
 	// wantStored are fields of the store {{.Name}} as `kubectl get -o yaml` shows it,
 	// keyed by dotted path such as "spec.secretRef.namespace".
 	wantStored map[string]any
@@ -102,6 +104,11 @@ func (s scenario) check(t *testing.T, f fixtureSet, what string, res kubectlResu
 	for _, want := range s.wantStderr {
 		if want = render(t, want, f); !strings.Contains(res.Stderr, want) {
 			t.Errorf("%s: stderr does not contain %q; it is: %s", what, want, res.Stderr)
+		}
+	}
+	for _, unwanted := range s.wantNotInStderr {
+		if unwanted = render(t, unwanted, f); strings.Contains(res.Stderr, unwanted) {
+			t.Errorf("%s: stderr contains %q; it is: %s", what, unwanted, res.Stderr)
 		}
 	}
 }
@@ -201,6 +208,24 @@ func storeName(testName string) string {
 	h := fnv.New32a()
 	h.Write([]byte(testName))
 	return fmt.Sprintf("%s-%08x", name, h.Sum32())
+}
+
+// withWebhookFlags restarts the webhook with the suite's flags and extra, and with the
+// suite's flags alone when the test ends.
+func withWebhookFlags(t *testing.T, extra ...string) {
+	t.Helper()
+	restart := func(args []string) error {
+		retiredWebhookOutput.record(env.Webhook.Output.String())
+		return env.RestartWebhook(context.Background(), args...)
+	}
+	if err := restart(append(slices.Clone(webhookArgs), extra...)); err != nil {
+		t.Fatalf("restarting the webhook with %q: %v", extra, err)
+	}
+	t.Cleanup(func() {
+		if err := restart(webhookArgs); err != nil {
+			t.Errorf("restarting the webhook for the tests after this one: %v", err)
+		}
+	})
 }
 
 // logWebhookOnFailure prints what the webhook wrote during a test that failed, and says

@@ -95,7 +95,10 @@ func runSuite(m *testing.M) int {
 	defer func() { _ = imds.Stop() }()
 	// Debug logs, so that the search for leaked secrets covers everything the webhook
 	// can log.
-	webhookArgs = []string{"--zap-log-level=debug", "--probe-timeout=" + probeTimeout, "--iam-endpoint=" + imds.URL}
+	// The local MinIO listens on 127.0.0.1: listing it lets the IAM stores there be probed
+	// with the role's credentials.
+	webhookArgs = []string{"--zap-log-level=debug", "--probe-timeout=" + probeTimeout, "--iam-endpoint=" + imds.URL,
+		"--iam-endpoints=127.0.0.1"}
 	env, err = localenv.Start(ctx, localenv.Options{Progress: os.Stderr, WebhookArgs: webhookArgs})
 	cancel()
 	if err != nil {
