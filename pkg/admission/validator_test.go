@@ -194,6 +194,20 @@ func TestValidatorHandle(t *testing.T) {
 			wantCauses: field.ErrorList{field.Invalid(spec.Child("authMethod"), "IAM", "access denied (reason: AccessDenied)")},
 			wantProbes: 1,
 		},
+		"an IAM store the prober did not probe is admitted with the prober's warning": {
+			req:          request(admissionv1.Create, store(func(s *v1alpha1.BucketStateStoreSpec) { s.AuthMethod = "IAM"; s.SecretRef = nil }), nil),
+			probeErr:     &probe.NotProbed{Reason: probe.ReasonIAMNotTrusted, Warning: probe.WarningIAMNotProbed},
+			wantAllowed:  true,
+			wantWarnings: []string{probe.WarningIAMNotProbed},
+			wantProbes:   1,
+		},
+		"an IAM store at an endpoint that may not receive the webhook's identity is denied on spec.authMethod": {
+			req:        request(admissionv1.Create, store(func(s *v1alpha1.BucketStateStoreSpec) { s.AuthMethod = "IAM"; s.SecretRef = nil }), nil),
+			probeErr:   &probe.Failure{Reason: probe.ReasonIAMNotTrusted, Message: "not to this endpoint"},
+			wantCode:   http.StatusUnprocessableEntity,
+			wantCauses: field.ErrorList{field.Invalid(spec.Child("authMethod"), "IAM", "not to this endpoint (reason: IAMEndpointNotTrusted)")},
+			wantProbes: 1,
+		},
 		"an error that is not a Failure is reported as Unknown": {
 			req:        request(admissionv1.Create, store(), nil),
 			secrets:    fakeSecrets{"default/minio-credentials": goodSecret},
