@@ -133,5 +133,5 @@ type NotProbed struct {
 }
 
 func (n *NotProbed) Error() string {
-	return fmt.Sprintf("not probed: %s (reason: %s)", n.Warning, n.Reason)
+	return fmt.Sprintf("%s (reason: %s)", n.Warning, n.Reason)
 }
