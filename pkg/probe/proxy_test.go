@@ -3,10 +3,12 @@ package probe
 import (
 	"context"
 	"encoding/pem"
+	"errors"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/kratix-community/bucketstatestore-webhook/internal/localenv"
@@ -83,6 +85,11 @@ func TestS3ProberThroughAProxy(t *testing.T) {
 			want: &Failure{Reason: ReasonEndpointForbidden,
 				Message: `endpoint "169.254.169.254" is refused: link-local address 169.254.0.0/16 (cloud metadata)`},
 		},
+		"the kubelet's port is refused before the proxy is asked": {
+			endpoint: "localhost:10250",
+			want: &Failure{Reason: ReasonEndpointForbidden,
+				Message: `endpoint "localhost" is refused: port 10250 belongs to the cluster's control plane (kubelet)`},
+		},
 		"a name the webhook cannot resolve is refused: the guard cannot check it": {
 			endpoint: "kratix.invalid:9000",
 			want: &Failure{Reason: ReasonNameNotResolved,
@@ -101,5 +108,25 @@ func TestS3ProberThroughAProxy(t *testing.T) {
 				t.Errorf("the proxy was asked %q, want nothing", got)
 			}
 		})
+	}
+}
+
+// TestS3ProberThroughAProxyRefusesTheAPIServer checks the port-aware rules where only
+// the proxy would connect: a name that resolves to the API server's address is refused
+// at the API server's port, before the proxy is asked.
+func TestS3ProberThroughAProxyRefusesTheAPIServer(t *testing.T) {
+	proxy, proxyFunc := startProxy(t, closedPort(t))
+	guard := mustGuardWith(t, nil, nil, []string{"127.0.0.1:6443", "[::1]:6443"}, false)
+
+	err := mustProber(t, S3Options{Proxy: proxyFunc, Guard: guard}).Probe(context.Background(), testTarget("localhost:6443"))
+
+	var f *Failure
+	if !errors.As(err, &f) || f.Reason != ReasonEndpointForbidden ||
+		!strings.HasPrefix(f.Message, `endpoint "localhost" is refused: it resolves to `) ||
+		!strings.HasSuffix(f.Message, `:6443 belongs to the cluster's control plane`) {
+		t.Errorf("got %v, want the API server refused as what localhost resolves to", err)
+	}
+	if got := proxy.Asked(); len(got) != 0 {
+		t.Errorf("the proxy was asked %q, want nothing", got)
 	}
 }
