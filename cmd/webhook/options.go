@@ -40,6 +40,9 @@ type Options struct {
 	// AllowControlPlane lets the probe reach the cluster's control plane.
 	AllowControlPlane bool
 	AccessReview      bool
+	DeleteGuard       string
+	SecretGuard       string
+	DestinationPoll   time.Duration
 	PrintVersion      bool
 	Zap               zap.Options
 }
@@ -50,19 +53,22 @@ var tlsVersions = map[string]uint16{"1.2": tls.VersionTLS12, "1.3": tls.VersionT
 // NewOptions returns the defaults.
 func NewOptions() *Options {
 	return &Options{
-		WebhookPort:   9443,
-		CertDir:       "/tmp/k8s-webhook-server/serving-certs",
-		CertName:      "tls.crt",
-		KeyName:       "tls.key",
-		TLSMinVersion: "1.2",
-		HealthAddr:    ":8081",
-		MetricsAddr:   ":8080",
-		ProbeMode:     string(admission.ProbeEnforce),
-		ProbeTimeout:  5 * time.Second,
-		ProbeCacheTTL: time.Minute,
-		MaxProbes:     probe.DefaultMaxConcurrent,
-		AccessReview:  true,
-		IAMUntrusted:  iamUntrustedAdmit,
+		WebhookPort:     9443,
+		CertDir:         "/tmp/k8s-webhook-server/serving-certs",
+		CertName:        "tls.crt",
+		KeyName:         "tls.key",
+		TLSMinVersion:   "1.2",
+		HealthAddr:      ":8081",
+		MetricsAddr:     ":8080",
+		ProbeMode:       string(admission.ProbeEnforce),
+		ProbeTimeout:    5 * time.Second,
+		ProbeCacheTTL:   time.Minute,
+		MaxProbes:       probe.DefaultMaxConcurrent,
+		AccessReview:    true,
+		DeleteGuard:     string(admission.GuardDeny),
+		SecretGuard:     string(admission.GuardWarn),
+		DestinationPoll: 30 * time.Second,
+		IAMUntrusted:    iamUntrustedAdmit,
 	}
 }
 
@@ -95,6 +101,9 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringSliceVar(&o.AllowEndpoints, "allow-endpoints", o.AllowEndpoints, "if set, the only hosts and CIDRs the probe may connect to")
 	fs.BoolVar(&o.AllowControlPlane, "allow-control-plane", o.AllowControlPlane, "let the probe reach the cluster's control plane: the kubernetes Service, the API server the webhook uses, and the kubelet and etcd ports")
 	fs.BoolVar(&o.AccessReview, "subject-access-review", o.AccessReview, "check with a SubjectAccessReview that the requesting user may get a Secret before reading it")
+	fs.StringVar(&o.DeleteGuard, "delete-guard", o.DeleteGuard, "what deleting a BucketStateStore that Destinations use does: deny, warn (allow with a warning) or off")
+	fs.StringVar(&o.SecretGuard, "secret-guard", o.SecretGuard, "what deleting or changing a Secret so that the BucketStateStores using it break does: deny, warn (allow with a warning) or off")
+	fs.DurationVar(&o.DestinationPoll, "destination-crd-poll-interval", o.DestinationPoll, "how often the webhook asks whether the Destination CRD is installed (or gone), to turn the delete guard on or off")
 	fs.BoolVar(&o.PrintVersion, "version", false, "print the version and exit")
 
 	zfs := flag.NewFlagSet("zap", flag.ContinueOnError)
@@ -113,6 +122,14 @@ func (o *Options) Validate() error {
 	}
 	if !slices.Contains(admission.ProbeModes, admission.ProbeMode(o.ProbeMode)) {
 		errs = append(errs, fmt.Errorf("--probe must be one of %v, not %q", admission.ProbeModes, o.ProbeMode))
+	}
+	for flag, mode := range map[string]string{"--delete-guard": o.DeleteGuard, "--secret-guard": o.SecretGuard} {
+		if !slices.Contains(admission.GuardModes, admission.GuardMode(mode)) {
+			errs = append(errs, fmt.Errorf("%s must be one of %v, not %q", flag, admission.GuardModes, mode))
+		}
+	}
+	if o.DestinationPoll <= 0 {
+		errs = append(errs, fmt.Errorf("--destination-crd-poll-interval must be more than 0, not %s", o.DestinationPoll))
 	}
 	if o.ProbeTimeout <= 0 || o.ProbeTimeout > 25*time.Second {
 		errs = append(errs, fmt.Errorf("--probe-timeout must be more than 0 and at most 25s (the API server waits 30s at most), not %s", o.ProbeTimeout))

@@ -14,8 +14,10 @@ import (
 	"k8s.io/client-go/kubernetes"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
 
 	"github.com/kratix-community/bucketstatestore-webhook/internal/server"
+	"github.com/kratix-community/bucketstatestore-webhook/internal/watch"
 	"github.com/kratix-community/bucketstatestore-webhook/pkg/admission"
 	"github.com/kratix-community/bucketstatestore-webhook/pkg/probe"
 )
@@ -23,6 +25,14 @@ import (
 // accessReviewTTL is how long a SubjectAccessReview that allowed a user to get a Secret
 // is remembered (denials are not): a revoked grant stops working within it.
 const accessReviewTTL = 10 * time.Second
+
+// secretGuardBudget bounds the probes of one Secret change together, below the Secret
+// webhook's timeoutSeconds (5) so that the guard answers before the API server gives
+// up on it; secretGuardParallel bounds how many of them run at once.
+const (
+	secretGuardBudget   = 4 * time.Second
+	secretGuardParallel = 4
+)
 
 // run serves the webhooks until ctx is done, then shuts down gracefully.
 func run(ctx context.Context, opts *Options) error {
@@ -62,6 +72,14 @@ func run(ctx context.Context, opts *Options) error {
 	if opts.AccessReview {
 		validator.Access = admission.NewCachedAccess(secrets, accessReviewTTL)
 	}
+	stores, err := watch.NewStores(cfg)
+	if err != nil {
+		return err
+	}
+	destinations, err := watch.NewDestinations(cfg, opts.DestinationPoll, log.WithName("destinations"))
+	if err != nil {
+		return err
+	}
 	mgr, err := server.NewManager(cfg, server.Options{
 		Host:          opts.WebhookHost,
 		Port:          opts.WebhookPort,
@@ -74,9 +92,27 @@ func run(ctx context.Context, opts *Options) error {
 	}, server.Handlers{
 		server.MutatePath:   admission.Defaulter{},
 		server.ValidatePath: validator,
+		server.DeleteGuardPath: &admission.DeleteGuard{
+			Destinations: destinations,
+			Mode:         admission.GuardMode(opts.DeleteGuard),
+		},
+		server.SecretGuardPath: &admission.SecretGuard{
+			Stores:   stores,
+			Prober:   prober,
+			Mode:     admission.GuardMode(opts.SecretGuard),
+			Budget:   secretGuardBudget,
+			Parallel: secretGuardParallel,
+		},
 	})
 	if err != nil {
 		return err
+	}
+	// The caches run beside the server; until they are in sync the guards let requests
+	// through, so readiness does not wait for them.
+	for _, r := range []manager.Runnable{stores, destinations} {
+		if err := mgr.Add(r); err != nil {
+			return err
+		}
 	}
 	if err := mgr.Start(ctx); err != nil {
 		return fmt.Errorf("serving: %w", err)

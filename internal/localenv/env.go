@@ -30,6 +30,9 @@ type Options struct {
 	WebhookArgs []string
 	// WebhookEnv is extra environment for the webhook binary.
 	WebhookEnv []string
+	// AuditPolicy, when set, makes the API server write an audit log under this policy
+	// (YAML), at Env.Kube.AuditLogPath.
+	AuditPolicy string
 }
 
 // Env is a running environment. Its fields are read-only.
@@ -115,10 +118,11 @@ func Start(ctx context.Context, opts Options) (_ *Env, retErr error) {
 
 	step := time.Now()
 	e.Kube, err = StartKube(KubeOptions{
-		BinDir:   e.BinDir,
-		CRDDir:   filepath.Join(e.Root, CRDDir),
-		Dir:      filepath.Join(e.WorkDir, "kube"),
-		Progress: opts.Progress,
+		BinDir:      e.BinDir,
+		CRDDir:      filepath.Join(e.Root, CRDDir),
+		Dir:         filepath.Join(e.WorkDir, "kube"),
+		Progress:    opts.Progress,
+		AuditPolicy: opts.AuditPolicy,
 	})
 	if err != nil {
 		return nil, err

@@ -24,6 +24,9 @@ type Kube struct {
 	KubectlPath string
 	// APIServerOutput and EtcdOutput hold the servers' output.
 	APIServerOutput, EtcdOutput *LogBuffer
+	// AuditLogPath is the API server's audit log (JSON lines), when KubeOptions.AuditPolicy
+	// was set.
+	AuditLogPath string
 
 	env *envtest.Environment
 	dir string
@@ -43,6 +46,9 @@ type KubeOptions struct {
 	// APIServerFlags are kube-apiserver flags (name without dashes, value) beyond
 	// envtest's defaults.
 	APIServerFlags map[string]string
+	// AuditPolicy, when set, is an audit policy (YAML) the API server runs with, writing
+	// its audit log to Kube.AuditLogPath.
+	AuditPolicy string
 }
 
 // StartKube starts etcd and kube-apiserver, installs the CRDs in CRDDir and writes an
@@ -58,7 +64,7 @@ func StartKube(opts KubeOptions) (_ *Kube, retErr error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, d := range []string{"etcd", "apiserver"} {
+	for _, d := range []string{"etcd", "apiserver", "audit"} {
 		if err := os.MkdirAll(filepath.Join(opts.Dir, d), 0o700); err != nil {
 			return nil, err
 		}
@@ -89,6 +95,16 @@ func StartKube(opts KubeOptions) (_ *Kube, retErr error) {
 	}
 	for name, value := range opts.APIServerFlags {
 		k.env.ControlPlane.APIServer.Configure().Set(name, value)
+	}
+	if opts.AuditPolicy != "" {
+		policyPath := filepath.Join(opts.Dir, "audit", "policy.yaml")
+		if err := os.WriteFile(policyPath, []byte(opts.AuditPolicy), 0o600); err != nil {
+			return nil, err
+		}
+		k.AuditLogPath = filepath.Join(opts.Dir, "audit", "audit.log")
+		k.env.ControlPlane.APIServer.Configure().
+			Set("audit-policy-file", policyPath).
+			Set("audit-log-path", k.AuditLogPath)
 	}
 	cfg, err := k.env.Start()
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -152,13 +153,22 @@ func (c *WebhookConfigurations) Apply(ctx context.Context, cl client.Client) err
 	return nil
 }
 
-// WaitUntilCalled waits until the API server has called every webhook in c and had an
-// answer (an admission or a denial, not a failed call). Registration is eventually consistent: the API server only calls a
-// webhook once its informer has seen the configuration. Each round makes a dry-run
-// create of probe (which the webhooks' rules must match) and reads the API server's
-// admission webhook metrics for each webhook's name.
+// WaitUntilCalled waits until the API server has called a webhook of every
+// configuration in c and had an answer (an admission or a denial, not a failed call).
+// Registration is eventually consistent: the API server only calls a webhook once its
+// informer has seen the configuration, and it sees a configuration whole, so one answered
+// webhook shows that all of that configuration's are registered (the guards' webhooks,
+// which a create never reaches, are registered with the validating webhook's). Each
+// round makes a dry-run create of probe (which a webhook of each configuration must
+// match) and reads the API server's admission webhook metrics for the webhooks' names.
 func (c *WebhookConfigurations) WaitUntilCalled(ctx context.Context, cl client.Client, cs kubernetes.Interface, probe *unstructured.Unstructured, timeout time.Duration) error {
-	names := c.WebhookNames()
+	var configurations [][]string // the names of each configuration's webhooks
+	for _, m := range c.Mutating {
+		configurations = append(configurations, (&WebhookConfigurations{Mutating: []admissionregistrationv1.MutatingWebhookConfiguration{m}}).WebhookNames())
+	}
+	for _, v := range c.Validating {
+		configurations = append(configurations, (&WebhookConfigurations{Validating: []admissionregistrationv1.ValidatingWebhookConfiguration{v}}).WebhookNames())
+	}
 	return poll(ctx, timeout, 200*time.Millisecond, func(ctx context.Context) (bool, string, error) {
 		createErr := cl.Create(ctx, probe.DeepCopy(), client.DryRunAll)
 		metrics, err := cs.CoreV1().RESTClient().Get().AbsPath("/metrics").DoRaw(ctx)
@@ -166,9 +176,9 @@ func (c *WebhookConfigurations) WaitUntilCalled(ctx context.Context, cl client.C
 			return false, "reading the API server's /metrics: " + err.Error(), nil
 		}
 		var missing []string
-		for _, name := range names {
-			if !webhookAnswered(string(metrics), name) {
-				missing = append(missing, name)
+		for _, names := range configurations {
+			if !slices.ContainsFunc(names, func(name string) bool { return webhookAnswered(string(metrics), name) }) {
+				missing = append(missing, strings.Join(names, " or "))
 			}
 		}
 		if len(missing) == 0 {

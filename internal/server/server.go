@@ -22,6 +22,10 @@ import (
 const (
 	MutatePath   = "/mutate-platform-kratix-io-v1alpha1-bucketstatestore"
 	ValidatePath = "/validate-platform-kratix-io-v1alpha1-bucketstatestore"
+	// DeleteGuardPath is the guard on deleting a store that Destinations use.
+	DeleteGuardPath = "/guard-platform-kratix-io-v1alpha1-bucketstatestore-delete"
+	// SecretGuardPath is the guard on changing or deleting a store's credentials Secret.
+	SecretGuardPath = "/guard-v1-secret"
 )
 
 // Options configure the servers. Zero values are controller-runtime's defaults, except

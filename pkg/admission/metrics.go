@@ -17,17 +17,19 @@ func init() {
 }
 
 func recordAdmission(webhook string, op admissionv1.Operation, resp ctrladmission.Response) {
-	result := "allowed"
+	admissionsTotal.WithLabelValues(webhook, operationLabel(op), admissionResult(&resp)).Inc()
+}
+
+// admissionResult is the metric's result label for resp: allowed, denied or error.
+func admissionResult(resp *ctrladmission.Response) string {
 	switch {
 	case resp.Allowed:
-	case resp.Result != nil && resp.Result.Code >= 500:
-		result = "error"
-	case resp.Result != nil && resp.Result.Code == 400:
-		result = "error"
+		return "allowed"
+	case resp.Result != nil && (resp.Result.Code >= 500 || resp.Result.Code == 400):
+		return "error"
 	default:
-		result = "denied"
+		return "denied"
 	}
-	admissionsTotal.WithLabelValues(webhook, operationLabel(op), result).Inc()
 }
 
 // operationLabel keeps the label to the operations the API server sends: anyone who

@@ -82,12 +82,15 @@ func (v *Validator) Handle(ctx context.Context, req ctrladmission.Request) ctrla
 	// the probe budget), so an admission in flight during a rollout finishes with its
 	// true verdict instead of a cancelled probe.
 	ctx = context.WithoutCancel(ctx)
-	resp := v.handle(ctx, req)
+	note := auditNote{AuditProbe: AuditProbeNotRun}
+	resp := v.handle(ctx, req, note)
 	recordAdmission("validate", req.Operation, resp)
+	note.annotate(&resp)
 	return resp
 }
 
-func (v *Validator) handle(ctx context.Context, req ctrladmission.Request) ctrladmission.Response {
+// handle answers req and notes in note how the probe went, for the audit log.
+func (v *Validator) handle(ctx context.Context, req ctrladmission.Request, note auditNote) ctrladmission.Response {
 	log := logf.FromContext(ctx)
 	if req.Operation != admissionv1.Create && req.Operation != admissionv1.Update {
 		return ctrladmission.Allowed("")
@@ -132,7 +135,9 @@ func (v *Validator) handle(ctx context.Context, req ctrladmission.Request) ctrla
 	if v.ProbeMode == ProbeOff {
 		return ctrladmission.Allowed("").WithWarnings(warnings...)
 	}
-	err = v.Prober.Probe(ctx, target(spec, creds))
+	probeCtx, report := probe.WithCacheReport(ctx)
+	err = v.Prober.Probe(probeCtx, target(spec, creds))
+	note.probed(err, report)
 	if err == nil {
 		return ctrladmission.Allowed("").WithWarnings(warnings...)
 	}

@@ -76,6 +76,7 @@ func (c *Cache) Probe(ctx context.Context, t Target) error {
 	k := c.key(t)
 	if c.lookup(k) {
 		cacheHits.Inc()
+		markCacheHit(ctx)
 		return nil
 	}
 	cacheMisses.Inc()

@@ -1,0 +1,253 @@
+package admission
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+
+	admissionv1 "k8s.io/api/admission/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	ctrladmission "sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+	"sigs.k8s.io/json"
+
+	"github.com/kratix-community/bucketstatestore-webhook/api/v1alpha1"
+	"github.com/kratix-community/bucketstatestore-webhook/pkg/defaults"
+	"github.com/kratix-community/bucketstatestore-webhook/pkg/probe"
+)
+
+// Messages of the Secret guard; <stores> lists the stores' names (listNames). None holds
+// a value of the Secret.
+const (
+	messageSecretDeleted    = "deleting Secret %s breaks BucketStateStore(s) %s: Kratix reads their credentials from it; point their spec.secretRef at another Secret first"
+	messageSecretKeyRemoved = "this update of Secret %s removes or empties %q, which BucketStateStore(s) %s need; keep both accessKeyID and secretAccessKey"
+	messageSecretBreaks     = "the new credentials in Secret %s do not work for BucketStateStore %q: %s"
+)
+
+// StoreIndex tells which BucketStateStores take their credentials from a Secret.
+type StoreIndex interface {
+	// StoresUsingSecret returns the accessKey stores whose spec.secretRef, defaulted,
+	// names the Secret namespace/name, sorted by name. known is false while the cache of
+	// stores is not in sync.
+	StoresUsingSecret(ctx context.Context, namespace, name string) (stores []v1alpha1.BucketStateStore, known bool, err error)
+}
+
+// SecretGuard is the validating webhook on the Secrets that BucketStateStores take their
+// credentials from: it tells the person deleting or changing such a Secret which stores
+// that would break, before Kratix finds out. Its webhook configuration fails open and
+// sends it only Secrets whose old object has an accessKeyID.
+//
+// The new credentials come from the request itself: the guard never reads a Secret.
+type SecretGuard struct {
+	// Stores tells which stores use a Secret.
+	Stores StoreIndex
+	// Prober checks each store with the new credentials: the validating webhook's, so that
+	// the probes go through the same cache and endpoint guard.
+	Prober probe.Prober
+	// Mode says what the guard does with a change that breaks a store.
+	Mode GuardMode
+	// Budget bounds the time all probes of one request take together.
+	Budget time.Duration
+	// Parallel bounds how many stores one request probes at a time.
+	Parallel int
+}
+
+var _ ctrladmission.Handler = &SecretGuard{}
+
+var secrets = schema.GroupResource{Resource: "secrets"}
+
+// Handle answers DELETE and UPDATE of a Secret; every other operation is allowed.
+func (g *SecretGuard) Handle(ctx context.Context, req ctrladmission.Request) ctrladmission.Response {
+	ctx = context.WithoutCancel(ctx) // as in Validator.Handle: the budget bounds the probes
+	note := auditNote{}
+	resp := g.handle(ctx, req, note)
+	recordAdmission("secretguard", req.Operation, resp)
+	note.annotate(&resp)
+	return resp
+}
+
+func (g *SecretGuard) handle(ctx context.Context, req ctrladmission.Request, note auditNote) ctrladmission.Response {
+	if req.Operation != admissionv1.Delete && req.Operation != admissionv1.Update {
+		return ctrladmission.Allowed("")
+	}
+	if g.Mode == GuardOff {
+		note[AuditGuard] = GuardFindingOff
+		return ctrladmission.Allowed("")
+	}
+	old, err := decodeSecret(req.AdmissionRequest, req.OldObject.Raw)
+	if err != nil {
+		return ctrladmission.Errored(http.StatusBadRequest, err)
+	}
+	var updated *corev1.Secret
+	if req.Operation == admissionv1.Update {
+		if updated, err = decodeSecret(req.AdmissionRequest, req.Object.Raw); err != nil {
+			return ctrladmission.Errored(http.StatusBadRequest, err)
+		}
+		if sameCredentials(old, updated) {
+			note[AuditGuard] = GuardFindingSafe
+			return ctrladmission.Allowed("")
+		}
+	}
+	stores, known, err := g.Stores.StoresUsingSecret(ctx, old.Namespace, old.Name)
+	if err != nil {
+		logf.FromContext(ctx).Error(err, "cannot list the BucketStateStores from the cache")
+		return ctrladmission.Errored(http.StatusInternalServerError, errors.New("cannot tell which BucketStateStores use the Secret"))
+	}
+	switch {
+	case !known:
+		note[AuditGuard] = GuardFindingUnknown
+		return ctrladmission.Allowed("")
+	case len(stores) == 0:
+		note[AuditGuard] = GuardFindingUnused
+		return ctrladmission.Allowed("")
+	}
+
+	shown, names := old.Namespace+"/"+old.Name, storeNames(stores)
+	var problems []string
+	switch key := missingKey(updated); {
+	case updated == nil:
+		problems = []string{fmt.Sprintf(messageSecretDeleted, shown, listNames(names))}
+	case key != "":
+		problems = []string{fmt.Sprintf(messageSecretKeyRemoved, shown, key, listNames(names))}
+	default:
+		// Failures that are not about the credentials (an endpoint down or slow) do not
+		// say that the new values are wrong: they are warnings even in deny mode.
+		var credentialProblems []string
+		problems, credentialProblems = g.probeAll(ctx, stores, shown, updated)
+		if len(problems) == 0 {
+			note[AuditGuard] = GuardFindingSafe
+			return ctrladmission.Allowed("")
+		}
+		note[AuditGuard] = GuardFindingBreaks
+		if g.Mode == GuardWarn || len(credentialProblems) == 0 {
+			return ctrladmission.Allowed("").WithWarnings(asWarnings(problems)...)
+		}
+		return forbidSecret(old.Name, credentialProblems)
+	}
+	note[AuditGuard] = GuardFindingBreaks
+	if g.Mode == GuardWarn {
+		return ctrladmission.Allowed("").WithWarnings(asWarnings(problems)...)
+	}
+	return forbidSecret(old.Name, problems)
+}
+
+// probeAll probes every store with the credentials in secret, Parallel at a time and all
+// within Budget, and returns a message for each store that fails, and apart those whose
+// failure is about the credentials.
+func (g *SecretGuard) probeAll(ctx context.Context, stores []v1alpha1.BucketStateStore, shown string, secret *corev1.Secret) (all, credentials []string) {
+	ctx, cancel := context.WithTimeout(ctx, g.Budget)
+	defer cancel()
+	creds := &probe.Credentials{
+		AccessKeyID:     string(secret.Data[v1alpha1.SecretKeyAccessKeyID]),
+		SecretAccessKey: string(secret.Data[v1alpha1.SecretKeySecretAccessKey]),
+	}
+	failures := make([]error, len(stores))
+	slots := make(chan struct{}, max(g.Parallel, 1))
+	var wg sync.WaitGroup
+	for i := range stores {
+		slots <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			spec := stores[i].Spec.DeepCopy()
+			defaults.Spec(spec)
+			failures[i] = g.Prober.Probe(ctx, target(spec, creds))
+		})
+	}
+	wg.Wait()
+	for i, err := range failures {
+		if err == nil {
+			continue
+		}
+		var failure *probe.Failure
+		if !errors.As(err, &failure) {
+			failure = &probe.Failure{Reason: probe.ReasonUnknown, Message: err.Error(), Err: err}
+		}
+		message := fmt.Sprintf(messageSecretBreaks, shown, cut(stores[i].Name, 63), failure.Error())
+		all = append(all, message)
+		if slices.Contains(credentialReasons, failure.Reason) {
+			credentials = append(credentials, message)
+		}
+	}
+	return all, credentials
+}
+
+// credentialReasons are the probe failures that say the credentials themselves are wrong.
+var credentialReasons = []probe.Reason{probe.ReasonInvalidAccessKeyID, probe.ReasonSignatureMismatch, probe.ReasonAccessDenied}
+
+// sameCredentials reports whether both Secrets hold the same accessKeyID and
+// secretAccessKey (or both lack them).
+func sameCredentials(a, b *corev1.Secret) bool {
+	for _, key := range []string{v1alpha1.SecretKeyAccessKeyID, v1alpha1.SecretKeySecretAccessKey} {
+		va, oka := a.Data[key]
+		vb, okb := b.Data[key]
+		if oka != okb || !bytes.Equal(va, vb) {
+			return false
+		}
+	}
+	return true
+}
+
+// missingKey returns the first credentials key secret lacks or has empty; "" for nil or
+// a Secret with both.
+func missingKey(secret *corev1.Secret) string {
+	if secret == nil {
+		return ""
+	}
+	for _, key := range []string{v1alpha1.SecretKeyAccessKeyID, v1alpha1.SecretKeySecretAccessKey} {
+		if len(secret.Data[key]) == 0 {
+			return key
+		}
+	}
+	return ""
+}
+
+func storeNames(stores []v1alpha1.BucketStateStore) []string {
+	names := make([]string, len(stores))
+	for i, s := range stores {
+		names[i] = s.Name
+	}
+	return names
+}
+
+// forbidSecret answers with a 403 that carries every problem.
+func forbidSecret(name string, problems []string) ctrladmission.Response {
+	status := apierrors.NewForbidden(secrets, cut(name, 253), errors.New(joinProblems(problems))).Status()
+	return ctrladmission.Response{AdmissionResponse: admissionv1.AdmissionResponse{Allowed: false, Result: &status}}
+}
+
+// joinProblems joins the first maxNamesShown problems, and says how many more there are.
+func joinProblems(problems []string) string {
+	s := ""
+	for i, p := range problems[:min(len(problems), maxNamesShown)] {
+		if i > 0 {
+			s += "; "
+		}
+		s += cut(p, 512)
+	}
+	if more := len(problems) - maxNamesShown; more > 0 {
+		s += fmt.Sprintf("; and %d more", more)
+	}
+	return s
+}
+
+// decodeSecret reads a Secret from a request's raw object, refusing any other kind.
+func decodeSecret(req admissionv1.AdmissionRequest, raw []byte) (*corev1.Secret, error) {
+	if req.Kind.Group != "" || req.Kind.Kind != "Secret" {
+		return nil, fmt.Errorf("this webhook admits Secrets, not %s", req.Kind.String())
+	}
+	if len(raw) == 0 {
+		return nil, fmt.Errorf("the request has no object")
+	}
+	secret := &corev1.Secret{}
+	if err := json.UnmarshalCaseSensitivePreserveInts(raw, secret); err != nil {
+		return nil, fmt.Errorf("decoding the Secret: %w", err)
+	}
+	return secret, nil
+}
