@@ -60,7 +60,7 @@ type options struct {
 }
 
 // figures are the measurements in the order they run; -only picks some.
-var figures = []string{"probe", "handler", "apiserver", "unreachable", "burst", "memory", "flood"}
+var figures = []string{"probe", "handler", "apiserver", "secretguard", "unreachable", "burst", "memory", "flood"}
 
 func defaultOptions() options {
 	return options{
@@ -187,6 +187,7 @@ func run(ctx context.Context, o options, progress io.Writer) (*Report, error) {
 		"probe":       measureColdProbe,
 		"handler":     measureHandler,
 		"apiserver":   measureAPIServer,
+		"secretguard": measureSecretGuard,
 		"unreachable": measureUnreachable,
 		"burst":       measureBurst,
 		"memory":      measureMemory,

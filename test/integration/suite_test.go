@@ -96,10 +96,11 @@ func runSuite(m *testing.M) int {
 	// Debug logs, so that the search for leaked secrets covers everything the webhook
 	// can log.
 	// The local MinIO listens on 127.0.0.1: listing it lets the IAM stores there be probed
-	// with the role's credentials.
+	// with the role's credentials. The delete guard looks for the Destination CRD every
+	// second, not every 30, so that TestDeleteGuard need not wait.
 	webhookArgs = []string{"--zap-log-level=debug", "--probe-timeout=" + probeTimeout, "--iam-endpoint=" + imds.URL,
-		"--iam-endpoints=127.0.0.1"}
-	env, err = localenv.Start(ctx, localenv.Options{Progress: os.Stderr, WebhookArgs: webhookArgs})
+		"--iam-endpoints=127.0.0.1", "--destination-crd-poll-interval=1s"}
+	env, err = localenv.Start(ctx, localenv.Options{Progress: os.Stderr, WebhookArgs: webhookArgs, AuditPolicy: auditPolicy})
 	cancel()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "FAIL: the integration environment did not come up:\n%v\n", err)
