@@ -42,7 +42,7 @@ func run(ctx context.Context, opts *Options) error {
 	log := zap.New(zap.UseFlagOptions(&opts.Zap))
 	ctrl.SetLogger(log)
 	log.Info("starting", "version", version, "probe", opts.ProbeMode, "probeTimeout", opts.ProbeTimeout.String(), "probeCacheTTL", opts.ProbeCacheTTL.String(),
-		"maxConcurrentProbes", opts.MaxProbes, "probeViaProxy", opts.ProbeViaProxy)
+		"maxConcurrentProbes", opts.MaxProbes, "probeViaProxy", opts.ProbeViaProxy, "deleteGuard", opts.DeleteGuard, "secretGuard", opts.SecretGuard)
 
 	// The prober's own problems, such as an unusable trust bundle, need no cluster and
 	// are reported first; the guard needs the API server's address when there is one.
@@ -72,10 +72,7 @@ func run(ctx context.Context, opts *Options) error {
 	if opts.AccessReview {
 		validator.Access = admission.NewCachedAccess(secrets, accessReviewTTL)
 	}
-	stores, err := watch.NewStores(cfg)
-	if err != nil {
-		return err
-	}
+	stores := watch.NewStores(cfg, log.WithName("stores"))
 	destinations, err := watch.NewDestinations(cfg, opts.DestinationPoll, log.WithName("destinations"))
 	if err != nil {
 		return err
@@ -107,10 +104,17 @@ func run(ctx context.Context, opts *Options) error {
 	if err != nil {
 		return err
 	}
-	// The caches run beside the server; until they are in sync the guards let requests
-	// through, so readiness does not wait for them.
-	for _, r := range []manager.Runnable{stores, destinations} {
-		if err := mgr.Add(r); err != nil {
+	// The caches run beside the server, for the guards that are on; until they are in
+	// sync the guards let requests through, so readiness does not wait for them.
+	caches := []struct {
+		mode string
+		r    manager.Runnable
+	}{{opts.SecretGuard, stores}, {opts.DeleteGuard, destinations}}
+	for _, c := range caches {
+		if c.mode == string(admission.GuardOff) {
+			continue
+		}
+		if err := mgr.Add(c.r); err != nil {
 			return err
 		}
 	}

@@ -106,8 +106,8 @@ func (d *Destinations) crdInstalled() (bool, error) {
 	return slices.ContainsFunc(resources.APIResources, func(r metav1.APIResource) bool { return r.Name == destinationResource }), nil
 }
 
-// startCache starts a cache of Destinations and returns what stops it. The cache
-// answers once it is in sync.
+// startCache starts a cache of Destinations and returns what stops it, or nil when it
+// could not. The cache answers once it is in sync.
 func (d *Destinations) startCache(ctx context.Context) context.CancelFunc {
 	ctx, cancel := context.WithCancel(ctx)
 	c, err := cache.New(d.cfg, cache.Options{
@@ -119,8 +119,9 @@ func (d *Destinations) startCache(ctx context.Context) context.CancelFunc {
 		err = c.IndexField(ctx, newDestination(), storeRefIndex, storeOfDestination)
 	}
 	if err != nil {
-		d.log.Error(err, "cannot create the cache of Destinations; the delete guard stays off")
-		return cancel
+		cancel()
+		d.log.Error(err, "cannot create the cache of Destinations; the delete guard stays off and the webhook tries again", "retryIn", d.interval.String())
+		return nil
 	}
 	go func() {
 		if err := c.Start(ctx); err != nil {

@@ -2,11 +2,12 @@ package watch
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"strings"
-	"sync/atomic"
+	"sync"
+	"time"
 
+	"github.com/go-logr/logr"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -21,33 +22,73 @@ import (
 // secretRef.
 const secretRefIndex = "secretRef"
 
+// storesRetry is how long Stores waits before trying again to watch BucketStateStores
+// when the API server could not be asked (it is down, or the CRD is not installed).
+const storesRetry = 10 * time.Second
+
 // Stores is a cache of BucketStateStores indexed by the Secret they name.
 type Stores struct {
-	cache  cache.Cache
-	synced atomic.Bool
+	cfg *rest.Config
+	log logr.Logger
+
+	mu    sync.RWMutex
+	cache cache.Cache // nil until it is in sync
 }
 
 var _ admission.StoreIndex = &Stores{}
 
-// NewStores returns a cache of BucketStateStores; it fills once started.
-func NewStores(cfg *rest.Config) (*Stores, error) {
+// NewStores returns a cache of BucketStateStores, logging to log; it fills once
+// started.
+func NewStores(cfg *rest.Config, log logr.Logger) *Stores {
+	return &Stores{cfg: cfg, log: log}
+}
+
+// Start fills the cache and keeps it up to date until ctx ends. Until it can, it tries
+// again every storesRetry; the webhook serves meanwhile, and the Secret guard lets every
+// change through.
+func (s *Stores) Start(ctx context.Context) error {
+	for {
+		c, err := s.newCache(ctx)
+		if err == nil {
+			go func() {
+				if c.WaitForCacheSync(ctx) {
+					s.mu.Lock()
+					s.cache = c
+					s.mu.Unlock()
+					s.log.Info("the cache of BucketStateStores is in sync: the Secret guard is on")
+				}
+			}()
+			return c.Start(ctx)
+		}
+		s.log.Error(err, "cannot watch BucketStateStores yet; the Secret guard lets every change through until it can", "retryIn", storesRetry.String())
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(storesRetry):
+		}
+	}
+}
+
+// newCache creates the cache and its index, which asks the API server about the
+// BucketStateStore kind.
+func (s *Stores) newCache(ctx context.Context) (cache.Cache, error) {
 	scheme := runtime.NewScheme()
 	if err := v1alpha1.AddToScheme(scheme); err != nil {
 		return nil, err
 	}
-	c, err := cache.New(cfg, cache.Options{
+	c, err := cache.New(s.cfg, cache.Options{
 		Scheme:                      scheme,
 		DefaultTransform:            cache.TransformStripManagedFields(),
 		ReaderFailOnMissingInformer: true,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("creating the cache of BucketStateStores: %w", err)
-	}
-	// Indexing before the start creates the informer, so Start watches the stores.
-	if err := c.IndexField(context.Background(), &v1alpha1.BucketStateStore{}, secretRefIndex, secretOfStore); err != nil {
 		return nil, err
 	}
-	return &Stores{cache: c}, nil
+	// Indexing before the start creates the informer, so Start watches the stores.
+	if err := c.IndexField(ctx, &v1alpha1.BucketStateStore{}, secretRefIndex, secretOfStore); err != nil {
+		return nil, err
+	}
+	return c, nil
 }
 
 // secretOfStore is the index function: the Secret an accessKey store reads, as Kratix
@@ -65,23 +106,16 @@ func secretOfStore(obj client.Object) []string {
 	return []string{spec.SecretRef.Namespace + "/" + spec.SecretRef.Name}
 }
 
-// Start fills the cache and keeps it up to date until ctx ends.
-func (s *Stores) Start(ctx context.Context) error {
-	go func() {
-		if s.cache.WaitForCacheSync(ctx) {
-			s.synced.Store(true)
-		}
-	}()
-	return s.cache.Start(ctx)
-}
-
 // StoresUsingSecret implements admission.StoreIndex.
 func (s *Stores) StoresUsingSecret(ctx context.Context, namespace, name string) ([]v1alpha1.BucketStateStore, bool, error) {
-	if !s.synced.Load() {
+	s.mu.RLock()
+	c := s.cache
+	s.mu.RUnlock()
+	if c == nil {
 		return nil, false, nil
 	}
 	var list v1alpha1.BucketStateStoreList
-	if err := s.cache.List(ctx, &list, client.MatchingFields{secretRefIndex: namespace + "/" + name}); err != nil {
+	if err := c.List(ctx, &list, client.MatchingFields{secretRefIndex: namespace + "/" + name}); err != nil {
 		return nil, true, err
 	}
 	slices.SortFunc(list.Items, func(a, b v1alpha1.BucketStateStore) int { return strings.Compare(a.Name, b.Name) })

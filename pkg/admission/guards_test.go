@@ -291,3 +291,47 @@ func TestWarningsStayUnder256Bytes(t *testing.T) {
 		t.Errorf("listNames = %q", got)
 	}
 }
+
+func TestValidatorAuditAnnotations(t *testing.T) {
+	goodSecret := fakeSecrets{"default/minio-credentials": secret(map[string]string{"accessKeyID": "minio", "secretAccessKey": secretValue})}
+	missing := probe.ProberFunc(func(context.Context, probe.Target) error {
+		return &probe.Failure{Reason: probe.ReasonBucketNotFound, Message: "no bucket"}
+	})
+	cached := probe.NewCache(probe.ProberFunc(func(context.Context, probe.Target) error { return nil }), time.Minute, nil)
+	cases := map[string]struct {
+		prober probe.Prober
+		mode   ProbeMode
+		want   []map[string]string // for the same request sent again and again
+	}{
+		"a store that passes says so, and the second time that the cache answered": {
+			prober: cached, mode: ProbeEnforce,
+			want: []map[string]string{
+				{AuditVerdict: VerdictAllowed, AuditProbe: "OK", AuditProbeCached: "false"},
+				{AuditVerdict: VerdictAllowed, AuditProbe: "OK", AuditProbeCached: "true"},
+			},
+		},
+		"a denied store names the probe's reason": {
+			prober: missing, mode: ProbeEnforce,
+			want: []map[string]string{{AuditVerdict: VerdictDenied, AuditProbe: "BucketNotFound", AuditProbeCached: "false"}},
+		},
+		"in warn mode it is admitted with warnings and the reason": {
+			prober: missing, mode: ProbeWarn,
+			want: []map[string]string{{AuditVerdict: VerdictWarned, AuditProbe: "BucketNotFound", AuditProbeCached: "false"}},
+		},
+		"with the probe off it says the probe did not run": {
+			prober: missing, mode: ProbeOff,
+			want: []map[string]string{{AuditVerdict: VerdictAllowed, AuditProbe: AuditProbeNotRun}},
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			v := &Validator{Secrets: goodSecret, Prober: tc.prober, ProbeMode: tc.mode}
+			for i, want := range tc.want {
+				resp := v.Handle(t.Context(), request(admissionv1.Create, store(), nil))
+				if diff := cmp.Diff(want, resp.AuditAnnotations); diff != "" {
+					t.Errorf("request %d: audit annotations (-want +got):\n%s", i+1, diff)
+				}
+			}
+		})
+	}
+}
