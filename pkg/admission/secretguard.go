@@ -16,7 +16,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	ctrladmission "sigs.k8s.io/controller-runtime/pkg/webhook/admission"
-	"sigs.k8s.io/json"
 
 	"github.com/kratix-community/bucketstatestore-webhook/api/v1alpha1"
 	"github.com/kratix-community/bucketstatestore-webhook/pkg/defaults"
@@ -235,19 +234,4 @@ func joinProblems(problems []string) string {
 		s += fmt.Sprintf("; and %d more", more)
 	}
 	return s
-}
-
-// decodeSecret reads a Secret from a request's raw object, refusing any other kind.
-func decodeSecret(req admissionv1.AdmissionRequest, raw []byte) (*corev1.Secret, error) {
-	if req.Kind.Group != "" || req.Kind.Kind != "Secret" {
-		return nil, fmt.Errorf("this webhook admits Secrets, not %s", req.Kind.String())
-	}
-	if len(raw) == 0 {
-		return nil, fmt.Errorf("the request has no object")
-	}
-	secret := &corev1.Secret{}
-	if err := json.UnmarshalCaseSensitivePreserveInts(raw, secret); err != nil {
-		return nil, fmt.Errorf("decoding the Secret: %w", err)
-	}
-	return secret, nil
 }
