@@ -38,7 +38,7 @@ const validating = "validate.bucketstatestores.webhook.kratix-community.io/"
 // each was admitted or denied.
 func TestAuditAnnotations(t *testing.T) {
 	logWebhookOnFailure(t)
-	name := storeName(t.Name())
+	name := storeName("guards/" + t.Name())
 
 	missing := &v1alpha1.BucketStateStore{ObjectMeta: metav1.ObjectMeta{Name: name + "-missing"}, Spec: writerSpec(name)}
 	missing.Spec.BucketName = fixtures.MissingBucket

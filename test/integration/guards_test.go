@@ -27,7 +27,7 @@ import (
 // shows and how often the guard was called.
 func TestSecretGuard(t *testing.T) {
 	logWebhookOnFailure(t)
-	name := storeName(t.Name())
+	name := storeName("guards/" + t.Name())
 	createSecretT(t, name, credentials(writerAccessKey, writerSecretKey))
 	createStore(t, name, name)
 	// The guard learns stores from its cache: wait until it names this one.
@@ -129,7 +129,7 @@ func TestSecretGuard(t *testing.T) {
 // without Kratix's Destination CRD (the guard is off) and then with a minimal one.
 func TestDeleteGuard(t *testing.T) {
 	logWebhookOnFailure(t)
-	name := storeName(t.Name())
+	name := storeName("guards/" + t.Name())
 	createSecretT(t, name, credentials(writerAccessKey, writerSecretKey))
 
 	t.Run("without the Destination CRD the guard is off and says so once", func(t *testing.T) {
