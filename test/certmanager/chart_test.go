@@ -59,6 +59,7 @@ probe:
   denyCIDRs: [10.96.0.0/12, 192.168.0.0/16]
   caBundle: {configMap: {name: s3-ca, key: ca.pem}}
 subjectAccessReview: false
+guards: {delete: warn, secret: "off"}
 clientAuthentication: {enabled: true, caConfigMap: {name: api-server-client-ca, key: ca.crt}}
 certificates:
   certManager: {issuerRef: {name: platform-ca, kind: ClusterIssuer, group: cert-manager.io}, duration: 720h, renewBefore: 240h}
