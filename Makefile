@@ -80,8 +80,8 @@ run: components build ## Start a local API server, MinIO and the webhook, ready 
 ##@ Build
 
 .PHONY: build
-build: ## Build the webhook binary into bin/webhook.
-	CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o $(BIN)/webhook ./cmd/webhook
+build: ## Build the webhook and bucketstatestore-check into bin/.
+	CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o $(BIN)/ ./cmd/webhook ./cmd/bucketstatestore-check
 
 .PHONY: docker-build
 docker-build: ## Build the container image (needs a Docker engine).
