@@ -76,6 +76,9 @@ type Cause struct {
 	Line    int    `json:"line"`
 }
 
+// String is the cause as kubectl prints it: `<field>: <message>`.
+func (c Cause) String() string { return c.Field + ": " + c.Message }
+
 var storeGVK = v1alpha1.GroupVersion.WithKind("BucketStateStore")
 
 // Check reads the files (see expandPaths; "-" reads stdin) and checks every

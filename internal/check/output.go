@@ -77,7 +77,7 @@ func (r *Result) findings() []finding {
 	for _, s := range r.Stores {
 		subject := storeGVK.Kind + "/" + s.Name
 		for _, c := range s.Causes {
-			fs = append(fs, finding{"error", s.File, c.Line, subject, c.Field + ": " + c.Message})
+			fs = append(fs, finding{"error", s.File, c.Line, subject, c.String()})
 		}
 		if len(s.Causes) == 0 && s.Message != "" {
 			fs = append(fs, finding{"error", s.File, s.Line, subject, s.Message})
