@@ -11,9 +11,11 @@ RUN go mod download
 COPY . .
 ARG VERSION=dev
 RUN CGO_ENABLED=0 GOOS=${TARGETOS:-linux} GOARCH=${TARGETARCH} \
-    go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /webhook ./cmd/webhook
+    go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/ ./cmd/webhook ./cmd/bucketstatestore-check
 
 FROM gcr.io/distroless/static:nonroot
-COPY --from=build /webhook /webhook
+COPY --from=build /out/webhook /webhook
+# The offline checker, for CI: docker run --entrypoint /bucketstatestore-check <image> -
+COPY --from=build /out/bucketstatestore-check /bucketstatestore-check
 USER 65532:65532
 ENTRYPOINT ["/webhook"]

@@ -52,6 +52,11 @@ type options struct {
 	floodStores int
 	floodRounds int
 
+	// cliPairs are the interleaved runs of bucketstatestore-check and kubeconform;
+	// kubeconform is the path of its binary.
+	cliPairs    int
+	kubeconform string
+
 	only       []string
 	cpuProfile string
 	// webhookPprof is a directory for the webhook's own profiles (see webhookProfiler).
@@ -60,7 +65,11 @@ type options struct {
 }
 
 // figures are the measurements in the order they run; -only picks some.
-var figures = []string{"probe", "handler", "apiserver", "secretguard", "unreachable", "burst", "memory", "flood"}
+var figures = []string{"cli", "probe", "handler", "apiserver", "secretguard", "unreachable", "burst", "memory", "flood"}
+
+// offlineSteps measure the figures that need no environment: they run before it starts,
+// and without it when no other figure is selected.
+var offlineSteps = map[string]func(context.Context, options, *Report) error{"cli": measureCLI}
 
 func defaultOptions() options {
 	return options{
@@ -77,6 +86,7 @@ func defaultOptions() options {
 		memWindow:       30 * time.Second,
 		floodStores:     32,
 		floodRounds:     5,
+		cliPairs:        5,
 	}
 }
 
@@ -91,6 +101,7 @@ func quickOptions() options {
 	o.unreachableSeq, o.unreachableConc = 1, 2
 	o.memRate, o.memWindow = 200, 2*time.Second
 	o.floodStores, o.floodRounds = 8, 1
+	o.cliPairs = 1
 	return o
 }
 
@@ -123,6 +134,7 @@ func parseFlags(args []string) (options, error) {
 	cpuProfile := fs.String("cpuprofile", "", "write the harness's CPU profile here (the in-process prober and the load generators)")
 	webhookPprof := fs.String("webhook-pprof", "", "directory for CPU and goroutine profiles of the webhook at the handler's target concurrency, when it serves /debug/pprof on its metrics address")
 	verbose := fs.Bool("v", false, "show the environment's progress")
+	kubeconform := fs.String("kubeconform", "", "path of the kubeconform binary the cli figure compares with (make bench builds it)")
 	if err := fs.Parse(args); err != nil {
 		return options{}, err
 	}
@@ -141,7 +153,7 @@ func parseFlags(args []string) (options, error) {
 			}
 		}
 	}
-	o.cpuProfile, o.webhookPprof, o.verbose = *cpuProfile, *webhookPprof, *verbose
+	o.cpuProfile, o.webhookPprof, o.verbose, o.kubeconform = *cpuProfile, *webhookPprof, *verbose, *kubeconform
 	return o, nil
 }
 
@@ -164,6 +176,24 @@ func run(ctx context.Context, o options, progress io.Writer) (*Report, error) {
 		}
 		defer pprof.StopCPUProfile()
 	}
+	selected := func(name string) bool { return len(o.only) == 0 || slices.Contains(o.only, name) }
+	needEnv := false
+	for _, name := range figures {
+		step, offline := offlineSteps[name]
+		switch {
+		case !selected(name):
+		case !offline:
+			needEnv = true
+		default:
+			if err := measureStep(ctx, name, progress, func() error { return step(ctx, o, r) }); err != nil {
+				return r, err
+			}
+		}
+	}
+	if !needEnv {
+		return finish(r, began)
+	}
+
 	envProgress := io.Discard
 	if o.verbose {
 		envProgress = progress
@@ -194,22 +224,36 @@ func run(ctx context.Context, o options, progress io.Writer) (*Report, error) {
 		"flood":       measureFlood,
 	}
 	for _, name := range figures {
-		if len(o.only) > 0 && !slices.Contains(o.only, name) {
+		if _, offline := offlineSteps[name]; !selected(name) || offline {
 			continue
 		}
-		step := time.Now()
-		fmt.Fprintf(progress, "bench: measuring %s\n", name)
-		if err := steps[name](ctx, b, o, r); err != nil {
-			return r, fmt.Errorf("%s: %w\nwebhook output (end):\n%s", name, err, indent(tail(b.Webhook.Output.String(), 1500), "  "))
+		err := measureStep(ctx, name, progress, func() error { return steps[name](ctx, b, o, r) })
+		if err != nil {
+			return r, fmt.Errorf("%w\nwebhook output (end):\n%s", err, indent(tail(b.Webhook.Output.String(), 1500), "  "))
 		}
-		if ctx.Err() != nil {
-			return r, ctx.Err()
-		}
-		fmt.Fprintf(progress, "bench: %s done in %s\n", name, time.Since(step).Round(100*time.Millisecond))
 	}
 	if exited, code := b.Webhook.Exited(); exited {
 		r.Fail("the webhook exited (code %d) during the run", code)
 	}
+	return finish(r, began)
+}
+
+// measureStep runs one figure's measurement between progress lines.
+func measureStep(ctx context.Context, name string, progress io.Writer, measure func() error) error {
+	step := time.Now()
+	fmt.Fprintf(progress, "bench: measuring %s\n", name)
+	if err := measure(); err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	fmt.Fprintf(progress, "bench: %s done in %s\n", name, time.Since(step).Round(100*time.Millisecond))
+	return nil
+}
+
+// finish closes a report that measured something.
+func finish(r *Report, began time.Time) (*Report, error) {
 	if len(r.Sections) == 0 {
 		return r, errors.New("no figure was measured")
 	}

@@ -72,21 +72,26 @@ func BuildComponents(ctx context.Context, root string, out io.Writer) (string, e
 }
 
 // BuildWebhook builds ./cmd/webhook of the module at root into dir/webhook, so the
-// environment always runs the current source, and returns the binary's path. It builds
-// it the way the Dockerfile and `make build` do: static, trimmed, stamped with the
-// version git describes.
+// environment always runs the current source, and returns the binary's path.
 func BuildWebhook(ctx context.Context, root, dir string) (string, error) {
-	bin := filepath.Join(dir, "webhook")
+	return BuildCommand(ctx, root, dir, "webhook")
+}
+
+// BuildCommand builds ./cmd/<name> of the module at root into dir/<name> and returns the
+// binary's path. It builds it the way the Dockerfile and `make build` do: static,
+// trimmed, stamped with the version git describes.
+func BuildCommand(ctx context.Context, root, dir, name string) (string, error) {
+	bin := filepath.Join(dir, name)
 	version := "dev"
 	if out, err := exec.CommandContext(ctx, "git", "-C", root, "describe", "--tags", "--always", "--dirty").Output(); err == nil {
 		version = strings.TrimSpace(string(out))
 	}
-	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags", "-s -w -X main.version="+version, "-o", bin, "./cmd/webhook")
+	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags", "-s -w -X main.version="+version, "-o", bin, "./cmd/"+name)
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	cmd.Dir = root
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build ./cmd/webhook in %s failed (%v):\n%s", root, err, out)
+		return "", fmt.Errorf("go build ./cmd/%s in %s failed (%v):\n%s", name, root, err, out)
 	}
 	return bin, nil
 }

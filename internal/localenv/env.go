@@ -59,6 +59,8 @@ type Env struct {
 	progress progress
 	// webhookEnv is Options.WebhookEnv, which RestartWebhook gives the webhook again.
 	webhookEnv []string
+	// check is bucketstatestore-check, built on the first RunCheck.
+	check checkBinary
 }
 
 // Paths inside the module that the environment reads.

@@ -156,7 +156,7 @@ func (g *SecretGuard) probeAll(ctx context.Context, stores []v1alpha1.BucketStat
 			defer func() { <-slots }()
 			spec := stores[i].Spec.DeepCopy()
 			defaults.Spec(spec)
-			failures[i] = g.Prober.Probe(ctx, target(spec, creds))
+			failures[i] = g.Prober.Probe(ctx, ProbeTarget(spec, creds))
 		})
 	}
 	wg.Wait()

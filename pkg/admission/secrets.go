@@ -101,12 +101,25 @@ func (v *Validator) credentials(ctx context.Context, user authenticationv1.UserI
 
 	secret, err := v.Secrets.GetSecret(ctx, namespace, ref.Name)
 	if apierrors.IsNotFound(err) {
-		return nil, field.ErrorList{field.NotFound(fldPath, shown)}, nil
+		secret, err = nil, nil
 	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("reading Secret %s: %w", shown, err)
 	}
+	creds, allErrs := SecretCredentials(secret, ref, fldPath)
+	return creds, allErrs, nil
+}
 
+// SecretCredentials checks the Secret that a defaulted store's ref names (nil when it
+// does not exist) as the webhook checks it once read: it must hold the two keys Kratix
+// reads, neither empty. It returns the credentials, or field errors on fldPath, one per
+// problem; neither ever holds a value. bucketstatestore-check calls it with the Secrets
+// of its input, so that its messages are the webhook's.
+func SecretCredentials(secret *corev1.Secret, ref *corev1.SecretReference, fldPath *field.Path) (*probe.Credentials, field.ErrorList) {
+	shown := secretName(ref)
+	if secret == nil {
+		return nil, field.ErrorList{field.NotFound(fldPath, shown)}
+	}
 	var allErrs field.ErrorList
 	for _, key := range []string{v1alpha1.SecretKeyAccessKeyID, v1alpha1.SecretKeySecretAccessKey} {
 		value, ok := secret.Data[key]
@@ -118,12 +131,12 @@ func (v *Validator) credentials(ctx context.Context, user authenticationv1.UserI
 		}
 	}
 	if len(allErrs) > 0 {
-		return nil, allErrs, nil
+		return nil, allErrs
 	}
 	return &probe.Credentials{
 		AccessKeyID:     string(secret.Data[v1alpha1.SecretKeyAccessKeyID]),
 		SecretAccessKey: string(secret.Data[v1alpha1.SecretKeySecretAccessKey]),
-	}, nil, nil
+	}, nil
 }
 
 // secretName is how answers name a Secret: namespace/name.

@@ -136,7 +136,7 @@ func (v *Validator) handle(ctx context.Context, req ctrladmission.Request, note 
 		return ctrladmission.Allowed("").WithWarnings(warnings...)
 	}
 	probeCtx, report := probe.WithCacheReport(ctx)
-	err = v.Prober.Probe(probeCtx, target(spec, creds))
+	err = v.Prober.Probe(probeCtx, ProbeTarget(spec, creds))
 	note.probed(err, report)
 	if err == nil {
 		return ctrladmission.Allowed("").WithWarnings(warnings...)
@@ -146,20 +146,17 @@ func (v *Validator) handle(ctx context.Context, req ctrladmission.Request, note 
 		log.Info("bucket not probed", "reason", notProbed.Reason, "endpoint", spec.Endpoint, "bucket", spec.BucketName)
 		return ctrladmission.Allowed("").WithWarnings(append(warnings, notProbed.Warning)...)
 	}
-	var failure *probe.Failure
-	if !errors.As(err, &failure) {
-		failure = &probe.Failure{Reason: probe.ReasonUnknown, Message: err.Error(), Err: err}
-	}
+	failure := probe.AsFailure(err)
 	log.Info("bucket probe failed", "reason", failure.Reason, "endpoint", spec.Endpoint, "bucket", spec.BucketName, "message", failure.Message, "error", failure.Err)
 	if v.ProbeMode == ProbeWarn {
 		return ctrladmission.Allowed("").WithWarnings(append(warnings, probeWarning(failure))...)
 	}
-	return invalid(obj, field.ErrorList{probeError(spec, specPath, failure)}).WithWarnings(warnings...)
+	return invalid(obj, field.ErrorList{ProbeError(spec, specPath, failure)}).WithWarnings(warnings...)
 }
 
-// probeError puts a failed probe on the field the user would change to fix it. spec is
+// ProbeError puts a failed probe on the field the user would change to fix it. spec is
 // defaulted.
-func probeError(spec *v1alpha1.BucketStateStoreSpec, specPath *field.Path, failure *probe.Failure) *field.Error {
+func ProbeError(spec *v1alpha1.BucketStateStoreSpec, specPath *field.Path, failure *probe.Failure) *field.Error {
 	switch failure.Reason {
 	case probe.ReasonBucketNotFound:
 		return field.Invalid(specPath.Child("bucketName"), spec.BucketName, failure.Error())
@@ -213,8 +210,8 @@ func probeWarning(failure *probe.Failure) string {
 	return fmt.Sprintf(warningProbeFailed, shortenTo(failure.Message, room), failure.Reason)
 }
 
-// target is what the prober checks for a defaulted spec.
-func target(spec *v1alpha1.BucketStateStoreSpec, creds *probe.Credentials) probe.Target {
+// ProbeTarget is what the prober checks for a defaulted spec.
+func ProbeTarget(spec *v1alpha1.BucketStateStoreSpec, creds *probe.Credentials) probe.Target {
 	return probe.Target{
 		Endpoint:     spec.Endpoint,
 		Bucket:       spec.BucketName,
@@ -227,14 +224,20 @@ func target(spec *v1alpha1.BucketStateStoreSpec, creds *probe.Credentials) probe
 }
 
 // invalid answers with a 422 whose causes name each field, as the API server's own
-// validation does. String values and the name are cut to maxShownLength, so that an
-// answer stays small whatever a request holds.
+// validation does.
 func invalid(obj *v1alpha1.BucketStateStore, allErrs field.ErrorList) ctrladmission.Response {
+	status := InvalidError(obj.Name, allErrs).Status()
+	return ctrladmission.Response{AdmissionResponse: admissionv1.AdmissionResponse{Allowed: false, Result: &status}}
+}
+
+// InvalidError is the webhook's answer to the store name with allErrs, as the API server
+// passes it on. String values and the name are cut to maxShownLength, so that an answer
+// stays small whatever a request holds.
+func InvalidError(name string, allErrs field.ErrorList) *apierrors.StatusError {
 	for _, e := range allErrs {
 		if s, ok := e.BadValue.(string); ok {
 			e.BadValue = shorten(s)
 		}
 	}
-	status := apierrors.NewInvalid(v1alpha1.GroupVersion.WithKind("BucketStateStore").GroupKind(), shorten(obj.Name), allErrs).Status()
-	return ctrladmission.Response{AdmissionResponse: admissionv1.AdmissionResponse{Allowed: false, Result: &status}}
+	return apierrors.NewInvalid(v1alpha1.GroupVersion.WithKind("BucketStateStore").GroupKind(), shorten(name), allErrs)
 }

@@ -105,6 +105,16 @@ func (f *Failure) Error() string { return fmt.Sprintf("%s (reason: %s)", f.Messa
 // Unwrap returns the underlying error.
 func (f *Failure) Unwrap() error { return f.Err }
 
+// AsFailure returns the *Failure in err's chain, or err as a Failure of ReasonUnknown.
+// err must not be nil.
+func AsFailure(err error) *Failure {
+	var f *Failure
+	if errors.As(err, &f) && f != nil {
+		return f
+	}
+	return &Failure{Reason: ReasonUnknown, Message: err.Error(), Err: err}
+}
+
 // ReasonOf returns ReasonOK for nil, the reason of a *Failure anywhere in err's chain,
 // and ReasonUnknown for any other error.
 func ReasonOf(err error) Reason {

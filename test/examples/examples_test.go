@@ -22,6 +22,9 @@ import (
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
+
+	"github.com/kratix-community/bucketstatestore-webhook/internal/check"
+	"github.com/kratix-community/bucketstatestore-webhook/internal/localenv"
 )
 
 // TestExamples applies every file in examples/ with the command line `make run` prints
@@ -55,6 +58,9 @@ func TestExamples(t *testing.T) {
 	for _, ex := range examples {
 		t.Run(ex.file, func(t *testing.T) {
 			logStart := env.Env.Webhook.Output.Len()
+			// What bucketstatestore-check says of the file, given the Secrets the webhook
+			// can read at this moment, before kubectl applies it.
+			checked, result := checkFile(t, filepath.Join(env.Env.Root, ex.file))
 			line := env.ApplyLine(ex.file)
 			res := run(t, line)
 			webhookLog := env.Env.Webhook.Output.Since(logStart)
@@ -74,13 +80,33 @@ func TestExamples(t *testing.T) {
 					fail("the output lacks the promised %q", want)
 				}
 			}
-			if diff := cmp.Diff(sorted(ex.warnings), sorted(warnings(res.stderr))); diff != "" {
+			if diff := cmp.Diff(sorted(ex.warnings), sorted(localenv.KubectlWarnings(res.stderr))); diff != "" {
 				fail("warnings (-promised +got):\n%s", diff)
 			}
 			for _, secret := range ex.secretValues {
-				if strings.Contains(output, secret) || strings.Contains(webhookLog, secret) {
-					fail("a secret access key from the file appears in kubectl's output or the webhook's log")
+				if strings.Contains(output, secret) || strings.Contains(webhookLog, secret) || strings.Contains(checked.Stdout+checked.Stderr, secret) {
+					fail("a secret access key from the file appears in kubectl's output, the webhook's log or bucketstatestore-check's output")
 				}
+			}
+			if len(result.Stores) != 1 {
+				fail("bucketstatestore-check found %d stores in the file, want 1", len(result.Stores))
+			} else if s := result.Stores[0]; s.Valid != ex.admitted || s.Valid != (res.exit == 0) {
+				fail("bucketstatestore-check says valid=%v; kubectl exited %d (expect: %s)", s.Valid, res.exit, outcome(ex.admitted))
+			} else {
+				if diff := cmp.Diff(sorted(localenv.KubectlWarnings(res.stderr)), sorted(s.Warnings)); diff != "" {
+					fail("bucketstatestore-check's warnings differ from the webhook's (-webhook +command):\n%s", diff)
+				}
+				apiCauses, _ := localenv.KubectlCauses(res.stderr)
+				var ours []string
+				for _, c := range s.Causes {
+					ours = append(ours, c.String())
+				}
+				if diff := cmp.Diff(apiCauses, ours); diff != "" {
+					fail("bucketstatestore-check's causes differ from the webhook's (-webhook +command):\n%s", diff)
+				}
+			}
+			if want := result.ExitCode(); checked.Exit != want {
+				fail("bucketstatestore-check exited %d for a result that asks for %d", checked.Exit, want)
 			}
 			for _, name := range ex.stores {
 				if exists := storeExists(t, name); exists != ex.admitted {
@@ -88,7 +114,7 @@ func TestExamples(t *testing.T) {
 				}
 			}
 			if failed {
-				t.Logf("$ %s\nexit %d\nstdout:\n%s\nstderr:\n%s\nwebhook log during the apply:\n%s", line, res.exit, res.stdout, res.stderr, webhookLog)
+				t.Logf("$ %s\nexit %d\nstdout:\n%s\nstderr:\n%s\nwebhook log during the apply:\n%s\nbucketstatestore-check before the apply: exit %d\n%s%s", line, res.exit, res.stdout, res.stderr, webhookLog, checked.Exit, checked.Stdout, checked.Stderr)
 			}
 		})
 	}
@@ -98,6 +124,29 @@ func TestExamples(t *testing.T) {
 			t.Errorf("an IAM example was admitted but the webhook never asked the instance metadata stand-in for credentials (%d requests before and after)", after)
 		}
 	}
+}
+
+// checkFile runs bucketstatestore-check with --probe on the example file, giving it the
+// Secrets in default before the file's own, as the webhook will see them once kubectl has
+// applied the file's Secrets.
+func checkFile(t *testing.T, path string) (localenv.CheckRun, check.Result) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	file, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secrets, err := env.Env.SecretManifests(ctx, "default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r check.Result
+	run, err := env.Env.RunCheck(ctx, secrets+"---\n"+string(file), &r, "--probe", "--require-secrets", "--iam-endpoint="+env.IMDS.URL, "--iam-endpoints=127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return run, r
 }
 
 // example is a file of examples/ and the promises its header makes.
@@ -222,17 +271,6 @@ func run(t *testing.T, line string) result {
 		t.Fatalf("$ %s: %v\nstderr: %s", line, err, res.stderr)
 	}
 	return res
-}
-
-// warnings returns the warnings kubectl printed, without their "Warning: " prefix.
-func warnings(stderr string) []string {
-	var ws []string
-	for _, line := range strings.Split(stderr, "\n") {
-		if w, ok := strings.CutPrefix(line, "Warning: "); ok {
-			ws = append(ws, w)
-		}
-	}
-	return ws
 }
 
 func storeExists(t *testing.T, name string) bool {

@@ -1,0 +1,130 @@
+package check
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/kratix-community/bucketstatestore-webhook/pkg/probe"
+)
+
+// Options are the command's settings, one flag each.
+type Options struct {
+	Output         string
+	RequireSecrets bool
+	Probe          bool
+	ProbeTimeout   time.Duration
+	IAMEndpoint    string
+	IAMEndpoints   []string
+	DenyCIDRs      []string
+	AllowEndpoints []string
+	Summary        bool
+	PrintVersion   bool
+}
+
+// probeConcurrency is how many stores are probed at once with --probe.
+const probeConcurrency = 4
+
+// NewOptions returns the defaults.
+func NewOptions() *Options {
+	return &Options{
+		Output:       OutputText,
+		ProbeTimeout: probe.DefaultTimeout,
+		Summary:      true,
+	}
+}
+
+// AddFlags binds the options to flags.
+func (o *Options) AddFlags(fs *pflag.FlagSet) {
+	fs.StringVarP(&o.Output, "output", "o", o.Output, "output format: "+strings.Join(Outputs, ", ")+" (GitHub Actions annotations)")
+	fs.BoolVar(&o.RequireSecrets, "require-secrets", o.RequireSecrets, "fail a store whose Secret is not in the input, as the webhook fails a missing Secret, instead of noting that it cannot be checked offline")
+	fs.BoolVar(&o.Probe, "probe", o.Probe, "probe each bucket as the webhook does, with the credentials of the input's Secrets or, for IAM, of the environment")
+	fs.DurationVar(&o.ProbeTimeout, "probe-timeout", o.ProbeTimeout, "time budget of one bucket probe")
+	fs.StringVar(&o.IAMEndpoint, "iam-endpoint", o.IAMEndpoint, "endpoint the IAM credential chain asks for credentials instead of the instance metadata service; for testing")
+	fs.StringSliceVar(&o.IAMEndpoints, "iam-endpoints", o.IAMEndpoints, "hosts and CIDRs besides Amazon S3's that authMethod IAM stores may be probed at with the environment's IAM credentials, as the webhook's flag")
+	fs.StringSliceVar(&o.DenyCIDRs, "deny-cidrs", o.DenyCIDRs, "CIDRs the probe may not connect to, in addition to link-local and cloud metadata addresses")
+	fs.StringSliceVar(&o.AllowEndpoints, "allow-endpoints", o.AllowEndpoints, "if set, the only hosts and CIDRs the probe may connect to")
+	fs.BoolVar(&o.Summary, "summary", o.Summary, "print a line counting what was checked to standard error")
+	fs.BoolVar(&o.PrintVersion, "version", false, "print the version and exit")
+}
+
+// Validate reports every invalid option at once.
+func (o *Options) Validate() error {
+	var errs []error
+	if !slices.Contains(Outputs, o.Output) {
+		errs = append(errs, fmt.Errorf("--output must be one of %s, not %q", strings.Join(Outputs, ", "), o.Output))
+	}
+	if o.ProbeTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("--probe-timeout must be more than 0, not %s", o.ProbeTimeout))
+	}
+	if _, err := o.guard(); err != nil {
+		errs = append(errs, err)
+	}
+	if _, err := probe.ParseHostList(o.IAMEndpoints); err != nil {
+		errs = append(errs, fmt.Errorf("--iam-endpoints: %w", err))
+	}
+	return errors.Join(errs...)
+}
+
+// guard is the probe's endpoint guard, as the webhook builds it from the same flags.
+func (o *Options) guard() (*probe.Guard, error) {
+	deny := make([]netip.Prefix, 0, len(o.DenyCIDRs))
+	for _, cidr := range o.DenyCIDRs {
+		p, err := netip.ParsePrefix(cidr)
+		if err != nil {
+			return nil, fmt.Errorf("--deny-cidrs: %q is not a CIDR", cidr)
+		}
+		deny = append(deny, p.Masked())
+	}
+	// No control plane: the command runs outside the cluster, which it knows nothing of.
+	g, err := probe.NewGuard(probe.GuardOptions{Deny: deny, Allow: o.AllowEndpoints})
+	if err != nil {
+		return nil, fmt.Errorf("--allow-endpoints: %w", err)
+	}
+	return g, nil
+}
+
+// Run checks the files args name and prints the findings to stdout, and the summary and
+// usage errors to stderr. It returns the exit code: 0 when every store is valid, 1 when
+// one is not, 2 for bad usage or an input that could not be read.
+func Run(ctx context.Context, opts *Options, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if err := opts.Validate(); err != nil {
+		fmt.Fprintln(stderr, "error:", err)
+		return ExitUsage
+	}
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, "error: name the files or directories to check, or - for standard input")
+		return ExitUsage
+	}
+	if n := slices.Index(args, Stdin); n >= 0 && slices.Index(args[n+1:], Stdin) >= 0 {
+		fmt.Fprintln(stderr, "error: - (standard input) may be given once")
+		return ExitUsage
+	}
+	c := &Checker{RequireSecrets: opts.RequireSecrets, ProbeConcurrency: probeConcurrency}
+	if opts.Probe {
+		guard, _ := opts.guard()                                  // checked by Validate
+		iamEndpoints, _ := probe.ParseHostList(opts.IAMEndpoints) // checked by Validate
+		prober, err := probe.NewS3Prober(probe.S3Options{Timeout: opts.ProbeTimeout, IAMEndpoint: opts.IAMEndpoint, IAMEndpoints: iamEndpoints, Guard: guard, MaxConcurrent: probeConcurrency})
+		if err != nil {
+			fmt.Fprintln(stderr, "error:", err)
+			return ExitUsage
+		}
+		c.Prober = prober
+	}
+	r := c.Check(ctx, args, stdin)
+	if err := r.Write(stdout, opts.Output); err != nil {
+		fmt.Fprintln(stderr, "error: writing the findings:", err)
+		return ExitUsage
+	}
+	if opts.Summary && opts.Output != OutputJSON {
+		r.WriteSummary(stderr)
+	}
+	return r.ExitCode()
+}
