@@ -48,7 +48,7 @@ func measureCLI(ctx context.Context, o options, r *Report) error {
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
+	defer func() { _ = os.RemoveAll(dir) }()
 	ours, err := localenv.BuildCommand(ctx, root, dir, "bucketstatestore-check")
 	if err != nil {
 		return err

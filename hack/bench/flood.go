@@ -33,7 +33,7 @@ func measureFlood(ctx context.Context, b *benchEnv, o options, r *Report) error 
 		if err != nil {
 			return err
 		}
-		defer h.Stop()
+		defer func() { _ = h.Stop() }()
 		store := accessKeyStore(fmt.Sprintf("bench-flood-%d", i), h.Endpoint, bucket, "flood", benchSecret)
 		store.Spec.Insecure = ptr.To(true)
 		if tmpls[i], err = newReviewTemplate(admissionv1.Create, store, benchUser); err != nil {
