@@ -24,6 +24,8 @@ type Options struct {
 	CertName       string
 	KeyName        string
 	TLSMinVersion  string
+	ClientCAFile   string
+	ClientNames    []string
 	HealthAddr     string
 	MetricsAddr    string
 	Kubeconfig     string
@@ -80,6 +82,8 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.CertName, "cert-name", o.CertName, "file name of the serving certificate in --cert-dir")
 	fs.StringVar(&o.KeyName, "key-name", o.KeyName, "file name of the serving key in --cert-dir")
 	fs.StringVar(&o.TLSMinVersion, "tls-min-version", o.TLSMinVersion, "minimum TLS version of the webhook server: 1.2 or 1.3")
+	fs.StringVar(&o.ClientCAFile, "client-ca-file", o.ClientCAFile, "PEM file of the CAs that sign the API server's client certificate; when set, only clients with such a certificate are served; it is reloaded when it changes")
+	fs.StringSliceVar(&o.ClientNames, "client-cert-names", o.ClientNames, "with --client-ca-file, names (common name or DNS name) of which a client certificate must carry one")
 	fs.StringVar(&o.HealthAddr, "health-probe-bind-address", o.HealthAddr, "address of /healthz and /readyz; 0 disables them")
 	fs.StringVar(&o.MetricsAddr, "metrics-bind-address", o.MetricsAddr, "address of the Prometheus /metrics endpoint; 0 disables it")
 	fs.StringVar(&o.Kubeconfig, "kubeconfig", o.Kubeconfig, "kubeconfig for running outside a cluster; empty means the in-cluster config")
@@ -110,6 +114,9 @@ func (o *Options) Validate() error {
 	}
 	if _, ok := tlsVersions[o.TLSMinVersion]; !ok {
 		errs = append(errs, fmt.Errorf("--tls-min-version must be 1.2 or 1.3, not %q", o.TLSMinVersion))
+	}
+	if len(o.ClientNames) > 0 && o.ClientCAFile == "" {
+		errs = append(errs, errors.New("--client-cert-names needs --client-ca-file"))
 	}
 	if !slices.Contains(admission.ProbeModes, admission.ProbeMode(o.ProbeMode)) {
 		errs = append(errs, fmt.Errorf("--probe must be one of %v, not %q", admission.ProbeModes, o.ProbeMode))
