@@ -30,6 +30,10 @@ type Options struct {
 	WebhookArgs []string
 	// WebhookEnv is extra environment for the webhook binary.
 	WebhookEnv []string
+	// ClientAuth makes the webhook require a client certificate from ClientCA, which
+	// the API server presents through its admission configuration (as
+	// docs/operating.md tells operators to set up).
+	ClientAuth bool
 }
 
 // Env is a running environment. Its fields are read-only.
@@ -43,6 +47,9 @@ type Env struct {
 	Versions map[string]string
 	// CA signed the webhook's and MinIO's serving certificates.
 	CA *CA
+	// ClientCA, with Options.ClientAuth, signed the API server's client certificate, the
+	// only client the webhook serves; nil otherwise.
+	ClientCA *CA
 
 	Kube    *Kube
 	MinIO   *MinIO
@@ -113,12 +120,21 @@ func Start(ctx context.Context, opts Options) (_ *Env, retErr error) {
 		return nil, err
 	}
 
+	var webhookClient *WebhookClient
+	webhookPort := 0 // picked by StartWebhook unless the API server must know it first
+	if opts.ClientAuth {
+		if e.ClientCA, webhookClient, webhookPort, err = newWebhookClient(filepath.Join(e.WorkDir, "client-ca")); err != nil {
+			return nil, err
+		}
+	}
+
 	step := time.Now()
 	e.Kube, err = StartKube(KubeOptions{
-		BinDir:   e.BinDir,
-		CRDDir:   filepath.Join(e.Root, CRDDir),
-		Dir:      filepath.Join(e.WorkDir, "kube"),
-		Progress: opts.Progress,
+		BinDir:        e.BinDir,
+		CRDDir:        filepath.Join(e.Root, CRDDir),
+		Dir:           filepath.Join(e.WorkDir, "kube"),
+		Progress:      opts.Progress,
+		WebhookClient: webhookClient,
 	})
 	if err != nil {
 		return nil, err
@@ -155,6 +171,9 @@ func Start(ctx context.Context, opts Options) (_ *Env, retErr error) {
 		CertDir:    certDir,
 		Kubeconfig: kubeconfig,
 		CA:         e.CA,
+		ClientCA:   e.ClientCA,
+		ClientName: APIServerClientName,
+		Port:       webhookPort,
 		Args:       opts.WebhookArgs,
 		Env:        opts.WebhookEnv,
 		Output:     opts.WebhookOutput,

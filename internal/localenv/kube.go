@@ -43,6 +43,9 @@ type KubeOptions struct {
 	// APIServerFlags are kube-apiserver flags (name without dashes, value) beyond
 	// envtest's defaults.
 	APIServerFlags map[string]string
+	// WebhookClient, when set, is the client certificate the API server presents to the
+	// webhook (through --admission-control-config-file).
+	WebhookClient *WebhookClient
 }
 
 // StartKube starts etcd and kube-apiserver, installs the CRDs in CRDDir and writes an
@@ -89,6 +92,13 @@ func StartKube(opts KubeOptions) (_ *Kube, retErr error) {
 	}
 	for name, value := range opts.APIServerFlags {
 		k.env.ControlPlane.APIServer.Configure().Set(name, value)
+	}
+	if opts.WebhookClient != nil {
+		path, err := writeAdmissionConfig(filepath.Join(opts.Dir, "admission"), *opts.WebhookClient)
+		if err != nil {
+			return nil, err
+		}
+		k.env.ControlPlane.APIServer.Configure().Set("admission-control-config-file", path)
 	}
 	cfg, err := k.env.Start()
 	if err != nil {

@@ -99,7 +99,9 @@ func runSuite(m *testing.M) int {
 	// with the role's credentials.
 	webhookArgs = []string{"--zap-log-level=debug", "--probe-timeout=" + probeTimeout, "--iam-endpoint=" + imds.URL,
 		"--iam-endpoints=127.0.0.1"}
-	env, err = localenv.Start(ctx, localenv.Options{Progress: os.Stderr, WebhookArgs: webhookArgs})
+	// With client authentication, as it should be deployed: every scenario's admission
+	// also proves that the API server presents its client certificate.
+	env, err = localenv.Start(ctx, localenv.Options{Progress: os.Stderr, WebhookArgs: webhookArgs, ClientAuth: true})
 	cancel()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "FAIL: the integration environment did not come up:\n%v\n", err)
