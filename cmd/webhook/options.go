@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/kratix-community/bucketstatestore-webhook/pkg/admission"
@@ -42,6 +44,7 @@ type Options struct {
 	// AllowControlPlane lets the probe reach the cluster's control plane.
 	AllowControlPlane bool
 	AccessReview      bool
+	SecretNamespaces  []string
 	PrintVersion      bool
 	Zap               zap.Options
 }
@@ -99,6 +102,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringSliceVar(&o.AllowEndpoints, "allow-endpoints", o.AllowEndpoints, "if set, the only hosts and CIDRs the probe may connect to")
 	fs.BoolVar(&o.AllowControlPlane, "allow-control-plane", o.AllowControlPlane, "let the probe reach the cluster's control plane: the kubernetes Service, the API server the webhook uses, and the kubelet and etcd ports")
 	fs.BoolVar(&o.AccessReview, "subject-access-review", o.AccessReview, "check with a SubjectAccessReview that the requesting user may get a Secret before reading it")
+	fs.StringSliceVar(&o.SecretNamespaces, "secret-namespaces", o.SecretNamespaces, "if set, the only namespaces whose Secrets the webhook reads; a store naming a Secret elsewhere is denied (pair with namespaced RBAC: manifests/secret-namespaces)")
 	fs.BoolVar(&o.PrintVersion, "version", false, "print the version and exit")
 
 	zfs := flag.NewFlagSet("zap", flag.ContinueOnError)
@@ -129,6 +133,11 @@ func (o *Options) Validate() error {
 	}
 	if o.MaxProbes < 1 {
 		errs = append(errs, fmt.Errorf("--max-concurrent-probes must be at least 1, not %d", o.MaxProbes))
+	}
+	for _, ns := range o.SecretNamespaces {
+		if msgs := validation.IsDNS1123Label(ns); len(msgs) > 0 {
+			errs = append(errs, fmt.Errorf("--secret-namespaces: %q is not a namespace name: %s", ns, strings.Join(msgs, "; ")))
+		}
 	}
 	if _, err := o.denyPrefixes(); err != nil {
 		errs = append(errs, err)

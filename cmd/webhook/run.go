@@ -59,9 +59,10 @@ func run(ctx context.Context, opts *Options) error {
 
 	secrets := &admission.KubeSecrets{Client: clientset}
 	validator := &admission.Validator{
-		Secrets:   secrets,
-		Prober:    prober,
-		ProbeMode: admission.ProbeMode(opts.ProbeMode),
+		Secrets:          secrets,
+		Prober:           prober,
+		ProbeMode:        admission.ProbeMode(opts.ProbeMode),
+		SecretNamespaces: opts.SecretNamespaces,
 	}
 	if opts.AccessReview {
 		validator.Access = admission.NewCachedAccess(secrets, accessReviewTTL)

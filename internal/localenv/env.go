@@ -162,7 +162,8 @@ func Start(ctx context.Context, opts Options) (_ *Env, retErr error) {
 	if err := e.CA.WriteServingCert(certDir, "tls.crt", "tls.key"); err != nil {
 		return nil, err
 	}
-	kubeconfig, _, err := e.Kube.AddUser("bucketstatestore-webhook", "system:masters")
+	// The webhook runs as the shipped ServiceAccount, with the shipped RBAC.
+	kubeconfig, err := e.Kube.WebhookKubeconfig(ctx, e.Root, IdentityFiles...)
 	if err != nil {
 		return nil, err
 	}
