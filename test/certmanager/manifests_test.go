@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -23,7 +24,8 @@ const fieldManager = "certmanager-test"
 // as a server-side dry-run with strict field validation, so a field the API server's
 // schemas (cert-manager's CRDs included) do not know, or a wrong type, fails here.
 func TestEveryManifestVariantAppliesServerSide(t *testing.T) {
-	for _, variant := range []string{"manifests/base", "manifests/default", "manifests/standalone", "manifests/crd"} {
+	variants := []string{"manifests/base", "manifests/default", "manifests/standalone", "manifests/crd", componentsOverlay}
+	for _, variant := range variants {
 		t.Run(variant, func(t *testing.T) {
 			rendered := render(t, variant)
 			objs := decode(t, rendered)
@@ -51,10 +53,34 @@ func TestEveryManifestVariantAppliesServerSide(t *testing.T) {
 	}
 }
 
-// render runs `kubectl kustomize` on dir, relative to the module root.
+// componentsOverlay names, for render, an overlay of manifests/default with the optional
+// components, which kustomize renders only as part of an overlay.
+const componentsOverlay = "manifests/default with components client-auth and secret-namespaces"
+
+// render runs `kubectl kustomize` on dir, relative to the module root, or on a temporary
+// overlay for componentsOverlay.
 func render(t *testing.T, dir string) string {
 	t.Helper()
-	res := kubectl(t, "", "kustomize", filepath.Join(env.Root, dir))
+	path := filepath.Join(env.Root, dir)
+	if dir == componentsOverlay {
+		path = t.TempDir()
+		rel := func(p string) string {
+			r, err := filepath.Rel(path, filepath.Join(env.Root, p))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return r
+		}
+		// The namespace manifests/secret-namespaces' RoleBinding is in.
+		ns := "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: kratix-credentials\n"
+		k := "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n- namespace.yaml\n- " + rel("manifests/default") +
+			"\ncomponents:\n- " + rel("manifests/client-auth") + "\n- " + rel("manifests/secret-namespaces") + "\n"
+		if err := errors.Join(os.WriteFile(filepath.Join(path, "namespace.yaml"), []byte(ns), 0o600),
+			os.WriteFile(filepath.Join(path, "kustomization.yaml"), []byte(k), 0o600)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res := kubectl(t, "", "kustomize", path)
 	if res.Exit != 0 {
 		t.Fatalf("kubectl kustomize %s: exit %d: %s", dir, res.Exit, res.Stderr)
 	}
