@@ -35,7 +35,25 @@ var IdentityFiles = []string{
 // test run.
 const webhookTokenTTL = 24 * 60 * 60
 
-// WebhookKubeconfig creates the objects in files (paths relative to root) as they are
+// Apply creates each object, or replaces it when it exists.
+func Apply(ctx context.Context, cl client.Client, objs ...client.Object) error {
+	for _, obj := range objs {
+		err := cl.Create(ctx, obj)
+		if apierrors.IsAlreadyExists(err) {
+			existing := obj.DeepCopyObject().(client.Object)
+			if err = cl.Get(ctx, client.ObjectKeyFromObject(obj), existing); err == nil {
+				obj.SetResourceVersion(existing.GetResourceVersion())
+				err = cl.Update(ctx, obj)
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("applying %s %q: %w", obj.GetObjectKind().GroupVersionKind().Kind, obj.GetName(), err)
+		}
+	}
+	return nil
+}
+
+// WebhookKubeconfig applies the objects in files (paths relative to root) as they are
 // written, and writes a kubeconfig for the one ServiceAccount among them, with a token
 // from the TokenRequest API. The webhook that uses it has exactly the permissions those
 // files grant: a change that needs another fails the tests that run it.
@@ -51,8 +69,8 @@ func (k *Kube) WebhookKubeconfig(ctx context.Context, root string, files ...stri
 			return "", err
 		}
 		for _, obj := range objs {
-			if err := cl.Create(ctx, obj); err != nil && !apierrors.IsAlreadyExists(err) {
-				return "", fmt.Errorf("creating %s %q from %s: %w", obj.GetKind(), obj.GetName(), file, err)
+			if err := Apply(ctx, cl, obj.DeepCopy()); err != nil {
+				return "", fmt.Errorf("%s: %w", file, err)
 			}
 			if obj.GetKind() == "ServiceAccount" {
 				accounts = append(accounts, obj)

@@ -12,7 +12,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/kubernetes"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/kratix-community/bucketstatestore-webhook/internal/localenv"
 )
@@ -44,7 +43,7 @@ func TestSecretNamespaces(t *testing.T) {
 			subject := obj.Object["subjects"].([]any)[0].(map[string]any)
 			sa = fmt.Sprintf("system:serviceaccount:%s:%s", subject["namespace"], subject["name"])
 		}
-		if err := apply(ctx, obj); err != nil {
+		if err := localenv.Apply(ctx, k8sClient, obj.DeepCopy()); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -83,24 +82,6 @@ func TestSecretNamespaces(t *testing.T) {
 	})
 }
 
-// apply creates obj, or replaces the one that exists.
-func apply(ctx context.Context, obj *unstructured.Unstructured) error {
-	err := k8sClient.Create(ctx, obj.DeepCopy())
-	if apierrors.IsAlreadyExists(err) {
-		existing := &unstructured.Unstructured{}
-		existing.SetGroupVersionKind(obj.GroupVersionKind())
-		if err = k8sClient.Get(ctx, client.ObjectKeyFromObject(obj), existing); err == nil {
-			o := obj.DeepCopy()
-			o.SetResourceVersion(existing.GetResourceVersion())
-			err = k8sClient.Update(ctx, o)
-		}
-	}
-	if err != nil {
-		return fmt.Errorf("applying %s %q: %w", obj.GetKind(), obj.GetName(), err)
-	}
-	return nil
-}
-
 // restoreShippedRBAC deletes what the component added and puts the base's ClusterRole
 // back as shipped.
 func restoreShippedRBAC(t *testing.T, applied []*unstructured.Unstructured) {
@@ -118,7 +99,7 @@ func restoreShippedRBAC(t *testing.T, applied []*unstructured.Unstructured) {
 		t.Fatal(err)
 	}
 	for _, obj := range objs {
-		if err := apply(ctx, obj); err != nil {
+		if err := localenv.Apply(ctx, k8sClient, obj); err != nil {
 			t.Error(err)
 		}
 	}
