@@ -102,7 +102,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringSliceVar(&o.AllowEndpoints, "allow-endpoints", o.AllowEndpoints, "if set, the only hosts and CIDRs the probe may connect to")
 	fs.BoolVar(&o.AllowControlPlane, "allow-control-plane", o.AllowControlPlane, "let the probe reach the cluster's control plane: the kubernetes Service, the API server the webhook uses, and the kubelet and etcd ports")
 	fs.BoolVar(&o.AccessReview, "subject-access-review", o.AccessReview, "check with a SubjectAccessReview that the requesting user may get a Secret before reading it")
-	fs.StringSliceVar(&o.SecretNamespaces, "secret-namespaces", o.SecretNamespaces, "if set, the only namespaces whose Secrets the webhook reads; a store naming a Secret elsewhere is denied (pair with namespaced RBAC: manifests/secret-namespaces)")
+	fs.StringSliceVar(&o.SecretNamespaces, "secret-namespaces", o.SecretNamespaces, "if set, the only namespaces whose Secrets the webhook reads; a store naming a Secret elsewhere is denied (pair with namespaced RBAC: manifests/components/secret-namespaces)")
 	fs.BoolVar(&o.PrintVersion, "version", false, "print the version and exit")
 
 	zfs := flag.NewFlagSet("zap", flag.ContinueOnError)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -24,7 +25,7 @@ const fieldManager = "certmanager-test"
 // as a server-side dry-run with strict field validation, so a field the API server's
 // schemas (cert-manager's CRDs included) do not know, or a wrong type, fails here.
 func TestEveryManifestVariantAppliesServerSide(t *testing.T) {
-	variants := []string{"manifests/base", "manifests/default", "manifests/standalone", "manifests/crd", componentsOverlay}
+	variants := []string{"manifests/base", "manifests/default", "manifests/standalone", "manifests/crd", writeComponentsOverlay(t)}
 	for _, variant := range variants {
 		t.Run(variant, func(t *testing.T) {
 			rendered := render(t, variant)
@@ -56,38 +57,28 @@ func TestEveryManifestVariantAppliesServerSide(t *testing.T) {
 	}
 }
 
-// componentsOverlay names, for render, an overlay of manifests/default with the optional
-// components, which kustomize renders only as part of an overlay.
-const componentsOverlay = "manifests/default with components client-auth and secret-namespaces"
-
-// render runs `kubectl kustomize` on dir, relative to the module root, or on a temporary
-// overlay for componentsOverlay.
+// render runs `kubectl kustomize` on dir, relative to the module root.
 func render(t *testing.T, dir string) string {
 	t.Helper()
-	path := filepath.Join(env.Root, dir)
-	if dir == componentsOverlay {
-		path = t.TempDir()
-		rel := func(p string) string {
-			r, err := filepath.Rel(path, filepath.Join(env.Root, p))
-			if err != nil {
-				t.Fatal(err)
-			}
-			return r
-		}
-		// The namespace manifests/secret-namespaces' RoleBinding is in.
-		ns := "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: kratix-credentials\n"
-		k := "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n- namespace.yaml\n- " + rel("manifests/default") +
-			"\ncomponents:\n- " + rel("manifests/client-auth") + "\n- " + rel("manifests/secret-namespaces") + "\n"
-		if err := errors.Join(os.WriteFile(filepath.Join(path, "namespace.yaml"), []byte(ns), 0o600),
-			os.WriteFile(filepath.Join(path, "kustomization.yaml"), []byte(k), 0o600)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	res := kubectl(t, "", "kustomize", path)
+	res := kubectl(t, "", "kustomize", filepath.Join(env.Root, dir))
 	if res.Exit != 0 {
 		t.Fatalf("kubectl kustomize %s: exit %d: %s", dir, res.Exit, res.Stderr)
 	}
 	return res.Stdout
+}
+
+// writeComponentsOverlay writes an overlay of manifests/default with the components
+// that need no placeholder filled in (kustomize renders a Component only inside an
+// overlay), plus the namespace secret-namespaces' RoleBinding is in, and returns its
+// directory as render takes it.
+func writeComponentsOverlay(t *testing.T) string {
+	t.Helper()
+	dir := writeKustomization(t, "overlay-components", func(rel func(string) string) string {
+		return fmt.Sprintf("resources: [namespace.yaml, %s]\ncomponents: [%s, %s]\n",
+			rel("manifests/default"), rel("manifests/components/client-auth"), rel("manifests/components/secret-namespaces"))
+	})
+	must(t, os.WriteFile(filepath.Join(env.Root, dir, "namespace.yaml"), []byte("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: kratix-credentials\n"), 0o644))
+	return dir
 }
 
 // decode splits a multi-document YAML stream into objects.

@@ -18,9 +18,9 @@ import (
 
 // secretNamespacesDir is the least-privilege component: namespaced RBAC for Secrets and
 // --secret-namespaces.
-const secretNamespacesDir = "manifests/secret-namespaces"
+const secretNamespacesDir = "manifests/components/secret-namespaces"
 
-// TestSecretNamespaces runs the webhook with manifests/secret-namespaces' RBAC as shipped
+// TestSecretNamespaces runs the webhook with manifests/components/secret-namespaces' RBAC as shipped
 // (its RoleBinding moved to default, where the fixtures' Secrets are) and
 // --secret-namespaces=default: a store whose Secret is in default is admitted, which the
 // webhook can only do through that RoleBinding, and one naming a Secret elsewhere is
