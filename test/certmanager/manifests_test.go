@@ -21,6 +21,13 @@ import (
 // fieldManager owns what these tests apply.
 const fieldManager = "certmanager-test"
 
+// dryRunApply are kubectl's arguments for a server-side dry-run apply, with strict field
+// validation, of the objects on stdin. --force-conflicts: the suite created the shipped
+// RBAC for the webhook's own identity (localenv.Kube.WebhookKubeconfig) under another
+// field manager, and an overlay may change it (another namespace in the binding's
+// subject, or secret-namespaces' rules); a dry-run changes nothing either way.
+var dryRunApply = []string{"apply", "--server-side", "--dry-run=server", "--force-conflicts", "--validate=strict", "--field-manager=" + fieldManager, "-f", "-"}
+
 // TestEveryManifestVariantAppliesServerSide applies every kustomize directory that ships
 // as a server-side dry-run with strict field validation, so a field the API server's
 // schemas (cert-manager's CRDs included) do not know, or a wrong type, fails here.
@@ -43,10 +50,7 @@ func TestEveryManifestVariantAppliesServerSide(t *testing.T) {
 				}
 			}
 
-			// --force-conflicts: the suite created the shipped RBAC for the webhook's identity
-			// under another field manager, and a variant may change it (secret-namespaces
-			// replaces the ClusterRole's rules). A dry-run changes nothing either way.
-			res := kubectl(t, rendered, "apply", "--server-side", "--dry-run=server", "--force-conflicts", "--validate=strict", "--field-manager="+fieldManager, "-f", "-")
+			res := kubectl(t, rendered, dryRunApply...)
 			if res.Exit != 0 || res.Stderr != "" {
 				t.Fatalf("kubectl apply --server-side --dry-run=server of %s: exit %d, want 0 and no warnings; stderr:\n%s", variant, res.Exit, res.Stderr)
 			}
