@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/kratix-community/bucketstatestore-webhook/pkg/admission"
@@ -24,6 +26,8 @@ type Options struct {
 	CertName       string
 	KeyName        string
 	TLSMinVersion  string
+	ClientCAFile   string
+	ClientNames    []string
 	HealthAddr     string
 	MetricsAddr    string
 	Kubeconfig     string
@@ -43,6 +47,7 @@ type Options struct {
 	DeleteGuard       string
 	SecretGuard       string
 	DestinationPoll   time.Duration
+	SecretNamespaces  []string
 	PrintVersion      bool
 	Zap               zap.Options
 }
@@ -86,6 +91,8 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.CertName, "cert-name", o.CertName, "file name of the serving certificate in --cert-dir")
 	fs.StringVar(&o.KeyName, "key-name", o.KeyName, "file name of the serving key in --cert-dir")
 	fs.StringVar(&o.TLSMinVersion, "tls-min-version", o.TLSMinVersion, "minimum TLS version of the webhook server: 1.2 or 1.3")
+	fs.StringVar(&o.ClientCAFile, "client-ca-file", o.ClientCAFile, "PEM file of the CAs that sign the API server's client certificate; when set, only clients with such a certificate are served; it is reloaded when it changes")
+	fs.StringSliceVar(&o.ClientNames, "client-cert-names", o.ClientNames, "with --client-ca-file, names (common name or DNS name) of which a client certificate must carry one")
 	fs.StringVar(&o.HealthAddr, "health-probe-bind-address", o.HealthAddr, "address of /healthz and /readyz; 0 disables them")
 	fs.StringVar(&o.MetricsAddr, "metrics-bind-address", o.MetricsAddr, "address of the Prometheus /metrics endpoint; 0 disables it")
 	fs.StringVar(&o.Kubeconfig, "kubeconfig", o.Kubeconfig, "kubeconfig for running outside a cluster; empty means the in-cluster config")
@@ -104,6 +111,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.DeleteGuard, "delete-guard", o.DeleteGuard, "what deleting a BucketStateStore that Destinations use does: deny, warn (allow with a warning) or off")
 	fs.StringVar(&o.SecretGuard, "secret-guard", o.SecretGuard, "what deleting or changing a Secret so that the BucketStateStores using it break does: deny, warn (allow with a warning) or off")
 	fs.DurationVar(&o.DestinationPoll, "destination-crd-poll-interval", o.DestinationPoll, "how often the webhook asks whether the Destination CRD is installed (or gone), to turn the delete guard on or off")
+	fs.StringSliceVar(&o.SecretNamespaces, "secret-namespaces", o.SecretNamespaces, "if set, the only namespaces whose Secrets the webhook reads; a store naming a Secret elsewhere is denied (pair with namespaced RBAC: manifests/components/secret-namespaces)")
 	fs.BoolVar(&o.PrintVersion, "version", false, "print the version and exit")
 
 	zfs := flag.NewFlagSet("zap", flag.ContinueOnError)
@@ -119,6 +127,9 @@ func (o *Options) Validate() error {
 	}
 	if _, ok := tlsVersions[o.TLSMinVersion]; !ok {
 		errs = append(errs, fmt.Errorf("--tls-min-version must be 1.2 or 1.3, not %q", o.TLSMinVersion))
+	}
+	if len(o.ClientNames) > 0 && o.ClientCAFile == "" {
+		errs = append(errs, errors.New("--client-cert-names needs --client-ca-file"))
 	}
 	if !slices.Contains(admission.ProbeModes, admission.ProbeMode(o.ProbeMode)) {
 		errs = append(errs, fmt.Errorf("--probe must be one of %v, not %q", admission.ProbeModes, o.ProbeMode))
@@ -139,6 +150,11 @@ func (o *Options) Validate() error {
 	}
 	if o.MaxProbes < 1 {
 		errs = append(errs, fmt.Errorf("--max-concurrent-probes must be at least 1, not %d", o.MaxProbes))
+	}
+	for _, ns := range o.SecretNamespaces {
+		if msgs := validation.IsDNS1123Label(ns); len(msgs) > 0 {
+			errs = append(errs, fmt.Errorf("--secret-namespaces: %q is not a namespace name: %s", ns, strings.Join(msgs, "; ")))
+		}
 	}
 	if _, err := o.denyPrefixes(); err != nil {
 		errs = append(errs, err)

@@ -19,8 +19,9 @@ func TestOptionsValidate(t *testing.T) {
 		"the defaults are valid": {},
 		"every flag can be set": {
 			args: []string{"--webhook-host=127.0.0.1", "--webhook-port=10443", "--tls-min-version=1.3", "--probe=warn",
+				"--client-ca-file=/etc/client-ca/ca.crt", "--client-cert-names=kube-apiserver",
 				"--probe-timeout=2s", "--probe-cache-ttl=0", "--deny-cidrs=10.0.0.0/8,fd00::/8", "--allow-endpoints=s3.amazonaws.com,127.0.0.0/8",
-				"--subject-access-review=false", "--max-concurrent-probes=4", "--probe-via-proxy", "--zap-log-level=debug",
+				"--subject-access-review=false", "--max-concurrent-probes=4", "--probe-via-proxy", "--secret-namespaces=kratix-credentials,platform", "--zap-log-level=debug",
 				"--iam-endpoints=minio.example.com,10.0.0.0/8", "--iam-untrusted-endpoints=deny", "--allow-control-plane"},
 		},
 		"an IAM policy that is neither admit nor deny is refused": {
@@ -30,6 +31,14 @@ func TestOptionsValidate(t *testing.T) {
 		"IAM endpoints with a scheme are refused": {
 			args:    []string{"--iam-endpoints=https://minio.example.com"},
 			wantErr: []string{`--iam-endpoints: entry "https://minio.example.com" is neither a host name nor a CIDR`},
+		},
+		"client certificate names without a client CA are refused": {
+			args:    []string{"--client-cert-names=kube-apiserver"},
+			wantErr: []string{"--client-cert-names needs --client-ca-file"},
+		},
+		"a secret namespace that cannot be a namespace is refused": {
+			args:    []string{"--secret-namespaces=platform,Kratix_Creds"},
+			wantErr: []string{`--secret-namespaces: "Kratix_Creds" is not a namespace name: a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')`},
 		},
 		"TLS 1.1 is refused": {
 			args:    []string{"--tls-min-version=1.1"},

@@ -44,6 +44,10 @@ func run(ctx context.Context, opts *Options) error {
 	log.Info("starting", "version", version, "probe", opts.ProbeMode, "probeTimeout", opts.ProbeTimeout.String(), "probeCacheTTL", opts.ProbeCacheTTL.String(),
 		"maxConcurrentProbes", opts.MaxProbes, "probeViaProxy", opts.ProbeViaProxy, "deleteGuard", opts.DeleteGuard, "secretGuard", opts.SecretGuard)
 
+	if opts.ClientCAFile == "" {
+		log.Info("WARNING: client authentication is off (no --client-ca-file): anyone who can reach the webhook port can send admission reviews as any user")
+	}
+
 	// The prober's own problems, such as an unusable trust bundle, need no cluster and
 	// are reported first; the guard needs the API server's address when there is one.
 	cfg, cfgErr := server.RestConfig(opts.Kubeconfig, "bucketstatestore-webhook/"+version)
@@ -65,9 +69,10 @@ func run(ctx context.Context, opts *Options) error {
 
 	secrets := &admission.KubeSecrets{Client: clientset}
 	validator := &admission.Validator{
-		Secrets:   secrets,
-		Prober:    prober,
-		ProbeMode: admission.ProbeMode(opts.ProbeMode),
+		Secrets:          secrets,
+		Prober:           prober,
+		ProbeMode:        admission.ProbeMode(opts.ProbeMode),
+		SecretNamespaces: opts.SecretNamespaces,
 	}
 	if opts.AccessReview {
 		validator.Access = admission.NewCachedAccess(secrets, accessReviewTTL)
@@ -86,6 +91,8 @@ func run(ctx context.Context, opts *Options) error {
 		TLSMinVersion: tlsVersions[opts.TLSMinVersion],
 		HealthAddr:    opts.HealthAddr,
 		MetricsAddr:   opts.MetricsAddr,
+		ClientCAFile:  opts.ClientCAFile,
+		ClientNames:   opts.ClientNames,
 	}, server.Handlers{
 		server.MutatePath:   admission.Defaulter{},
 		server.ValidatePath: validator,

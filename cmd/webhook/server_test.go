@@ -32,6 +32,10 @@ type testWebhook struct {
 	addr string
 	// roots trusts the serving certificate.
 	roots *x509.CertPool
+	// cert, when set, is the client certificate tlsConfig presents.
+	cert *tls.Certificate
+	// logs is what the webhook logged.
+	logs *testkit.Buffer
 	// stop cancels run's context and returns what run returned.
 	stop func() error
 }
@@ -42,6 +46,13 @@ type testWebhook struct {
 // It returns once the server answers TLS handshakes; t.Cleanup stops it and checks that
 // run returned nil.
 func startWebhook(t *testing.T, args ...string) *testWebhook {
+	t.Helper()
+	return startWebhookAs(t, nil, args...)
+}
+
+// startWebhookAs is startWebhook for a webhook that requires client certificates: cert
+// is the one its clients, and the wait until it serves, present.
+func startWebhookAs(t *testing.T, cert *tls.Certificate, args ...string) *testWebhook {
 	t.Helper()
 	dir := t.TempDir()
 	roots := writeServingCert(t, dir)
@@ -68,7 +79,7 @@ func startWebhook(t *testing.T, args ...string) *testWebhook {
 	go func() { done <- run(ctx, opts) }()
 	var once sync.Once
 	var runErr error
-	w := &testWebhook{addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), roots: roots, stop: func() error {
+	w := &testWebhook{addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), roots: roots, cert: cert, logs: logs, stop: func() error {
 		once.Do(func() {
 			cancel()
 			select {
@@ -112,7 +123,11 @@ var startMu sync.Mutex
 
 // tlsConfig is a client configuration that trusts the webhook and speaks HTTP/1.1.
 func (w *testWebhook) tlsConfig() *tls.Config {
-	return &tls.Config{RootCAs: w.roots, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12, NextProtos: []string{"http/1.1"}}
+	c := &tls.Config{RootCAs: w.roots, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12, NextProtos: []string{"http/1.1"}}
+	if w.cert != nil {
+		c.Certificates = []tls.Certificate{*w.cert}
+	}
+	return c
 }
 
 // dial opens a TLS connection that must finish within 10s; the tests call that quickly.

@@ -154,6 +154,7 @@ func Start(ctx context.Context, opts Options) (_ *Demo, retErr error) {
 		Progress:      opts.Progress,
 		WebhookOutput: opts.WebhookOutput,
 		WebhookArgs:   []string{"--iam-endpoint=" + d.IMDS.URL, "--iam-endpoints=127.0.0.1"},
+		ClientAuth:    true,
 	})
 	if err != nil {
 		return nil, err

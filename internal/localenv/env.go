@@ -33,6 +33,10 @@ type Options struct {
 	// AuditPolicy, when set, makes the API server write an audit log under this policy
 	// (YAML), at Env.Kube.AuditLogPath.
 	AuditPolicy string
+	// ClientAuth makes the webhook require a client certificate from ClientCA, which
+	// the API server presents through its admission configuration (as
+	// docs/operating.md tells operators to set up).
+	ClientAuth bool
 }
 
 // Env is a running environment. Its fields are read-only.
@@ -46,6 +50,9 @@ type Env struct {
 	Versions map[string]string
 	// CA signed the webhook's and MinIO's serving certificates.
 	CA *CA
+	// ClientCA, with Options.ClientAuth, signed the API server's client certificate, the
+	// only client the webhook serves; nil otherwise.
+	ClientCA *CA
 
 	Kube    *Kube
 	MinIO   *MinIO
@@ -118,13 +125,22 @@ func Start(ctx context.Context, opts Options) (_ *Env, retErr error) {
 		return nil, err
 	}
 
+	var webhookClient *WebhookClient
+	webhookPort := 0 // picked by StartWebhook unless the API server must know it first
+	if opts.ClientAuth {
+		if e.ClientCA, webhookClient, webhookPort, err = newWebhookClient(filepath.Join(e.WorkDir, "client-ca")); err != nil {
+			return nil, err
+		}
+	}
+
 	step := time.Now()
 	e.Kube, err = StartKube(KubeOptions{
-		BinDir:      e.BinDir,
-		CRDDir:      filepath.Join(e.Root, CRDDir),
-		Dir:         filepath.Join(e.WorkDir, "kube"),
-		Progress:    opts.Progress,
-		AuditPolicy: opts.AuditPolicy,
+		BinDir:        e.BinDir,
+		CRDDir:        filepath.Join(e.Root, CRDDir),
+		Dir:           filepath.Join(e.WorkDir, "kube"),
+		Progress:      opts.Progress,
+		AuditPolicy:   opts.AuditPolicy,
+		WebhookClient: webhookClient,
 	})
 	if err != nil {
 		return nil, err
@@ -152,7 +168,8 @@ func Start(ctx context.Context, opts Options) (_ *Env, retErr error) {
 	if err := e.CA.WriteServingCert(certDir, "tls.crt", "tls.key"); err != nil {
 		return nil, err
 	}
-	kubeconfig, _, err := e.Kube.AddUser("bucketstatestore-webhook", "system:masters")
+	// The webhook runs as the shipped ServiceAccount, with the shipped RBAC.
+	kubeconfig, err := e.Kube.WebhookKubeconfig(ctx, e.Root, IdentityFiles...)
 	if err != nil {
 		return nil, err
 	}
@@ -161,6 +178,9 @@ func Start(ctx context.Context, opts Options) (_ *Env, retErr error) {
 		CertDir:    certDir,
 		Kubeconfig: kubeconfig,
 		CA:         e.CA,
+		ClientCA:   e.ClientCA,
+		ClientName: APIServerClientName,
+		Port:       webhookPort,
 		Args:       opts.WebhookArgs,
 		Env:        opts.WebhookEnv,
 		Output:     opts.WebhookOutput,

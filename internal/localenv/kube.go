@@ -49,6 +49,9 @@ type KubeOptions struct {
 	// AuditPolicy, when set, is an audit policy (YAML) the API server runs with, writing
 	// its audit log to Kube.AuditLogPath.
 	AuditPolicy string
+	// WebhookClient, when set, is the client certificate the API server presents to the
+	// webhook (through --admission-control-config-file).
+	WebhookClient *WebhookClient
 }
 
 // StartKube starts etcd and kube-apiserver, installs the CRDs in CRDDir and writes an
@@ -105,6 +108,13 @@ func StartKube(opts KubeOptions) (_ *Kube, retErr error) {
 		k.env.ControlPlane.APIServer.Configure().
 			Set("audit-policy-file", policyPath).
 			Set("audit-log-path", k.AuditLogPath)
+	}
+	if opts.WebhookClient != nil {
+		path, err := writeAdmissionConfig(filepath.Join(opts.Dir, "admission"), *opts.WebhookClient)
+		if err != nil {
+			return nil, err
+		}
+		k.env.ControlPlane.APIServer.Configure().Set("admission-control-config-file", path)
 	}
 	cfg, err := k.env.Start()
 	if err != nil {

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
@@ -137,20 +136,7 @@ func (c *WebhookConfigurations) Apply(ctx context.Context, cl client.Client) err
 	for i := range c.Validating {
 		objs = append(objs, c.Validating[i].DeepCopy())
 	}
-	for _, obj := range objs {
-		err := cl.Create(ctx, obj)
-		if apierrors.IsAlreadyExists(err) {
-			existing := obj.DeepCopyObject().(client.Object)
-			if err = cl.Get(ctx, client.ObjectKeyFromObject(obj), existing); err == nil {
-				obj.SetResourceVersion(existing.GetResourceVersion())
-				err = cl.Update(ctx, obj)
-			}
-		}
-		if err != nil {
-			return fmt.Errorf("registering %T %q: %w", obj, obj.GetName(), err)
-		}
-	}
-	return nil
+	return Apply(ctx, cl, objs...)
 }
 
 // WaitUntilCalled waits until the API server has called a webhook of every

@@ -25,6 +25,11 @@ type WebhookOptions struct {
 	// CA is trusted by the webhook through SSL_CERT_FILE (it signed MinIO's certificate)
 	// and by the readiness check.
 	CA *CA
+	// ClientCA, when set, makes the webhook require a client certificate it signed that
+	// carries ClientName (--client-ca-file, --client-cert-names); the readiness check
+	// and TLSConfig present one.
+	ClientCA   *CA
+	ClientName string
 	// Port, HealthPort and MetricsPort are the ports to listen on; 0 picks a free one.
 	Port, HealthPort, MetricsPort int
 	// ServerName is the name the readiness check verifies the serving certificate
@@ -74,14 +79,18 @@ func StartWebhook(ctx context.Context, opts WebhookOptions) (_ *Webhook, retErr 
 		MetricsAddr: net.JoinHostPort("127.0.0.1", strconv.Itoa(opts.MetricsPort)),
 		opts:        opts,
 	}
-	w.Args = append([]string{
+	w.Args = []string{
 		"--webhook-host=127.0.0.1",
 		"--webhook-port=" + strconv.Itoa(opts.Port),
 		"--cert-dir=" + opts.CertDir,
 		"--health-probe-bind-address=" + w.HealthAddr,
 		"--metrics-bind-address=" + w.MetricsAddr,
 		"--kubeconfig=" + opts.Kubeconfig,
-	}, opts.Args...)
+	}
+	if opts.ClientCA != nil {
+		w.Args = append(w.Args, "--client-ca-file="+opts.ClientCA.CertFile, "--client-cert-names="+opts.ClientName)
+	}
+	w.Args = append(w.Args, opts.Args...)
 	env := inheritEnv([]string{"AWS_", "SSL_CERT_"}, append([]string{"SSL_CERT_FILE=" + opts.CA.CertFile}, opts.Env...)...)
 	var err error
 	w.proc, err = startProcess("webhook", opts.Binary, w.Args, env, opts.Output)
@@ -95,8 +104,10 @@ func StartWebhook(ctx context.Context, opts WebhookOptions) (_ *Webhook, retErr 
 		}
 	}()
 
-	tlsConfig := opts.CA.TLSConfig()
-	tlsConfig.ServerName = opts.ServerName
+	tlsConfig, err := w.TLSConfig()
+	if err != nil {
+		return nil, err
+	}
 	err = poll(ctx, 30*time.Second, 100*time.Millisecond, func(ctx context.Context) (bool, string, error) {
 		if done, _ := w.proc.exited(); done {
 			return false, "", fmt.Errorf("%s", w.proc.describeExit())

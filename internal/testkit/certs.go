@@ -79,23 +79,68 @@ func (ca *CA) TLSConfig() *tls.Config {
 // WriteServingCert signs a serving certificate for 127.0.0.1 and localhost and writes
 // it and its key as PEM to dir/certName and dir/keyName.
 func (ca *CA) WriteServingCert(dir, certName, keyName string) error {
+	return ca.write(dir, certName, keyName, &x509.Certificate{
+		Subject:     pkix.Name{CommonName: "127.0.0.1"},
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
+		DNSNames:    []string{"localhost"},
+	})
+}
+
+// WriteClientCert signs a client certificate with common name cn and, as the API
+// server's Subject Organization, groups, and writes it and its key as PEM to
+// dir/certName and dir/keyName.
+func (ca *CA) WriteClientCert(dir, certName, keyName, cn string, groups ...string) error {
+	return ca.write(dir, certName, keyName, clientTemplate(cn, groups))
+}
+
+// ClientCert signs a client certificate with common name cn, for a Go client.
+func (ca *CA) ClientCert(cn string) (tls.Certificate, error) {
+	der, key, err := ca.sign(clientTemplate(cn, nil))
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, nil
+}
+
+// ClientTLSConfig returns a client configuration that trusts only this CA and presents
+// cert.
+func (ca *CA) ClientTLSConfig(cert tls.Certificate) *tls.Config {
+	c := ca.TLSConfig()
+	c.Certificates = []tls.Certificate{cert}
+	return c
+}
+
+func clientTemplate(cn string, groups []string) *x509.Certificate {
+	return &x509.Certificate{
+		Subject:     pkix.Name{CommonName: cn, Organization: groups},
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}
+}
+
+// sign completes tmpl (serial, a day's validity, key usage), signs it with a new key and
+// returns the certificate's DER and the key.
+func (ca *CA) sign(tmpl *x509.Certificate) ([]byte, *ecdsa.PrivateKey, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	tmpl := &x509.Certificate{
-		SerialNumber: serial(),
-		Subject:      pkix.Name{CommonName: "127.0.0.1"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
-		DNSNames:     []string{"localhost"},
-	}
+	tmpl.SerialNumber = serial()
+	tmpl.NotBefore, tmpl.NotAfter = time.Now().Add(-time.Hour), time.Now().Add(24*time.Hour)
+	tmpl.KeyUsage = x509.KeyUsageDigitalSignature
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
 	if err != nil {
-		return fmt.Errorf("signing serving certificate: %w", err)
+		return nil, nil, fmt.Errorf("signing a certificate for %q: %w", tmpl.Subject.CommonName, err)
+	}
+	return der, key, nil
+}
+
+// write signs tmpl and writes the certificate and its key as PEM to dir/certName and
+// dir/keyName.
+func (ca *CA) write(dir, certName, keyName string, tmpl *x509.Certificate) error {
+	der, key, err := ca.sign(tmpl)
+	if err != nil {
+		return err
 	}
 	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
 	if err != nil {

@@ -3,6 +3,8 @@ package admission
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 
 	"golang.org/x/sync/singleflight"
 	authenticationv1 "k8s.io/api/authentication/v1"
@@ -87,6 +89,9 @@ func (k *KubeSecrets) CanGetSecret(ctx context.Context, user authenticationv1.Us
 func (v *Validator) credentials(ctx context.Context, user authenticationv1.UserInfo, ref *corev1.SecretReference, fldPath *field.Path) (*probe.Credentials, field.ErrorList, error) {
 	namespace, shown := ref.Namespace, secretName(ref)
 
+	if allErrs := validateSecretNamespace(namespace, v.SecretNamespaces, fldPath.Child("namespace")); len(allErrs) > 0 {
+		return nil, allErrs, nil
+	}
 	if v.Access != nil {
 		allowed, err := v.Access.CanGetSecret(ctx, user, namespace, ref.Name)
 		if err != nil {
@@ -142,4 +147,13 @@ func SecretCredentials(secret *corev1.Secret, ref *corev1.SecretReference, fldPa
 // secretName is how answers name a Secret: namespace/name.
 func secretName(ref *corev1.SecretReference) string {
 	return ref.Namespace + "/" + ref.Name
+}
+
+// validateSecretNamespace refuses a Secret namespace outside allowed, when allowed is set
+// (--secret-namespaces): the webhook's RBAC lets it read Secrets only there.
+func validateSecretNamespace(namespace string, allowed []string, fldPath *field.Path) field.ErrorList {
+	if len(allowed) == 0 || slices.Contains(allowed, namespace) {
+		return nil
+	}
+	return field.ErrorList{field.Forbidden(fldPath, fmt.Sprintf("the webhook reads Secrets only in namespaces %s; put the Secret in one of them", strings.Join(allowed, ", ")))}
 }

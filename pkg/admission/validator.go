@@ -67,6 +67,9 @@ type Validator struct {
 	Secrets SecretGetter
 	// Access, when set, is asked before any Secret is read.
 	Access AccessReviewer
+	// SecretNamespaces, when set, are the only namespaces whose Secrets are read; a store
+	// naming a Secret elsewhere is denied before any access review or read.
+	SecretNamespaces []string
 	// Prober checks the bucket. It is not called when ProbeMode is ProbeOff.
 	Prober probe.Prober
 	// ProbeMode says what a failed probe does.

@@ -81,6 +81,7 @@ func TestValidatorHandle(t *testing.T) {
 		req          ctrladmission.Request
 		secrets      fakeSecrets
 		access       *fakeAccess
+		namespaces   []string // --secret-namespaces
 		probeErr     error
 		mode         ProbeMode
 		wantAllowed  bool
@@ -106,6 +107,30 @@ func TestValidatorHandle(t *testing.T) {
 			wantCode:   http.StatusUnprocessableEntity,
 			wantCauses: field.ErrorList{field.Invalid(spec.Child("bucketName"), "kratix", `bucket "kratix" does not exist (reason: BucketNotFound)`)},
 			wantProbes: 1,
+		},
+		"a Secret outside --secret-namespaces is forbidden before the access review": {
+			req:        request(admissionv1.Create, store(), nil),
+			secrets:    fakeSecrets{"default/minio-credentials": goodSecret},
+			access:     &fakeAccess{},
+			namespaces: []string{"kratix-credentials", "platform"},
+			wantCode:   http.StatusUnprocessableEntity,
+			wantCauses: field.ErrorList{field.Forbidden(spec.Child("secretRef", "namespace"),
+				"the webhook reads Secrets only in namespaces kratix-credentials, platform; put the Secret in one of them")},
+		},
+		"a Secret outside --secret-namespaces is forbidden without reading it": {
+			req:        request(admissionv1.Create, store(), nil),
+			secrets:    fakeSecrets{},
+			namespaces: []string{"platform"},
+			wantCode:   http.StatusUnprocessableEntity,
+			wantCauses: field.ErrorList{field.Forbidden(spec.Child("secretRef", "namespace"),
+				"the webhook reads Secrets only in namespaces platform; put the Secret in one of them")},
+		},
+		"a Secret inside --secret-namespaces is read and probed": {
+			req:         request(admissionv1.Create, store(), nil),
+			secrets:     fakeSecrets{"default/minio-credentials": goodSecret},
+			namespaces:  []string{"platform", "default"},
+			wantAllowed: true,
+			wantProbes:  1,
 		},
 		"DELETE is always allowed": {
 			req:         request(admissionv1.Delete, nil, store()),
@@ -293,7 +318,7 @@ func TestValidatorHandle(t *testing.T) {
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			prober := &recordingProber{err: tc.probeErr}
-			v := &Validator{Secrets: tc.secrets, Prober: prober, ProbeMode: ProbeEnforce}
+			v := &Validator{Secrets: tc.secrets, Prober: prober, ProbeMode: ProbeEnforce, SecretNamespaces: tc.namespaces}
 			if tc.mode != "" {
 				v.ProbeMode = tc.mode
 			}

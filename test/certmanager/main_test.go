@@ -55,7 +55,8 @@ type suite struct {
 	// BucketStateStores; Clientset is the same for client-go.
 	Client    client.Client
 	Clientset kubernetes.Interface
-	// WebhookKubeconfig is the webhook's own user (system:masters, as in localenv.Start).
+	// WebhookKubeconfig is the webhook's own user: the shipped ServiceAccount with the
+	// shipped RBAC, as in localenv.Start.
 	WebhookKubeconfig string
 	// Log holds what envtest, client-go and cert-manager logged.
 	Log *localenv.LogBuffer
@@ -161,7 +162,7 @@ func start(ctx context.Context, componentLog *localenv.LogBuffer) (_ *suite, ret
 	if s.Clientset, err = kubernetes.NewForConfig(s.Kube.Config); err != nil {
 		return nil, err
 	}
-	if s.WebhookKubeconfig, _, err = s.Kube.AddUser("bucketstatestore-webhook", "system:masters"); err != nil {
+	if s.WebhookKubeconfig, err = s.Kube.WebhookKubeconfig(ctx, s.Root, localenv.IdentityFiles...); err != nil {
 		return nil, err
 	}
 

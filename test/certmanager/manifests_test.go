@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -19,11 +21,19 @@ import (
 // fieldManager owns what these tests apply.
 const fieldManager = "certmanager-test"
 
+// dryRunApply are kubectl's arguments for a server-side dry-run apply, with strict field
+// validation, of the objects on stdin. --force-conflicts: the suite created the shipped
+// RBAC for the webhook's own identity (localenv.Kube.WebhookKubeconfig) under another
+// field manager, and an overlay may change it (another namespace in the binding's
+// subject, or secret-namespaces' rules); a dry-run changes nothing either way.
+var dryRunApply = []string{"apply", "--server-side", "--dry-run=server", "--force-conflicts", "--validate=strict", "--field-manager=" + fieldManager, "-f", "-"}
+
 // TestEveryManifestVariantAppliesServerSide applies every kustomize directory that ships
 // as a server-side dry-run with strict field validation, so a field the API server's
 // schemas (cert-manager's CRDs included) do not know, or a wrong type, fails here.
 func TestEveryManifestVariantAppliesServerSide(t *testing.T) {
-	for _, variant := range []string{"manifests/base", "manifests/default", "manifests/standalone", "manifests/crd"} {
+	variants := []string{"manifests/base", "manifests/default", "manifests/standalone", "manifests/crd", writeComponentsOverlay(t)}
+	for _, variant := range variants {
 		t.Run(variant, func(t *testing.T) {
 			rendered := render(t, variant)
 			objs := decode(t, rendered)
@@ -40,7 +50,7 @@ func TestEveryManifestVariantAppliesServerSide(t *testing.T) {
 				}
 			}
 
-			res := kubectl(t, rendered, "apply", "--server-side", "--dry-run=server", "--validate=strict", "--field-manager="+fieldManager, "-f", "-")
+			res := kubectl(t, rendered, dryRunApply...)
 			if res.Exit != 0 || res.Stderr != "" {
 				t.Fatalf("kubectl apply --server-side --dry-run=server of %s: exit %d, want 0 and no warnings; stderr:\n%s", variant, res.Exit, res.Stderr)
 			}
@@ -59,6 +69,20 @@ func render(t *testing.T, dir string) string {
 		t.Fatalf("kubectl kustomize %s: exit %d: %s", dir, res.Exit, res.Stderr)
 	}
 	return res.Stdout
+}
+
+// writeComponentsOverlay writes an overlay of manifests/default with the components
+// that need no placeholder filled in (kustomize renders a Component only inside an
+// overlay), plus the namespace secret-namespaces' RoleBinding is in, and returns its
+// directory as render takes it.
+func writeComponentsOverlay(t *testing.T) string {
+	t.Helper()
+	dir := writeKustomization(t, "overlay-components", func(rel func(string) string) string {
+		return fmt.Sprintf("resources: [namespace.yaml, %s]\ncomponents: [%s, %s]\n",
+			rel("manifests/default"), rel("manifests/components/client-auth"), rel("manifests/components/secret-namespaces"))
+	})
+	must(t, os.WriteFile(filepath.Join(env.Root, dir, "namespace.yaml"), []byte("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: kratix-credentials\n"), 0o644))
+	return dir
 }
 
 // decode splits a multi-document YAML stream into objects.

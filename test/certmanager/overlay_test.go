@@ -39,7 +39,7 @@ func TestAnOverlayInAnotherNamespaceKeepsTLS(t *testing.T) {
 		}
 	}
 	createNamespace(t, namespace)
-	if res := kubectl(t, toYAML(t, applied), "apply", "--server-side", "--dry-run=server", "--validate=strict", "--field-manager="+fieldManager, "-f", "-"); res.Exit != 0 || res.Stderr != "" {
+	if res := kubectl(t, toYAML(t, applied), dryRunApply...); res.Exit != 0 || res.Stderr != "" {
 		t.Fatalf("kubectl apply --server-side --dry-run=server of the overlay: exit %d, want 0 and no warnings; stderr:\n%s", res.Exit, res.Stderr)
 	}
 

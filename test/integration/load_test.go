@@ -159,7 +159,7 @@ func TestGracefulShutdown(t *testing.T) {
 // per worker.
 func newReviewClient(t *testing.T) *http.Client {
 	t.Helper()
-	tr := &http.Transport{TLSClientConfig: env.CA.TLSConfig(), MaxIdleConnsPerHost: 128}
+	tr := &http.Transport{TLSClientConfig: webhookTLS(t), MaxIdleConnsPerHost: 128}
 	t.Cleanup(tr.CloseIdleConnections)
 	return &http.Client{Transport: tr, Timeout: 30 * time.Second}
 }
@@ -239,7 +239,7 @@ func waitForNewCertificate(t *testing.T) *x509.Certificate {
 	}
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
-		conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", strings.TrimPrefix(env.Webhook.URL(""), "https://"), env.CA.TLSConfig())
+		conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", strings.TrimPrefix(env.Webhook.URL(""), "https://"), webhookTLS(t))
 		if err == nil {
 			served := conn.ConnectionState().PeerCertificates[0]
 			conn.Close()

@@ -100,7 +100,9 @@ func runSuite(m *testing.M) int {
 	// second, not every 30, so that TestDeleteGuard need not wait.
 	webhookArgs = []string{"--zap-log-level=debug", "--probe-timeout=" + probeTimeout, "--iam-endpoint=" + imds.URL,
 		"--iam-endpoints=127.0.0.1", "--destination-crd-poll-interval=1s"}
-	env, err = localenv.Start(ctx, localenv.Options{Progress: os.Stderr, WebhookArgs: webhookArgs, AuditPolicy: auditPolicy})
+	// With client authentication, as it should be deployed: every scenario's admission
+	// also proves that the API server presents its client certificate.
+	env, err = localenv.Start(ctx, localenv.Options{Progress: os.Stderr, WebhookArgs: webhookArgs, AuditPolicy: auditPolicy, ClientAuth: true})
 	cancel()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "FAIL: the integration environment did not come up:\n%v\n", err)

@@ -1,0 +1,137 @@
+package integration
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	authorizationv1 "k8s.io/api/authorization/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/kratix-community/bucketstatestore-webhook/internal/localenv"
+)
+
+// secretNamespacesDir is the least-privilege component: namespaced RBAC for Secrets and
+// --secret-namespaces.
+const secretNamespacesDir = "manifests/components/secret-namespaces"
+
+// TestSecretNamespaces runs the webhook with manifests/components/secret-namespaces' RBAC as shipped
+// (its RoleBinding moved to default, where the fixtures' Secrets are) and
+// --secret-namespaces=default: a store whose Secret is in default is admitted, which the
+// webhook can only do through that RoleBinding, and one naming a Secret elsewhere is
+// denied with the namespaces it may use.
+func TestSecretNamespaces(t *testing.T) {
+	ctx := context.Background()
+	var applied []*unstructured.Unstructured
+	for _, file := range []string{"role.yaml", "role_binding.yaml", "cluster-role-patch.yaml"} {
+		objs, err := localenv.ReadObjects(filepath.Join(env.Root, secretNamespacesDir, file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		applied = append(applied, objs...)
+	}
+	t.Cleanup(func() { restoreShippedRBAC(t, applied) })
+	var sa string
+	for _, obj := range applied {
+		if obj.GetKind() == "RoleBinding" {
+			obj.SetNamespace("default")
+			subject := obj.Object["subjects"].([]any)[0].(map[string]any)
+			sa = fmt.Sprintf("system:serviceaccount:%s:%s", subject["namespace"], subject["name"])
+		}
+		if err := localenv.Apply(ctx, k8sClient, obj.DeepCopy()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitUntilSecretAccess(t, sa, map[string]bool{"default": true, "kube-system": false})
+
+	if err := env.RestartWebhook(ctx, append(webhookArgs[:len(webhookArgs):len(webhookArgs)], "--secret-namespaces=default")...); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		retiredWebhookOutput.record(env.Webhook.Output.String())
+		if err := env.RestartWebhook(context.Background(), webhookArgs...); err != nil {
+			t.Fatalf("restarting the webhook for the tests after this one: %v", err)
+		}
+	})
+
+	runScenarios(t, map[string]scenario{
+		"a store whose Secret is in an allowed namespace is admitted": {
+			yaml: store(`
+  bucketName: {{.Bucket}}
+  endpoint: {{.Endpoint}}
+  secretRef:
+    name: {{.Secret}}
+`),
+		},
+		"a store whose Secret is elsewhere is denied with the allowed namespaces": {
+			yaml: store(`
+  bucketName: {{.Bucket}}
+  endpoint: {{.Endpoint}}
+  secretRef:
+    name: {{.Secret}}
+    namespace: kube-system
+`),
+			wantExit:   1,
+			wantStderr: []string{`spec.secretRef.namespace: Forbidden: the webhook reads Secrets only in namespaces default; put the Secret in one of them`},
+		},
+	})
+}
+
+// restoreShippedRBAC deletes what the component added and puts the base's ClusterRole
+// back as shipped.
+func restoreShippedRBAC(t *testing.T, applied []*unstructured.Unstructured) {
+	ctx := context.Background()
+	for _, obj := range applied {
+		if obj.GetName() == "bucketstatestore-webhook" {
+			continue // the base's ClusterRole, patched: restored below
+		}
+		if err := k8sClient.Delete(ctx, obj); err != nil && !apierrors.IsNotFound(err) {
+			t.Errorf("deleting %s %q: %v", obj.GetKind(), obj.GetName(), err)
+		}
+	}
+	objs, err := localenv.ReadObjects(filepath.Join(env.Root, "manifests/base/role.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, obj := range objs {
+		if err := localenv.Apply(ctx, k8sClient, obj); err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+// waitUntilSecretAccess waits until the API server's authorizer says that user may get
+// Secrets in exactly the namespaces want marks true.
+func waitUntilSecretAccess(t *testing.T, user string, want map[string]bool) {
+	t.Helper()
+	cs, err := kubernetes.NewForConfig(env.Kube.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		got := map[string]bool{}
+		for ns := range want {
+			r, err := cs.AuthorizationV1().SubjectAccessReviews().Create(context.Background(), &authorizationv1.SubjectAccessReview{
+				Spec: authorizationv1.SubjectAccessReviewSpec{User: user, Groups: []string{"system:serviceaccounts"},
+					ResourceAttributes: &authorizationv1.ResourceAttributes{Namespace: ns, Verb: "get", Resource: "secrets", Name: fixtures.Secret}},
+			}, metav1.CreateOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got[ns] = r.Status.Allowed
+		}
+		if fmt.Sprint(got) == fmt.Sprint(want) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s may get Secrets in %v, want %v", user, got, want)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
