@@ -12,11 +12,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"runtime"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -34,6 +31,8 @@ import (
 
 	"github.com/kratix-community/bucketstatestore-webhook/api/v1alpha1"
 	"github.com/kratix-community/bucketstatestore-webhook/internal/localenv"
+
+	"github.com/kratix-community/bucketstatestore-webhook/internal/testkit"
 )
 
 // env is what every test shares.
@@ -67,41 +66,18 @@ type suite struct {
 }
 
 func TestMain(m *testing.M) {
-	os.Exit(runSuite(m))
-}
-
-func runSuite(m *testing.M) int {
-	// ^C during the bring-up cancels it; start cleans up after itself.
-	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	began := time.Now()
 	componentLog := &localenv.LogBuffer{}
-	var err error
-	env, err = start(ctx, componentLog)
-	cancel()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "FAIL: the cert-manager test environment did not come up:\n%v\nlog of envtest, client-go and cert-manager (end):\n%s\n",
-			err, tail(componentLog, 4000))
-		return 1
-	}
-	var once sync.Once
-	stop := func() {
-		once.Do(func() {
-			if err := env.Stop(); err != nil {
-				fmt.Fprintf(os.Stderr, "stopping the cert-manager test environment: %v\n", err)
+	suite := testkit.Suite{
+		Name: "cert-manager test environment",
+		Start: func(ctx context.Context) (err error) {
+			if env, err = start(ctx, componentLog); err != nil {
+				return fmt.Errorf("%w\nlog of envtest, client-go and cert-manager (end):\n%s", err, tail(componentLog, 4000))
 			}
-		})
+			return nil
+		},
+		Stop: func() error { return env.Stop() },
 	}
-	defer stop()
-	// ^C during the tests stops everything before exiting.
-	signals := make(chan os.Signal, 1)
-	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
-	go func() {
-		fmt.Fprintf(os.Stderr, "%v: stopping the cert-manager test environment\n", <-signals)
-		stop()
-		os.Exit(1)
-	}()
-	fmt.Fprintf(os.Stderr, "cert-manager test environment ready in %s\n", time.Since(began).Round(time.Millisecond))
-	return m.Run()
+	os.Exit(suite.Run(m.Run))
 }
 
 // start builds what is missing and starts every component; they log to componentLog.

@@ -16,9 +16,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/signal"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -26,6 +23,8 @@ import (
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/kratix-community/bucketstatestore-webhook/internal/demo"
+
+	"github.com/kratix-community/bucketstatestore-webhook/internal/testkit"
 )
 
 // lockWait is how long the suite waits for another demo to free the examples' ports.
@@ -35,39 +34,16 @@ const lockWait = 5 * time.Minute
 var env *demo.Demo
 
 func TestMain(m *testing.M) {
-	os.Exit(runSuite(m))
-}
-
-func runSuite(m *testing.M) int {
 	// envtest logs through controller-runtime; without a logger it prints a warning
 	// instead of its messages.
 	ctrllog.SetLogger(funcr.New(func(prefix, args string) { fmt.Fprintln(os.Stderr, prefix, args) }, funcr.Options{}))
-
-	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	began := time.Now()
-	var err error
-	env, err = demo.Start(ctx, demo.Options{LockWait: lockWait, Progress: os.Stderr})
-	cancel()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "FAIL: the demo environment of `make run` did not come up:\n%v\n", err)
-		return 1
+	suite := testkit.Suite{
+		Name: "demo environment of `make run`",
+		Start: func(ctx context.Context) (err error) {
+			env, err = demo.Start(ctx, demo.Options{LockWait: lockWait, Progress: os.Stderr})
+			return err
+		},
+		Stop: func() error { return env.Stop() },
 	}
-	var once sync.Once
-	stop := func() {
-		once.Do(func() {
-			if err := env.Stop(); err != nil {
-				fmt.Fprintf(os.Stderr, "stopping the demo environment: %v\n", err)
-			}
-		})
-	}
-	defer stop()
-	signals := make(chan os.Signal, 1)
-	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
-	go func() {
-		fmt.Fprintf(os.Stderr, "%v: stopping the demo environment\n", <-signals)
-		stop()
-		os.Exit(1)
-	}()
-	fmt.Fprintf(os.Stderr, "demo environment ready in %s\n", time.Since(began).Round(time.Millisecond))
-	return m.Run()
+	os.Exit(suite.Run(m.Run))
 }

@@ -4,15 +4,13 @@ package integration
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"net"
 	"os"
-	"os/signal"
 	"slices"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -26,6 +24,8 @@ import (
 
 	"github.com/kratix-community/bucketstatestore-webhook/api/v1alpha1"
 	"github.com/kratix-community/bucketstatestore-webhook/internal/localenv"
+
+	"github.com/kratix-community/bucketstatestore-webhook/internal/testkit"
 )
 
 var (
@@ -75,24 +75,31 @@ const (
 )
 
 func TestMain(m *testing.M) {
-	os.Exit(runSuite(m))
-}
-
-func runSuite(m *testing.M) int {
 	// envtest logs through controller-runtime; without a logger it prints a warning
 	// instead of its messages.
 	ctrllog.SetLogger(funcr.New(func(prefix, args string) { fmt.Fprintln(os.Stderr, prefix, args) }, funcr.Options{}))
+	suite := testkit.Suite{Name: "integration environment", Start: startSuite, Stop: stopSuite}
+	os.Exit(suite.Run(func() int {
+		code := m.Run()
+		if err := checkNoSecretLeaked(context.Background()); err != nil {
+			fmt.Fprintf(os.Stderr, "FAIL: %v\n", err)
+			return 1
+		}
+		return code
+	}))
+}
 
-	// ^C during the bring-up cancels it, and Start cleans up after itself.
-	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	began := time.Now()
-	var err error
+// startSuite starts the metadata stand-in and the environment, and creates the fixtures.
+func startSuite(ctx context.Context) (err error) {
 	// The role's credentials come once MinIO runs (see setUp).
 	if imds, err = localenv.StartIMDS(localenv.IMDSOptions{}); err != nil {
-		fmt.Fprintf(os.Stderr, "FAIL: %v\n", err)
-		return 1
+		return err
 	}
-	defer func() { _ = imds.Stop() }()
+	defer func() {
+		if err != nil {
+			_ = stopSuite()
+		}
+	}()
 	// Debug logs, so that the search for leaked secrets covers everything the webhook
 	// can log.
 	// The local MinIO listens on 127.0.0.1: listing it lets the IAM stores there be probed
@@ -102,42 +109,25 @@ func runSuite(m *testing.M) int {
 		"--iam-endpoints=127.0.0.1", "--destination-crd-poll-interval=1s"}
 	// With client authentication, as it should be deployed: every scenario's admission
 	// also proves that the API server presents its client certificate.
-	env, err = localenv.Start(ctx, localenv.Options{Progress: os.Stderr, WebhookArgs: webhookArgs, AuditPolicy: auditPolicy, ClientAuth: true})
-	cancel()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "FAIL: the integration environment did not come up:\n%v\n", err)
-		return 1
+	if env, err = localenv.Start(ctx, localenv.Options{Progress: os.Stderr, WebhookArgs: webhookArgs, AuditPolicy: auditPolicy, ClientAuth: true}); err != nil {
+		return err
 	}
-	var once sync.Once
-	stop := func() {
-		once.Do(func() {
-			if err := env.Stop(); err != nil {
-				fmt.Fprintf(os.Stderr, "stopping the integration environment: %v\n", err)
-			}
-		})
+	if err := setUp(context.Background()); err != nil {
+		return fmt.Errorf("setting up the integration fixtures: %w", err)
 	}
-	defer stop()
-	// ^C during the tests stops everything before exiting.
-	signals := make(chan os.Signal, 1)
-	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
-	go func() {
-		fmt.Fprintf(os.Stderr, "%v: stopping the integration environment\n", <-signals)
-		stop()
-		os.Exit(1)
-	}()
+	return nil
+}
 
-	ctx = context.Background()
-	if err := setUp(ctx); err != nil {
-		fmt.Fprintf(os.Stderr, "FAIL: setting up the integration fixtures: %v\n", err)
-		return 1
+// stopSuite stops what startSuite started.
+func stopSuite() error {
+	var errs []error
+	if env != nil {
+		errs = append(errs, env.Stop())
 	}
-	fmt.Fprintf(os.Stderr, "integration environment and fixtures ready in %s\n", time.Since(began).Round(time.Millisecond))
-	code := m.Run()
-	if err := checkNoSecretLeaked(ctx); err != nil {
-		fmt.Fprintf(os.Stderr, "FAIL: %v\n", err)
-		return 1
+	if imds != nil {
+		errs = append(errs, imds.Stop())
 	}
-	return code
+	return errors.Join(errs...)
 }
 
 // checkNoSecretLeaked searches everything the webhook said, to the API server's users
