@@ -1,13 +1,10 @@
 package certmanager
 
 import (
-	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -16,6 +13,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
+
+	"github.com/kratix-community/bucketstatestore-webhook/internal/testkit"
 )
 
 // fieldManager owns what these tests apply.
@@ -120,30 +119,16 @@ func toYAML(t *testing.T, objs []*unstructured.Unstructured) string {
 }
 
 // kubectlResult is what a kubectl run printed and how it exited.
-type kubectlResult struct {
-	Stdout, Stderr string
-	Exit           int
-}
+type kubectlResult = testkit.CommandResult
 
 // kubectl runs the real kubectl as the cluster administrator with stdin as its input
 // ("" for none). A kubectl that cannot start or runs over a minute fails the test; a
 // non-zero exit does not. kustomize output is long, so only other commands are logged.
 func kubectl(t *testing.T, stdin string, args ...string) kubectlResult {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, env.Kube.KubectlPath, append([]string{"--kubeconfig=" + env.Kube.KubeconfigPath}, args...)...)
-	cmd.Stdin = strings.NewReader(stdin)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	res := kubectlResult{Stdout: stdout.String(), Stderr: stderr.String()}
-	var exitErr *exec.ExitError
-	switch {
-	case errors.As(err, &exitErr) && ctx.Err() == nil:
-		res.Exit = exitErr.ExitCode()
-	case err != nil:
-		t.Fatalf("kubectl %s: %v\nstderr: %s", strings.Join(args, " "), err, res.Stderr)
+	res, err := testkit.RunCommand("", stdin, time.Minute, env.Kube.KubectlPath, append([]string{"--kubeconfig=" + env.Kube.KubeconfigPath}, args...)...)
+	if err != nil {
+		t.Fatal(err)
 	}
 	if args[0] != "kustomize" {
 		t.Logf("kubectl %s: exit %d\n%s%s", strings.Join(args, " "), res.Exit, res.Stdout, res.Stderr)

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -25,6 +24,8 @@ import (
 
 	"github.com/kratix-community/bucketstatestore-webhook/internal/check"
 	"github.com/kratix-community/bucketstatestore-webhook/internal/localenv"
+
+	"github.com/kratix-community/bucketstatestore-webhook/internal/testkit"
 )
 
 // TestExamples applies every file in examples/ with the command line `make run` prints
@@ -71,16 +72,16 @@ func TestExamples(t *testing.T) {
 			}
 
 			wantExit := map[bool]int{true: 0, false: 1}[ex.admitted]
-			if res.exit != wantExit {
-				fail("kubectl exited with %d, want %d (expect: %s)", res.exit, wantExit, outcome(ex.admitted))
+			if res.Exit != wantExit {
+				fail("kubectl exited with %d, want %d (expect: %s)", res.Exit, wantExit, outcome(ex.admitted))
 			}
-			output := res.stdout + res.stderr
+			output := res.Stdout + res.Stderr
 			for _, want := range ex.outputs {
 				if !strings.Contains(output, want) {
 					fail("the output lacks the promised %q", want)
 				}
 			}
-			if diff := cmp.Diff(sorted(ex.warnings), sorted(localenv.KubectlWarnings(res.stderr))); diff != "" {
+			if diff := cmp.Diff(sorted(ex.warnings), sorted(localenv.KubectlWarnings(res.Stderr))); diff != "" {
 				fail("warnings (-promised +got):\n%s", diff)
 			}
 			for _, secret := range ex.secretValues {
@@ -90,13 +91,13 @@ func TestExamples(t *testing.T) {
 			}
 			if len(result.Stores) != 1 {
 				fail("bucketstatestore-check found %d stores in the file, want 1", len(result.Stores))
-			} else if s := result.Stores[0]; s.Valid != ex.admitted || s.Valid != (res.exit == 0) {
-				fail("bucketstatestore-check says valid=%v; kubectl exited %d (expect: %s)", s.Valid, res.exit, outcome(ex.admitted))
+			} else if s := result.Stores[0]; s.Valid != ex.admitted || s.Valid != (res.Exit == 0) {
+				fail("bucketstatestore-check says valid=%v; kubectl exited %d (expect: %s)", s.Valid, res.Exit, outcome(ex.admitted))
 			} else {
-				if diff := cmp.Diff(sorted(localenv.KubectlWarnings(res.stderr)), sorted(s.Warnings)); diff != "" {
+				if diff := cmp.Diff(sorted(localenv.KubectlWarnings(res.Stderr)), sorted(s.Warnings)); diff != "" {
 					fail("bucketstatestore-check's warnings differ from the webhook's (-webhook +command):\n%s", diff)
 				}
-				apiCauses, _ := localenv.KubectlCauses(res.stderr)
+				apiCauses, _ := localenv.KubectlCauses(res.Stderr)
 				var ours []string
 				for _, c := range s.Causes {
 					ours = append(ours, c.String())
@@ -114,7 +115,7 @@ func TestExamples(t *testing.T) {
 				}
 			}
 			if failed {
-				t.Logf("$ %s\nexit %d\nstdout:\n%s\nstderr:\n%s\nwebhook log during the apply:\n%s\nbucketstatestore-check before the apply: exit %d\n%s%s", line, res.exit, res.stdout, res.stderr, webhookLog, checked.Exit, checked.Stdout, checked.Stderr)
+				t.Logf("$ %s\nexit %d\nstdout:\n%s\nstderr:\n%s\nwebhook log during the apply:\n%s\nbucketstatestore-check before the apply: exit %d\n%s%s", line, res.Exit, res.Stdout, res.Stderr, webhookLog, checked.Exit, checked.Stdout, checked.Stderr)
 			}
 		})
 	}
@@ -247,28 +248,14 @@ func readExample(path string) (example, error) {
 	return ex, nil
 }
 
-type result struct {
-	stdout, stderr string
-	exit           int
-}
+type result = testkit.CommandResult
 
 // run runs a command line as printed by `make run`, from the module root as it says.
 func run(t *testing.T, line string) result {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "sh", "-c", line)
-	cmd.Dir = env.Env.Root
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	res := result{stdout: stdout.String(), stderr: stderr.String()}
-	var exitErr *exec.ExitError
-	switch {
-	case errors.As(err, &exitErr) && ctx.Err() == nil:
-		res.exit = exitErr.ExitCode()
-	case err != nil:
-		t.Fatalf("$ %s: %v\nstderr: %s", line, err, res.stderr)
+	res, err := testkit.RunCommand(env.Env.Root, "", time.Minute, "sh", "-c", line)
+	if err != nil {
+		t.Fatalf("$ %s: %v", line, err)
 	}
 	return res
 }

@@ -1,10 +1,6 @@
 package integration
 
 import (
-	"bytes"
-	"context"
-	"errors"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -13,10 +9,7 @@ import (
 )
 
 // kubectlResult is what a kubectl run printed and how it exited.
-type kubectlResult struct {
-	Stdout, Stderr string
-	Exit           int
-}
+type kubectlResult = testkit.CommandResult
 
 // kubectl runs the real kubectl as the cluster administrator with stdin as its input
 // ("" for none). A kubectl that cannot be started or runs over a minute fails the test;
@@ -29,20 +22,9 @@ func kubectl(t *testing.T, stdin string, args ...string) kubectlResult {
 // kubectlAs is kubectl with another user's kubeconfig (see localenv.Kube.AddUser).
 func kubectlAs(t *testing.T, kubeconfig, stdin string, args ...string) kubectlResult {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, env.Kube.KubectlPath, append([]string{"--kubeconfig=" + kubeconfig}, args...)...)
-	cmd.Stdin = strings.NewReader(stdin)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	res := kubectlResult{Stdout: stdout.String(), Stderr: stderr.String()}
-	var exitErr *exec.ExitError
-	switch {
-	case errors.As(err, &exitErr) && ctx.Err() == nil:
-		res.Exit = exitErr.ExitCode()
-	case err != nil:
-		t.Fatalf("kubectl %s: %v\nstderr: %s", strings.Join(args, " "), err, res.Stderr)
+	res, err := testkit.RunCommand("", stdin, time.Minute, env.Kube.KubectlPath, append([]string{"--kubeconfig=" + kubeconfig}, args...)...)
+	if err != nil {
+		t.Fatal(err)
 	}
 	transcript.record(res.Stdout, res.Stderr)
 	t.Logf("kubectl %s: exit %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), res.Exit, res.Stdout, res.Stderr)
