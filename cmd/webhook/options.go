@@ -172,13 +172,9 @@ func (o *Options) Validate() error {
 }
 
 func (o *Options) denyPrefixes() ([]netip.Prefix, error) {
-	prefixes := make([]netip.Prefix, 0, len(o.DenyCIDRs))
-	for _, cidr := range o.DenyCIDRs {
-		p, err := netip.ParsePrefix(cidr)
-		if err != nil {
-			return nil, fmt.Errorf("--deny-cidrs: %q is not a CIDR", cidr)
-		}
-		prefixes = append(prefixes, p.Masked())
+	prefixes, err := probe.ParseCIDRs(o.DenyCIDRs)
+	if err != nil {
+		return nil, fmt.Errorf("--deny-cidrs: %w", err)
 	}
 	return prefixes, nil
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/netip"
 	"slices"
 	"strings"
 	"time"
@@ -75,13 +74,9 @@ func (o *Options) Validate() error {
 
 // guard is the probe's endpoint guard, as the webhook builds it from the same flags.
 func (o *Options) guard() (*probe.Guard, error) {
-	deny := make([]netip.Prefix, 0, len(o.DenyCIDRs))
-	for _, cidr := range o.DenyCIDRs {
-		p, err := netip.ParsePrefix(cidr)
-		if err != nil {
-			return nil, fmt.Errorf("--deny-cidrs: %q is not a CIDR", cidr)
-		}
-		deny = append(deny, p.Masked())
+	deny, err := probe.ParseCIDRs(o.DenyCIDRs)
+	if err != nil {
+		return nil, fmt.Errorf("--deny-cidrs: %w", err)
 	}
 	// No control plane: the command runs outside the cluster, which it knows nothing of.
 	g, err := probe.NewGuard(probe.GuardOptions{Deny: deny, Allow: o.AllowEndpoints})

@@ -91,3 +91,17 @@ func isHostPattern(name string) bool {
 	}
 	return true
 }
+
+// ParseCIDRs reads a list of CIDRs, such as --deny-cidrs, masking each; an entry that is
+// not a CIDR is an error.
+func ParseCIDRs(entries []string) ([]netip.Prefix, error) {
+	prefixes := make([]netip.Prefix, 0, len(entries))
+	for _, cidr := range entries {
+		p, err := netip.ParsePrefix(strings.TrimSpace(cidr))
+		if err != nil {
+			return nil, fmt.Errorf("%q is not a CIDR", cidr)
+		}
+		prefixes = append(prefixes, p.Masked())
+	}
+	return prefixes, nil
+}
