@@ -60,7 +60,7 @@ probe:
   caBundle: {configMap: {name: s3-ca, key: ca.pem}}
 subjectAccessReview: false
 guards: {delete: warn, secret: "off"}
-clientAuthentication: {enabled: true, caConfigMap: {name: api-server-client-ca, key: ca.crt}}
+clientAuthentication: {enabled: true, caConfigMap: {name: api-server-client-ca, key: ca.crt}, names: [kube-apiserver-webhook-client]}
 certificates:
   certManager: {issuerRef: {name: platform-ca, kind: ClusterIssuer, group: cert-manager.io}, duration: 720h, renewBefore: 240h}
 networkPolicy: {enabled: true, webhookFrom: [{ipBlock: {cidr: 10.0.0.0/16}}],
