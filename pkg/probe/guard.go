@@ -139,14 +139,6 @@ func (g *Guard) CheckEndpoint(endpoint string) error {
 	return err
 }
 
-// Control refuses to connect to address ("ip:port") when the address or port is denied.
-// It has the signature of net.Dialer.Control. It does not apply the allowlist, because
-// the address alone does not say which host name was dialled; the prober's own dialer
-// carries that through and applies both.
-func (g *Guard) Control(_, address string, _ syscall.RawConn) error {
-	return g.control(address, dialInfo{})
-}
-
 // checkHost refuses the host of an endpoint as written, at port (0 when unknown). alias
 // is the host name the endpoint was written with when host is the virtual-host-style
 // name minio-go made of it ("<bucket>.<alias>"); the allowlist admits host when it

@@ -381,7 +381,7 @@ func TestGuardControl(t *testing.T) {
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			err := mustGuard(t, tc.deny, nil).Control("tcp", tc.address, nil)
+			err := mustGuard(t, tc.deny, nil).control(tc.address, dialInfo{})
 			checkFailure(t, err, tc.want)
 		})
 	}

@@ -55,9 +55,6 @@ type S3Options struct {
 	// request names, as written and as resolved by the webhook, before the request
 	// leaves through the proxy; it cannot see what the proxy connects to.
 	Proxy func(*http.Request) (*url.URL, error)
-	// Transport replaces the guarded transport. Tests only: the dialled addresses are
-	// then not checked, although the endpoint's host still is.
-	Transport http.RoundTripper
 }
 
 // S3Prober probes buckets the way Kratix uses them: with minio-go, the same client
@@ -96,13 +93,9 @@ func NewS3Prober(opts S3Options) (*S3Prober, error) {
 	if p.guard == nil {
 		p.guard, _ = NewGuard(GuardOptions{}) // no options, no error
 	}
-	next := opts.Transport
-	if next == nil {
-		t, err := newTransport(p.guard, opts.Proxy)
-		if err != nil {
-			return nil, err
-		}
-		next = t
+	next, err := newTransport(p.guard, opts.Proxy)
+	if err != nil {
+		return nil, err
 	}
 	p.transport = boundedTransport{next: next}
 	return p, nil
