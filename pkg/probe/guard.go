@@ -15,8 +15,8 @@ import (
 // the guard keeps probes away from the local host's unspecified addresses, cloud
 // metadata services, the cluster's control plane and ranges the operator denies. It
 // checks the endpoint as written before connecting (CheckEndpoint) and the address and
-// port actually dialled (Control), so a name that resolves, or later rebinds, to a
-// refused address is caught as well.
+// port actually dialled (in the dialer's Control hook), so a name that resolves, or later
+// rebinds, to a refused address is caught as well.
 type Guard struct {
 	deny []denyRule
 
