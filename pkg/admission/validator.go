@@ -19,7 +19,7 @@ import (
 	"github.com/kratix-community/bucketstatestore-webhook/pkg/probe"
 )
 
-// ProbeMode says what a failed live probe does to the ctrladmission.
+// ProbeMode says what a failed live probe does to the admission.
 type ProbeMode string
 
 const (
