@@ -57,6 +57,11 @@ probe:
   cacheTTL: 30s
   allowEndpoints: [s3.eu-west-1.amazonaws.com, 10.20.0.0/16]
   denyCIDRs: [10.96.0.0/12, 192.168.0.0/16]
+  allowControlPlane: true
+  iamEndpoints: [s3.example.internal, 10.30.0.0/16]
+  iamUntrustedEndpoints: deny
+  maxConcurrent: 8
+  viaProxy: true
   caBundle: {configMap: {name: s3-ca, key: ca.pem}}
 subjectAccessReview: false
 guards: {delete: warn, secret: "off"}
@@ -164,6 +169,8 @@ func TestChartSchemaRefusesWrongValues(t *testing.T) {
 		"a failure policy Kubernetes does not know":    {`webhook: {failurePolicy: Deny}`, "failurePolicy"},
 		"a probe mode the webhook does not know":       {`probe: {mode: deny}`, "mode"},
 		"a probe timeout that is not a duration":       {`probe: {timeout: 5}`, "timeout"},
+		"an IAM policy the webhook does not know":      {`probe: {iamUntrustedEndpoints: warn}`, "iamUntrustedEndpoints"},
+		"no probe may run at all":                      {`probe: {maxConcurrent: 0}`, "maxConcurrent"},
 		"a deny list entry that is not a CIDR":         {`probe: {denyCIDRs: [10.0.0.1]}`, "denyCIDRs"},
 		"a misspelt top-level value":                   {`replicas: 3`, "replicas"},
 		"a misspelt nested value":                      {`image: {pullpolicy: Always}`, "pullpolicy"},
