@@ -1,7 +1,6 @@
 package integration
 
 import (
-	"context"
 	"slices"
 	"strings"
 	"testing"
@@ -201,14 +200,4 @@ func TestKratixParity(t *testing.T) {
 // storeWith is a store with the valid bucket, endpoint and Secret, and more fields.
 func storeWith(fields string) string {
 	return store("  bucketName: {{.Bucket}}\n  endpoint: {{.Endpoint}}\n  secretRef:\n    name: {{.Secret}}\n" + fields)
-}
-
-// restartWebhook replaces the suite's webhook with one started with args, keeping what
-// the one it stops wrote for the search for leaked secrets.
-func restartWebhook(t *testing.T, args []string) {
-	t.Helper()
-	retiredWebhookOutput.record(env.Webhook.Output.String())
-	if err := env.RestartWebhook(context.Background(), args...); err != nil {
-		t.Fatalf("restarting the webhook with %v: %v", args, err)
-	}
 }

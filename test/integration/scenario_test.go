@@ -214,18 +214,18 @@ func storeName(testName string) string {
 // suite's flags alone when the test ends.
 func withWebhookFlags(t *testing.T, extra ...string) {
 	t.Helper()
-	restart := func(args []string) error {
-		retiredWebhookOutput.record(env.Webhook.Output.String())
-		return env.RestartWebhook(context.Background(), args...)
+	restartWebhook(t, append(slices.Clone(webhookArgs), extra...))
+	t.Cleanup(func() { restartWebhook(t, webhookArgs) })
+}
+
+// restartWebhook replaces the suite's webhook with one started with args, keeping what
+// the one it stops wrote for the search for leaked secrets.
+func restartWebhook(t *testing.T, args []string) {
+	t.Helper()
+	retiredWebhookOutput.record(env.Webhook.Output.String())
+	if err := env.RestartWebhook(context.Background(), args...); err != nil {
+		t.Fatalf("restarting the webhook with %v: %v", args, err)
 	}
-	if err := restart(append(slices.Clone(webhookArgs), extra...)); err != nil {
-		t.Fatalf("restarting the webhook with %q: %v", extra, err)
-	}
-	t.Cleanup(func() {
-		if err := restart(webhookArgs); err != nil {
-			t.Errorf("restarting the webhook for the tests after this one: %v", err)
-		}
-	})
 }
 
 // logWebhookOnFailure prints what the webhook wrote during a test that failed, and says

@@ -49,15 +49,7 @@ func TestSecretNamespaces(t *testing.T) {
 	}
 	waitUntilSecretAccess(t, sa, map[string]bool{"default": true, "kube-system": false})
 
-	if err := env.RestartWebhook(ctx, append(webhookArgs[:len(webhookArgs):len(webhookArgs)], "--secret-namespaces=default")...); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		retiredWebhookOutput.record(env.Webhook.Output.String())
-		if err := env.RestartWebhook(context.Background(), webhookArgs...); err != nil {
-			t.Fatalf("restarting the webhook for the tests after this one: %v", err)
-		}
-	})
+	withWebhookFlags(t, "--secret-namespaces=default")
 
 	runScenarios(t, map[string]scenario{
 		"a store whose Secret is in an allowed namespace is admitted": {
