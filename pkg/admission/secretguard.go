@@ -143,10 +143,7 @@ func (g *SecretGuard) handle(ctx context.Context, req ctrladmission.Request, not
 func (g *SecretGuard) probeAll(ctx context.Context, stores []v1alpha1.BucketStateStore, shown string, secret *corev1.Secret) (all, credentials []string) {
 	ctx, cancel := context.WithTimeout(ctx, g.Budget)
 	defer cancel()
-	creds := &probe.Credentials{
-		AccessKeyID:     string(secret.Data[v1alpha1.SecretKeyAccessKeyID]),
-		SecretAccessKey: string(secret.Data[v1alpha1.SecretKeySecretAccessKey]),
-	}
+	creds := credentialsOf(secret)
 	failures := make([]error, len(stores))
 	slots := make(chan struct{}, max(g.Parallel, 1))
 	var wg sync.WaitGroup

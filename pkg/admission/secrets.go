@@ -138,10 +138,15 @@ func SecretCredentials(secret *corev1.Secret, ref *corev1.SecretReference, fldPa
 	if len(allErrs) > 0 {
 		return nil, allErrs
 	}
+	return credentialsOf(secret), nil
+}
+
+// credentialsOf are the credentials a Secret holds under the keys Kratix reads.
+func credentialsOf(secret *corev1.Secret) *probe.Credentials {
 	return &probe.Credentials{
 		AccessKeyID:     string(secret.Data[v1alpha1.SecretKeyAccessKeyID]),
 		SecretAccessKey: string(secret.Data[v1alpha1.SecretKeySecretAccessKey]),
-	}, nil
+	}
 }
 
 // secretName is how answers name a Secret: namespace/name.
