@@ -28,6 +28,8 @@ type Checker struct {
 	RequireSecrets bool
 	// ProbeConcurrency bounds the probes in flight; 0 means one at a time.
 	ProbeConcurrency int
+	// Inputs says which files to read and how.
+	Inputs Inputs
 }
 
 // Result is what a check found.
@@ -38,6 +40,11 @@ type Result struct {
 	Stores []*Store `json:"stores"`
 	// Errors are the inputs that could not be read.
 	Errors []InputError `json:"errors"`
+	// Skipped are the inputs that were not read, or not checked because they are not
+	// Kubernetes manifests.
+	Skipped []InputError `json:"skipped,omitempty"`
+	// FailOnWarnings makes a store with warnings fail the run, as an invalid one does.
+	FailOnWarnings bool `json:"-"`
 }
 
 // Store is the verdict on one BucketStateStore.
@@ -81,32 +88,12 @@ func (c Cause) String() string { return c.Field + ": " + c.Message }
 
 var storeGVK = v1alpha1.GroupVersion.WithKind("BucketStateStore")
 
-// Check reads the files (see expandPaths; "-" reads stdin) and checks every
+// Check reads the files (see Inputs.read; "-" reads stdin) and checks every
 // BucketStateStore in them.
 func (c *Checker) Check(ctx context.Context, args []string, stdin io.Reader) *Result {
-	files, errs := expandPaths(args)
-	r := &Result{Files: len(files), Errors: errs}
-	var objs []object
-	for _, file := range files {
-		data, err := readInput(file, stdin)
-		if err != nil {
-			r.Errors = append(r.Errors, InputError{File: file, Message: pathError(err)})
-			continue
-		}
-		docs, ierr := splitDocuments(file, data)
-		if ierr != nil {
-			r.Errors = append(r.Errors, *ierr)
-			continue
-		}
-		for _, d := range docs {
-			o, ierr := d.objects()
-			if ierr != nil {
-				r.Errors = append(r.Errors, *ierr)
-				continue
-			}
-			objs = append(objs, o...)
-		}
-	}
+	in := c.Inputs.read(ctx, args, stdin)
+	r := &Result{Files: in.files, Errors: in.errs, Skipped: in.skipped}
+	objs := in.objs
 
 	secrets := map[string]*corev1.Secret{}
 	for _, o := range objs {

@@ -197,7 +197,7 @@ func TestCheckInputErrors(t *testing.T) {
 		t.Errorf("checked %d stores, want the 2 around the broken document", got)
 	}
 	wantErrs := []InputError{{File: bad, Line: 11, Message: "not valid YAML: did not find expected ',' or ']'"}}
-	if diff := cmp.Diff(wantErrs, r.Errors); diff != "" {
+	if diff := cmp.Diff(wantErrs, r.Errors, inputErrors); diff != "" {
 		t.Errorf("errors (-want +got):\n%s", diff)
 	}
 	if got := r.ExitCode(); got != ExitUsage {

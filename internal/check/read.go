@@ -2,120 +2,16 @@ package check
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 
 	"sigs.k8s.io/yaml"
 )
-
-// Stdin is the argument that reads standard input, and how findings name it.
-const Stdin = "-"
-
-// maxInputSize bounds one file or standard input. Manifests are far smaller; a larger
-// input is almost certainly not one.
-const maxInputSize = 64 << 20
-
-// extensions are the files a directory is searched for.
-var extensions = []string{".yaml", ".yml", ".json"}
-
-// InputError is an input the command cannot read: a missing file, a document that is
-// not YAML, or one that is not an object. Line is 0 when the whole file is concerned.
-type InputError struct {
-	File    string `json:"file"`
-	Line    int    `json:"line,omitempty"`
-	Message string `json:"message"`
-}
-
-func (e InputError) Error() string {
-	if e.Line == 0 {
-		return fmt.Sprintf("%s: %s", e.File, e.Message)
-	}
-	return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Message)
-}
-
-// expandPaths turns the arguments into the files to read, in order: a file as given, a
-// directory's .yaml, .yml and .json files recursively in lexical order (skipping
-// directories whose names start with a dot, such as .git), and "-" for standard input.
-func expandPaths(args []string) ([]string, []InputError) {
-	var files []string
-	var errs []InputError
-	for _, arg := range args {
-		if arg == Stdin {
-			files = append(files, Stdin)
-			continue
-		}
-		info, err := os.Stat(arg)
-		if err != nil {
-			errs = append(errs, InputError{File: arg, Message: pathError(err)})
-			continue
-		}
-		if !info.IsDir() {
-			files = append(files, arg)
-			continue
-		}
-		err = filepath.WalkDir(arg, func(path string, d fs.DirEntry, err error) error {
-			if err != nil {
-				errs = append(errs, InputError{File: path, Message: pathError(err)})
-				return nil
-			}
-			if d.IsDir() {
-				if path != arg && strings.HasPrefix(d.Name(), ".") {
-					return filepath.SkipDir
-				}
-				return nil
-			}
-			for _, ext := range extensions {
-				if strings.HasSuffix(d.Name(), ext) {
-					files = append(files, path)
-					break
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			errs = append(errs, InputError{File: arg, Message: pathError(err)})
-		}
-	}
-	return files, errs
-}
-
-// pathError is err without the path, which the InputError already names.
-func pathError(err error) string {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		return pe.Op + ": " + pe.Err.Error()
-	}
-	return err.Error()
-}
-
-// readInput reads a whole file, or standard input for "-", up to maxInputSize.
-func readInput(file string, stdin io.Reader) ([]byte, error) {
-	r := stdin
-	if file != Stdin {
-		f, err := os.Open(file)
-		if err != nil {
-			return nil, err
-		}
-		defer f.Close()
-		r = f
-	}
-	data, err := io.ReadAll(io.LimitReader(r, maxInputSize+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(data) > maxInputSize {
-		return nil, fmt.Errorf("larger than %d MiB; is it a manifest?", maxInputSize>>20)
-	}
-	return data, nil
-}
 
 // document is one YAML or JSON document of an input.
 type document struct {
@@ -225,7 +121,11 @@ func (d *document) objects() ([]object, *InputError) {
 		return nil, nil
 	}
 	if len(j) == 0 || j[0] != '{' {
-		return nil, &InputError{File: d.file, Line: d.line, Message: "the document is not an object; a manifest is a mapping with apiVersion, kind and metadata"}
+		msg := "the document is not an object; a manifest is a mapping with apiVersion, kind and metadata"
+		if isJSONPatch(j) {
+			msg = "the document is a JSON patch (as kustomize applies), not a Kubernetes object"
+		}
+		return nil, &InputError{File: d.file, Line: d.line, Message: msg, notManifest: true}
 	}
 	var meta struct {
 		typeMeta
@@ -233,6 +133,9 @@ func (d *document) objects() ([]object, *InputError) {
 	}
 	if err := json.Unmarshal(j, &meta); err != nil {
 		return nil, &InputError{File: d.file, Line: d.line, Message: "not a Kubernetes object: " + err.Error()}
+	}
+	if meta.APIVersion == "" || meta.Kind == "" {
+		return nil, &InputError{File: d.file, Line: d.line, Message: "the document has no apiVersion or no kind, so it is not a Kubernetes object (a values or configuration file?)", notManifest: true}
 	}
 	if !isList(meta.typeMeta) {
 		return []object{{doc: d, line: d.line, json: j, kind: meta.typeMeta}}, nil
@@ -248,6 +151,24 @@ func (d *document) objects() ([]object, *InputError) {
 		objs = append(objs, object{doc: d, path: path, line: line, json: item, kind: tm})
 	}
 	return objs, nil
+}
+
+// isJSONPatch says whether j, a JSON document, is an RFC 6902 patch: a list of
+// operations, each with an op and a path.
+func isJSONPatch(j []byte) bool {
+	var ops []struct {
+		Op   *string `json:"op"`
+		Path *string `json:"path"`
+	}
+	if json.Unmarshal(j, &ops) != nil || len(ops) == 0 {
+		return false
+	}
+	for _, op := range ops {
+		if op.Op == nil || op.Path == nil {
+			return false
+		}
+	}
+	return true
 }
 
 // isList says whether kubectl would apply the object's items instead of the object: a
@@ -274,3 +195,82 @@ func (d *document) lineOf(path []string) int {
 	}
 	return d.line
 }
+
+// inputs is what reading the arguments gave.
+type inputs struct {
+	// files is how many files (or standard input) were read.
+	files int
+	// objs are the objects a check needs: the BucketStateStores and the Secrets. Others
+	// are dropped as soon as they are parsed, so that memory holds only what is checked.
+	objs    []object
+	errs    []InputError
+	skipped []InputError
+}
+
+// read reads the files the arguments name (see expandPaths; "-" reads stdin) into their
+// objects. It stops early when ctx is done or the run's inputs grow past MaxTotal.
+func (in *Inputs) read(ctx context.Context, args []string, stdin io.Reader) inputs {
+	files, errs, skipped := in.expandPaths(ctx, args)
+	r := inputs{errs: errs, skipped: skipped}
+	budget := in.MaxTotal
+	if budget <= 0 {
+		budget = maxRunSize
+	}
+	notManifest := func(e InputError) {
+		if in.Strict {
+			r.errs = append(r.errs, e)
+			return
+		}
+		e.Message = "skipped: " + e.Message + "; --strict makes this an error"
+		r.skipped = append(r.skipped, e)
+	}
+	for _, file := range files {
+		if ctx.Err() != nil {
+			return r
+		}
+		name := file
+		if file == Stdin && in.StdinName != "" {
+			name = in.StdinName
+		}
+		r.files++
+		data, err := readInput(file, stdin, budget)
+		if err != nil {
+			r.errs = append(r.errs, InputError{File: name, Message: pathError(err)})
+			if err == errRunTooLarge {
+				return r
+			}
+			continue
+		}
+		budget -= int64(len(data))
+		if line := templateAction(data); line > 0 {
+			notManifest(InputError{File: name, Line: line, Message: "a template: it holds {{ }} actions; check what it renders instead, such as helm template ... | bucketstatestore-check -"})
+			continue
+		}
+		docs, ierr := splitDocuments(name, data)
+		if ierr != nil {
+			r.errs = append(r.errs, *ierr)
+			continue
+		}
+		for _, d := range docs {
+			objs, ierr := d.objects()
+			switch {
+			case ierr != nil && ierr.notManifest:
+				notManifest(*ierr)
+			case ierr != nil:
+				r.errs = append(r.errs, *ierr)
+			}
+			for _, o := range objs {
+				if o.kind == secretType || o.kind == storeType {
+					r.objs = append(r.objs, o)
+				}
+			}
+		}
+	}
+	return r
+}
+
+// The kinds a check reads.
+var (
+	secretType = typeMeta{APIVersion: "v1", Kind: "Secret"}
+	storeType  = typeMeta{APIVersion: storeGVK.GroupVersion().String(), Kind: storeGVK.Kind}
+)

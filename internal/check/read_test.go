@@ -1,12 +1,17 @@
 package check
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 )
+
+// inputErrors compares InputErrors with whether they are about a file that is not a
+// manifest.
+var inputErrors = cmp.AllowUnexported(InputError{})
 
 func TestSplitDocuments(t *testing.T) {
 	type doc struct{ Start, Line int }
@@ -35,7 +40,7 @@ func TestSplitDocuments(t *testing.T) {
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			docs, err := splitDocuments("f.yaml", []byte(tc.input))
-			if diff := cmp.Diff(tc.wantErr, err); diff != "" {
+			if diff := cmp.Diff(tc.wantErr, err, inputErrors); diff != "" {
 				t.Fatalf("error (-want +got):\n%s", diff)
 			}
 			var got []doc
@@ -65,18 +70,30 @@ func TestDocumentObjects(t *testing.T) {
 			want:  []obj{{3, "v1", "Secret"}},
 		},
 		"invalid YAML is an error on the line the parser names, counted in the file": {
-			input:   "a: 1\n---\nkind: x\n  bad: [\n",
-			want:    []obj{{Line: 1}},
+			input:   "{apiVersion: v1, kind: A}\n---\nkind: x\n  bad: [\n",
+			want:    []obj{{1, "v1", "A"}},
 			wantErr: &InputError{File: "f.yaml", Line: 4, Message: "not valid YAML: mapping values are not allowed in this context"},
 		},
-		"a list is not an object": {
-			input:   "a: 1\n---\n- a\n- b\n",
-			want:    []obj{{Line: 1}},
-			wantErr: &InputError{File: "f.yaml", Line: 3, Message: "the document is not an object; a manifest is a mapping with apiVersion, kind and metadata"},
+		"a list is not a manifest": {
+			input:   "{apiVersion: v1, kind: A}\n---\n- a\n- b\n",
+			want:    []obj{{1, "v1", "A"}},
+			wantErr: &InputError{File: "f.yaml", Line: 3, Message: "the document is not an object; a manifest is a mapping with apiVersion, kind and metadata", notManifest: true},
 		},
-		"a scalar is not an object": {
+		"a scalar is not a manifest": {
 			input:   "just text\n",
-			wantErr: &InputError{File: "f.yaml", Line: 1, Message: "the document is not an object; a manifest is a mapping with apiVersion, kind and metadata"},
+			wantErr: &InputError{File: "f.yaml", Line: 1, Message: "the document is not an object; a manifest is a mapping with apiVersion, kind and metadata", notManifest: true},
+		},
+		"a kustomize JSON patch is not a manifest, and is named": {
+			input:   "- op: replace\n  path: /spec/bucketName\n  value: other\n",
+			wantErr: &InputError{File: "f.yaml", Line: 1, Message: "the document is a JSON patch (as kustomize applies), not a Kubernetes object", notManifest: true},
+		},
+		"a mapping without apiVersion and kind, such as a Helm values file, is not a manifest": {
+			input:   "# values\nreplicaCount: 2\nimage:\n  tag: v1\n",
+			wantErr: &InputError{File: "f.yaml", Line: 2, Message: "the document has no apiVersion or no kind, so it is not a Kubernetes object (a values or configuration file?)", notManifest: true},
+		},
+		"a mapping with an apiVersion but no kind, such as Chart.yaml, is not a manifest": {
+			input:   "apiVersion: v2\nname: chart\n",
+			wantErr: &InputError{File: "f.yaml", Line: 1, Message: "the document has no apiVersion or no kind, so it is not a Kubernetes object (a values or configuration file?)", notManifest: true},
 		},
 		"a List's items are objects, each on its own line": {
 			input: "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: Secret\n- apiVersion: platform.kratix.io/v1alpha1\n  kind: BucketStateStore\n",
@@ -108,7 +125,7 @@ func TestDocumentObjects(t *testing.T) {
 					got = append(got, obj{o.line, o.kind.APIVersion, o.kind.Kind})
 				}
 			}
-			if diff := cmp.Diff(tc.wantErr, gotErr); diff != "" {
+			if diff := cmp.Diff(tc.wantErr, gotErr, inputErrors); diff != "" {
 				t.Fatalf("error (-want +got):\n%s", diff)
 			}
 			if diff := cmp.Diff(tc.want, got); diff != "" {
@@ -154,7 +171,7 @@ func TestExpandPaths(t *testing.T) {
 	}
 	explicit := filepath.Join(dir, "a", "e.txt")
 	missing := filepath.Join(dir, "missing.yaml")
-	files, errs := expandPaths([]string{dir, explicit, Stdin, missing})
+	files, errs, _ := (&Inputs{}).expandPaths(context.Background(), []string{dir, explicit, Stdin, missing})
 	want := []string{
 		filepath.Join(dir, "a", "c.yml"),
 		filepath.Join(dir, "a", "d.json"),
@@ -166,7 +183,7 @@ func TestExpandPaths(t *testing.T) {
 		t.Errorf("files (-want +got):\n%s", diff)
 	}
 	wantErrs := []InputError{{File: missing, Message: "stat: no such file or directory"}}
-	if diff := cmp.Diff(wantErrs, errs); diff != "" {
+	if diff := cmp.Diff(wantErrs, errs, inputErrors); diff != "" {
 		t.Errorf("errors (-want +got):\n%s", diff)
 	}
 }

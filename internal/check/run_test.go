@@ -71,12 +71,12 @@ func TestRun(t *testing.T) {
 			wantStdout: "<stdin>:6: BucketStateStore/s: spec.endpoint: Invalid value: \"https://s3.example.com\": must be host[:port] without a scheme; drop \"https://\" and leave insecure false\n<stdin>:1: BucketStateStore/s: warning: spec.insecure is true: Kratix will use plain HTTP, so the documents it writes and its access key ID travel unencrypted and can be altered on the way\n",
 			wantStderr: "1 BucketStateStores in 1 files: 1 invalid, 1 with warnings\n",
 		},
-		"documents that are not YAML or not objects exit 2, naming file and line, after checking the rest": {
+		"a document that is not YAML exits 2, naming file and line, after checking the rest; one that is not an object is skipped with a notice": {
 			args:     []string{"--summary=false", filepath.Join(dir, "broken"), filepath.Join(dir, "invalid")},
 			wantCode: ExitUsage,
 			wantStdout: "DIR/invalid/store.yaml:6: BucketStateStore/s: spec.endpoint: Invalid value: \"https://s3.example.com\": must be host[:port] without a scheme; drop \"https://\" and leave insecure false\n" +
 				"DIR/invalid/store.yaml:1: BucketStateStore/s: warning: spec.insecure is true: Kratix will use plain HTTP, so the documents it writes and its access key ID travel unencrypted and can be altered on the way\n" +
-				"DIR/broken/not-object.yml:1: the document is not an object; a manifest is a mapping with apiVersion, kind and metadata\n" +
+				"DIR/broken/not-object.yml:1: notice: skipped: the document is not an object; a manifest is a mapping with apiVersion, kind and metadata; --strict makes this an error\n" +
 				"DIR/broken/notes.yml:1: not valid YAML: did not find expected ',' or ']'\n",
 		},
 		"a missing file exits 2": {
@@ -96,22 +96,13 @@ func TestRun(t *testing.T) {
 		"an unknown output format is bad usage": {
 			args:       []string{"-o", "xml", "-"},
 			wantCode:   ExitUsage,
-			wantStderr: "error: --output must be one of text, json, github, not \"xml\"\n",
+			wantStderr: "error: --output must be one of text, json, github, junit, sarif, not \"xml\"\n",
 		},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			code, stdout, stderr := runArgs(t, tc.args, tc.stdin)
-			stdout = strings.ReplaceAll(stdout, dir, "DIR")
-			if code != tc.wantCode {
-				t.Errorf("exit code %d, want %d", code, tc.wantCode)
-			}
-			if diff := cmp.Diff(tc.wantStdout, stdout); diff != "" {
-				t.Errorf("stdout (-want +got):\n%s", diff)
-			}
-			if diff := cmp.Diff(tc.wantStderr, stderr); diff != "" {
-				t.Errorf("stderr (-want +got):\n%s", diff)
-			}
+			checkOutcome(t, code, strings.ReplaceAll(stdout, dir, "DIR"), stderr, tc.wantCode, tc.wantStdout, tc.wantStderr)
 		})
 	}
 }
@@ -136,7 +127,7 @@ func TestRunJSON(t *testing.T) {
     "warnings": ["spec.insecure is true: Kratix will use plain HTTP, so the documents it writes and its access key ID travel unencrypted and can be altered on the way"]
   }],
   "errors": [{"file": "-", "line": 11, "message": "not valid YAML: did not find expected ',' or ']'"}],
-  "summary": {"files": 1, "stores": 1, "invalid": 1, "withWarnings": 1, "inputErrors": 1}
+  "summary": {"files": 1, "stores": 1, "invalid": 1, "withWarnings": 1, "inputErrors": 1, "skipped": 0}
 }`
 	if err := json.Unmarshal([]byte(wantJSON), &want); err != nil {
 		t.Fatal(err)
@@ -148,9 +139,23 @@ func TestRunJSON(t *testing.T) {
 
 func TestGitHubEscapesWorkflowCommands(t *testing.T) {
 	f := finding{level: "error", file: "a,b:c.yaml", line: 3, subject: "BucketStateStore/x", message: "100% bad\nvalue"}
-	want := "::error file=a%2Cb%3Ac.yaml,line=3,title=BucketStateStore/x::100%25 bad%0Avalue"
+	want := "::error file=a%2Cb%3Ac.yaml,line=3,title=BucketStateStore/x::100%25 bad\\nvalue"
 	if got := f.github(); got != want {
 		t.Errorf("github() = %q, want %q", got, want)
+	}
+}
+
+// checkOutcome compares a run's exit code and output with what a test wants.
+func checkOutcome(t *testing.T, code int, stdout, stderr string, wantCode int, wantStdout, wantStderr string) {
+	t.Helper()
+	if code != wantCode {
+		t.Errorf("exit code %d, want %d", code, wantCode)
+	}
+	if diff := cmp.Diff(wantStdout, stdout); diff != "" {
+		t.Errorf("stdout (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(wantStderr, stderr); diff != "" {
+		t.Errorf("stderr (-want +got):\n%s", diff)
 	}
 }
 
