@@ -118,13 +118,18 @@ func (r *Result) findings() []finding {
 func (r *Result) Write(w io.Writer, format string) error {
 	switch format {
 	case OutputJSON:
-		// encoding/json escapes control characters, and U+2028 and U+2029.
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(struct {
+		// encoding/json escapes C0 control characters, U+2028 and U+2029, but not C1
+		// controls or bidirectional overrides: those can only be in strings, where a
+		// \u escape stands for the same character, so a reader gets the name as it is.
+		b, err := json.MarshalIndent(struct {
 			*Result
 			Summary Summary `json:"summary"`
-		}{r, r.Summary()})
+		}{r, r.Summary()}, "", "  ")
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintln(w, jsonEscaper(string(b)))
+		return err
 	case OutputJUnit:
 		return r.junit().WriteXML(w)
 	case OutputSARIF:
@@ -226,6 +231,23 @@ func escapeControl(s string) string {
 		default:
 			b.WriteRune(r)
 		}
+	}
+	return b.String()
+}
+
+// jsonEscaper writes the characters escapeControl escapes as \u escapes in encoded JSON,
+// outside of which they cannot be.
+func jsonEscaper(j string) string {
+	if !strings.ContainsFunc(j, needsEscape) {
+		return j
+	}
+	var b strings.Builder
+	for _, r := range j {
+		if needsEscape(r) && r != '\n' {
+			fmt.Fprintf(&b, "\\u%04x", r)
+			continue
+		}
+		b.WriteRune(r)
 	}
 	return b.String()
 }
