@@ -1,10 +1,8 @@
 package localenv
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os/exec"
 	"regexp"
@@ -15,13 +13,12 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
+
+	"github.com/kratix-community/bucketstatestore-webhook/internal/testkit"
 )
 
 // CheckRun is what one run of bucketstatestore-check printed and how it exited.
-type CheckRun struct {
-	Stdout, Stderr string
-	Exit           int
-}
+type CheckRun = testkit.CommandResult
 
 // checkBinary is bucketstatestore-check built once per environment.
 type checkBinary struct {
@@ -45,20 +42,12 @@ func (e *Env) RunCheck(ctx context.Context, input string, result any, args ...st
 	}
 	cmd := exec.CommandContext(ctx, e.check.path, append(append([]string{"-o", "json"}, args...), "-")...)
 	cmd.Env = inheritEnv([]string{"AWS_", "SSL_CERT_"}, "SSL_CERT_FILE="+e.CA.CertFile)
-	cmd.Stdin = strings.NewReader(input)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	run := CheckRun{Stdout: stdout.String(), Stderr: stderr.String()}
-	var exitErr *exec.ExitError
-	switch {
-	case errors.As(err, &exitErr) && ctx.Err() == nil:
-		run.Exit = exitErr.ExitCode()
-	case err != nil:
-		return run, fmt.Errorf("bucketstatestore-check: %w; stderr: %s", err, run.Stderr)
+	run, err := testkit.Run(ctx, cmd, input)
+	if err != nil {
+		return run, err
 	}
-	if err := json.Unmarshal(stdout.Bytes(), result); err != nil {
+	if err := json.Unmarshal([]byte(run.Stdout), result); err != nil {
 		return run, fmt.Errorf("bucketstatestore-check exited %d without a JSON result (%v); stdout: %s; stderr: %s", run.Exit, err, run.Stdout, run.Stderr)
 	}
 	return run, nil

@@ -24,6 +24,13 @@ func RunCommand(dir, stdin string, timeout time.Duration, name string, args ...s
 	defer cancel()
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Dir = dir
+	return Run(ctx, cmd, stdin)
+}
+
+// Run runs cmd, made with exec.CommandContext(ctx, ...), with stdin as its input, and
+// returns what it printed and how it exited. A non-zero exit is a result, not an error; a
+// command that cannot start, or that ctx ends, is an error.
+func Run(ctx context.Context, cmd *exec.Cmd, stdin string) (CommandResult, error) {
 	cmd.Stdin = strings.NewReader(stdin)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -34,7 +41,7 @@ func RunCommand(dir, stdin string, timeout time.Duration, name string, args ...s
 	case errors.As(err, &exitErr) && ctx.Err() == nil:
 		res.Exit = exitErr.ExitCode()
 	case err != nil:
-		return res, fmt.Errorf("%s %s: %w\nstderr: %s", name, strings.Join(args, " "), err, res.Stderr)
+		return res, fmt.Errorf("%s: %w\nstderr: %s", strings.Join(cmd.Args, " "), err, res.Stderr)
 	}
 	return res, nil
 }
