@@ -44,6 +44,10 @@ lint: $(GOLANGCI_LINT) $(ACTIONLINT) ## Check formatting (gofmt), then run go ve
 	$(GOLANGCI_LINT) run ./...
 	$(ACTIONLINT)
 
+.PHONY: actionlint
+actionlint: $(ACTIONLINT) ## Build the pinned actionlint into bin/ and print its path (docs/ci.md's test runs it on the workflow it shows).
+	@echo $(ACTIONLINT)
+
 $(GOLANGCI_LINT):
 	GOBIN=$(BIN)/.build/golangci go install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
 	mv $(BIN)/.build/golangci/golangci-lint $@

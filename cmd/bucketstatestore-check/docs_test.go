@@ -1,0 +1,372 @@
+package main
+
+import (
+	"context"
+	"encoding/xml"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/spf13/pflag"
+	"sigs.k8s.io/yaml"
+
+	"github.com/kratix-community/bucketstatestore-webhook/internal/check"
+	"github.com/kratix-community/bucketstatestore-webhook/internal/localenv"
+	"github.com/kratix-community/bucketstatestore-webhook/internal/testkit"
+)
+
+const (
+	ciPath     = "../../docs/ci.md"
+	modulePath = "github.com/kratix-community/bucketstatestore-webhook"
+)
+
+func readCI(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile(ciPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// snippet is the YAML block of docs/ci.md whose first line is a comment naming file.
+func snippet(t *testing.T, file string) string {
+	t.Helper()
+	for _, b := range testkit.FencedBlocks(readCI(t)) {
+		if b.Info == "yaml" && strings.HasPrefix(b.Text, "# "+file+"\n") {
+			return b.Text
+		}
+	}
+	t.Fatalf("docs/ci.md has no yaml block starting with # %s", file)
+	return ""
+}
+
+func TestCIOptionsTableMatchesTheFlags(t *testing.T) {
+	var rows [][]string
+	for _, tb := range testkit.MarkdownTables(readCI(t)) {
+		if len(tb.Header) > 0 && tb.Header[0] == "Option" {
+			rows = append(rows, tb.Rows...)
+		}
+	}
+	documented := map[string]string{}
+	for _, row := range rows {
+		var def string
+		if spans := testkit.CodeSpans(row[1]); len(spans) > 0 {
+			def = spans[0]
+		}
+		for _, span := range testkit.CodeSpans(row[0]) {
+			if name, ok := strings.CutPrefix(span, "--"); ok {
+				documented[name] = def
+			}
+		}
+	}
+	fs := pflag.NewFlagSet("docs", pflag.ContinueOnError)
+	check.NewOptions().AddFlags(fs)
+	fs.VisitAll(func(f *pflag.Flag) {
+		def, ok := documented[f.Name]
+		if !ok {
+			t.Errorf("--%s is not in docs/ci.md's options table", f.Name)
+			return
+		}
+		delete(documented, f.Name)
+		if def != f.DefValue && !(def == "" && slices.Contains([]string{"", "[]", "false"}, f.DefValue)) {
+			t.Errorf("--%s: docs/ci.md says default %q, the flag has %q", f.Name, def, f.DefValue)
+		}
+	})
+	for name := range documented {
+		t.Errorf("docs/ci.md documents --%s, which the command does not have", name)
+	}
+	for _, format := range check.Outputs {
+		if !strings.Contains(readCI(t), "`"+format+"`") {
+			t.Errorf("docs/ci.md does not name the output format %s", format)
+		}
+	}
+}
+
+func TestCIDocsHaveNoPlaceholders(t *testing.T) {
+	for _, b := range testkit.FencedBlocks(readCI(t)) {
+		if strings.Contains(b.Text, "<version>") || strings.Contains(b.Text, "@v") {
+			t.Errorf("a snippet of docs/ci.md names a version that is not published:\n%s", b.Text)
+		}
+	}
+}
+
+// install runs the snippets' install command (go install ./cmd/bucketstatestore-check) in
+// this checkout, as the snippets run it in theirs, once, with the environment a user has
+// (no GOFLAGS), and returns the directory it installed into.
+var install = sync.OnceValues(func() (string, error) {
+	root, err := localenv.ModuleRoot(".")
+	if err != nil {
+		return "", err
+	}
+	gobin, err := os.MkdirTemp("", "gobin-")
+	if err != nil {
+		return "", err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "go", "install", "./cmd/bucketstatestore-check")
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "GOBIN="+gobin, "GOFLAGS=")
+	res, err := testkit.Run(ctx, cmd, "")
+	if err == nil && res.Exit != 0 {
+		err = fmt.Errorf("exit %d: %s", res.Exit, res.Stderr)
+	}
+	if err != nil {
+		return "", err
+	}
+	return gobin, nil
+})
+
+// shell runs a command line of a snippet with sh in dir, with the installed command on
+// the PATH.
+func shell(t *testing.T, dir, line string) testkit.CommandResult {
+	t.Helper()
+	gobin, err := install()
+	if err != nil {
+		t.Fatalf("go install ./cmd/bucketstatestore-check: %v", err)
+	}
+	res, err := testkit.RunCommand(dir, "", time.Minute, "sh", "-c", "PATH="+gobin+":$PATH; "+line)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+// storeTree is a repository with a valid store under clusters/ and a chart's template.
+func storeTree(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, content := range map[string]string{
+		"clusters/prod/store.yaml":    "apiVersion: platform.kratix.io/v1alpha1\nkind: BucketStateStore\nmetadata:\n  name: prod\nspec:\n  endpoint: s3.example.com\n  bucketName: kratix\n  authMethod: IAM\n",
+		"charts/app/templates/x.yaml": "a: {{ .Values.a }}\n",
+	} {
+		if err := os.MkdirAll(filepath.Join(dir, filepath.Dir(name)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func TestTheInstallCommandGivesAVersionFromTheBuild(t *testing.T) {
+	block := ""
+	for _, b := range testkit.FencedBlocks(readCI(t)) {
+		if b.Info == "sh" && strings.Contains(b.Text, "go install ./cmd/bucketstatestore-check") {
+			block = b.Text
+		}
+	}
+	if !strings.Contains(block, "git clone https://"+modulePath+"\n") {
+		t.Fatalf("docs/ci.md's install block does not clone the repository:\n%s", block)
+	}
+	res := shell(t, "", "bucketstatestore-check --version")
+	// No tag and no -X: the version of the build information, from the commit.
+	if v := strings.TrimSpace(res.Stdout); res.Exit != 0 || v == "" || v == "dev" {
+		t.Errorf("--version printed %q (exit %d), want the version the build recorded", v, res.Exit)
+	}
+}
+
+func TestGitHubWorkflowSnippet(t *testing.T) {
+	workflow := snippet(t, ".github/workflows/state-stores.yaml")
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, ".github", "workflows"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, ".github", "workflows", "state-stores.yaml"), []byte(workflow), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	lint := actionlint(t)
+	res, err := testkit.RunCommand(dir, "", 5*time.Minute, lint, "-no-color")
+	if err != nil || res.Exit != 0 {
+		t.Errorf("actionlint on docs/ci.md's workflow: exit %d (%v):\n%s%s", res.Exit, err, res.Stdout, res.Stderr)
+	}
+
+	var wf struct {
+		Jobs map[string]struct {
+			Steps []struct {
+				Uses string            `json:"uses"`
+				With map[string]string `json:"with"`
+				Run  string            `json:"run"`
+				Dir  string            `json:"working-directory"`
+			} `json:"steps"`
+		} `json:"jobs"`
+	}
+	if err := yaml.Unmarshal([]byte(workflow), &wf); err != nil {
+		t.Fatal(err)
+	}
+	checked := 0
+	for _, step := range wf.Jobs["check"].Steps {
+		switch {
+		case step.With["repository"] != "":
+			if "github.com/"+step.With["repository"] != modulePath || step.With["ref"] != "main" {
+				t.Errorf("the workflow checks out %s at %s, want this module at main", step.With["repository"], step.With["ref"])
+			}
+		case step.Run == "go install ./cmd/bucketstatestore-check":
+			// install runs it.
+		case strings.HasPrefix(step.Run, "bucketstatestore-check "):
+			checked++
+			if res := shell(t, storeTree(t), step.Run); res.Exit != 0 || strings.Contains(res.Stdout, "charts/") {
+				t.Errorf("$ %s: exit %d:\n%s%s", step.Run, res.Exit, res.Stdout, res.Stderr)
+			}
+		}
+	}
+	if checked == 0 {
+		t.Error("the workflow runs no bucketstatestore-check step")
+	}
+}
+
+func TestThePipedExampleFailsWhenTheRendererFails(t *testing.T) {
+	var line string
+	for _, b := range testkit.FencedBlocks(readCI(t)) {
+		if b.Info == "sh" && strings.HasPrefix(b.Text, "kustomize build ") {
+			line = strings.TrimSpace(b.Text)
+		}
+	}
+	if !strings.Contains(line, "| bucketstatestore-check --require-stores") {
+		t.Fatalf("docs/ci.md's piped example does not use --require-stores: %q", line)
+	}
+	dir := storeTree(t)
+	// kustomize as a shell function: one that renders the tree, and one that fails.
+	if res := shell(t, dir, "kustomize() { cat clusters/prod/store.yaml; }; "+line); res.Exit != 0 {
+		t.Errorf("with a renderer that worked: exit %d, want 0:\n%s%s", res.Exit, res.Stdout, res.Stderr)
+	}
+	if res := shell(t, dir, "kustomize() { echo 'Error: no kustomization' >&2; return 1; }; "+line); res.Exit != 2 {
+		t.Errorf("with a renderer that failed: exit %d, want 2:\n%s%s", res.Exit, res.Stdout, res.Stderr)
+	}
+}
+
+func TestGitLabJobSnippet(t *testing.T) {
+	var ci map[string]struct {
+		Image     string   `json:"image"`
+		Script    []string `json:"script"`
+		Artifacts struct {
+			When    string            `json:"when"`
+			Reports map[string]string `json:"reports"`
+		} `json:"artifacts"`
+	}
+	if err := yaml.Unmarshal([]byte(snippet(t, ".gitlab-ci.yml")), &ci); err != nil {
+		t.Fatal(err)
+	}
+	job, ok := ci["state-stores"]
+	if !ok || len(job.Script) != 3 {
+		t.Fatalf("want a job state-stores with a script of 3 lines, got %+v", ci)
+	}
+	clone := strings.Fields(job.Script[0])
+	if len(clone) != 6 || clone[4] != "https://"+modulePath {
+		t.Fatalf("the first line does not clone this module: %q", job.Script[0])
+	}
+	if want := "go -C " + clone[5] + " install ./cmd/bucketstatestore-check"; job.Script[1] != want {
+		t.Errorf("the second line is %q, want %q (install runs it in this checkout)", job.Script[1], want)
+	}
+	dir := storeTree(t)
+	if res := shell(t, dir, job.Script[2]); res.Exit != 0 {
+		t.Errorf("$ %s: exit %d:\n%s", job.Script[2], res.Exit, res.Stderr)
+	}
+	report := job.Artifacts.Reports["junit"]
+	b, err := os.ReadFile(filepath.Join(dir, report))
+	if err != nil || job.Artifacts.When != "always" {
+		t.Fatalf("the job's JUnit report %q (kept %q): %v", report, job.Artifacts.When, err)
+	}
+	var suites struct {
+		Tests int `xml:"tests,attr"`
+	}
+	if err := xml.Unmarshal(b, &suites); err != nil || suites.Tests != 1 {
+		t.Errorf("the report holds %d tests (%v), want the 1 store:\n%s", suites.Tests, err, b)
+	}
+}
+
+func TestPreCommitSnippetAndHook(t *testing.T) {
+	var config struct {
+		Repos []struct {
+			Repo  string `json:"repo"`
+			Rev   string `json:"rev"`
+			Hooks []struct {
+				ID   string   `json:"id"`
+				Args []string `json:"args"`
+			} `json:"hooks"`
+		} `json:"repos"`
+	}
+	if err := yaml.Unmarshal([]byte(snippet(t, ".pre-commit-config.yaml")), &config); err != nil {
+		t.Fatal(err)
+	}
+	if len(config.Repos) != 1 || config.Repos[0].Repo != "https://"+modulePath || len(config.Repos[0].Hooks) != 1 {
+		t.Fatalf("want one repo, this module, with one hook: %+v", config)
+	}
+	repo := config.Repos[0]
+	root, err := localenv.ModuleRoot(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, err := testkit.RunCommand(root, "", time.Minute, "git", "rev-parse", "--verify", "--quiet", repo.Rev+"^{commit}"); err != nil || res.Exit != 0 {
+		t.Errorf("rev %q names no commit of this repository", repo.Rev)
+	}
+
+	var hooks []struct {
+		ID            string `json:"id"`
+		Entry         string `json:"entry"`
+		Language      string `json:"language"`
+		Files         string `json:"files"`
+		RequireSerial bool   `json:"require_serial"`
+	}
+	b, err := os.ReadFile(filepath.Join(root, ".pre-commit-hooks.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.Unmarshal(b, &hooks); err != nil {
+		t.Fatal(err)
+	}
+	if len(hooks) != 1 || hooks[0].ID != repo.Hooks[0].ID {
+		t.Fatalf("the hooks %+v do not offer %q", hooks, repo.Hooks[0].ID)
+	}
+	hook := hooks[0]
+	// language: golang would go install ./..., every command of the module.
+	if hook.Language != "script" || !hook.RequireSerial {
+		t.Errorf("the hook is language %q, require_serial %v; want script, true", hook.Language, hook.RequireSerial)
+	}
+
+	// As pre-commit runs a script hook: the entry, from the hook's checkout, in the
+	// repository being committed to, with the hook's args and then the files.
+	dir := storeTree(t)
+	args := append(append([]string{}, repo.Hooks[0].Args...), "clusters/prod/store.yaml", "charts/app/templates/x.yaml")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, filepath.Join(root, hook.Entry), args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GOFLAGS=")
+	res, err := testkit.Run(ctx, cmd, "")
+	if err != nil || res.Exit != 0 || !strings.HasPrefix(res.Stderr, "1 BucketStateStores in 1 files") {
+		t.Errorf("the hook's entry: exit %d (%v), stdout %q, stderr %q; want 0 and the store checked, the chart excluded", res.Exit, err, res.Stdout, res.Stderr)
+	}
+	version, err := testkit.RunCommand(dir, "", time.Minute, filepath.Join(root, "bin", "pre-commit", "bucketstatestore-check"), "--version")
+	if err != nil || version.Exit != 0 || !strings.HasPrefix(version.Stdout, "v0.0.0-") {
+		t.Errorf("the hook's build prints version %q (%v), want the pseudo-version its build information records", version.Stdout, err)
+	}
+}
+
+// actionlint builds the actionlint that make lint runs (pinned in the Makefile) and
+// returns its path.
+func actionlint(t *testing.T) string {
+	t.Helper()
+	root, err := localenv.ModuleRoot(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := testkit.RunCommand(root, "", 10*time.Minute, "make", "--no-print-directory", "-s", "actionlint")
+	if err != nil || res.Exit != 0 {
+		t.Fatalf("make actionlint: exit %d (%v): %s", res.Exit, err, res.Stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(res.Stdout), "\n")
+	path := lines[len(lines)-1]
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(root, path)
+	}
+	return path
+}
