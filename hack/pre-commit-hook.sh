@@ -5,8 +5,8 @@
 #
 # It builds only bucketstatestore-check, into that checkout: pre-commit's language: golang
 # would run `go install ./...`, which builds every command of this module. The Go build
-# cache makes a build after the first one quick. The build records the commit in its
-# build information, which --version prints.
+# cache makes a build after the first one quick. --version prints what git describes of
+# the checkout: the commit, or the tag when pre-commit fetched it.
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 bin="$root/bin/pre-commit/bucketstatestore-check"
@@ -14,6 +14,7 @@ bin="$root/bin/pre-commit/bucketstatestore-check"
 	# A git hook's environment names the repository being committed to, not this one.
 	unset GIT_DIR GIT_WORK_TREE GIT_INDEX_FILE GIT_COMMON_DIR GIT_OBJECT_DIRECTORY
 	cd "$root"
-	CGO_ENABLED=0 go build -buildvcs=true -trimpath -o "$bin" ./cmd/bucketstatestore-check
+	version=$(git describe --tags --always --dirty 2>/dev/null || echo dev)
+	CGO_ENABLED=0 go build -trimpath -ldflags "-X main.version=$version" -o "$bin" ./cmd/bucketstatestore-check
 )
 exec "$bin" "$@"
