@@ -24,13 +24,13 @@ const chartPath = "../../" + release.ChartDir
 // TestChartRefusesWhatTheWebhookRefuses keeps values.schema.json and the webhook's flag
 // validation one rule: each case is rendered as `helm template` does with no cluster,
 // and the chart must refuse it exactly when Validate refuses the webhook arguments the
-// templates make of it (rendered with the schema skipped). Cases the API server
-// refuses, not the webhook, say so in apiServer and need only the chart's refusal.
+// templates make of it (rendered with the schema skipped). Cases only the chart refuses
+// (the API server refuses them, or they are valid but harmful) say why in chartOnly.
 func TestChartRefusesWhatTheWebhookRefuses(t *testing.T) {
 	cases := map[string]struct {
 		values    string
 		refused   bool
-		apiServer string
+		chartOnly string
 	}{
 		"the defaults are accepted":                       {values: ``},
 		"a 25s probe timeout is accepted":                 {values: `probe: {timeout: 25s}`},
@@ -58,10 +58,12 @@ func TestChartRefusesWhatTheWebhookRefuses(t *testing.T) {
 		"webhook port 65536 is refused":                   {values: `webhook: {port: 65536}`, refused: true},
 		"a host-network port is accepted":                 {values: `{hostNetwork: true, webhook: {port: 10260}}`},
 		"client authentication with names is accepted":    {values: `clientAuthentication: {enabled: true, caConfigMap: {name: ca}, names: [kube-apiserver]}`},
-		"a timeout the API server does not allow":         {values: `webhook: {timeoutSeconds: 31}`, refused: true, apiServer: "timeoutSeconds is 1 to 30"},
-		"no replica at all":                               {values: `replicaCount: 0`, refused: true, apiServer: "valid, but leaves both fail-closed webhooks with nothing behind them"},
-		"a PodDisruptionBudget that blocks every drain":   {values: `podDisruptionBudget: {maxUnavailable: 0}`, refused: true, apiServer: "valid, but no node drain could ever evict a pod"},
-		"a PodDisruptionBudget of 100% that blocks drain": {values: `podDisruptionBudget: {minAvailable: 100%}`, refused: true, apiServer: "valid, but no node drain could ever evict a pod"},
+		"a timeout the API server does not allow":         {values: `webhook: {timeoutSeconds: 31}`, refused: true, chartOnly: "timeoutSeconds is 1 to 30"},
+		"no replica at all":                               {values: `replicaCount: 0`, refused: true, chartOnly: "valid, but leaves both fail-closed webhooks with nothing behind them"},
+		"a PodDisruptionBudget that blocks every drain":   {values: `podDisruptionBudget: {maxUnavailable: 0}`, refused: true, chartOnly: "valid, but no node drain could ever evict a pod"},
+		"a PodDisruptionBudget of 100% that blocks drain": {values: `podDisruptionBudget: {minAvailable: 100%}`, refused: true, chartOnly: "valid, but no node drain could ever evict a pod"},
+		"a chart flag in extraArgs is refused":            {values: `extraArgs: [--probe-timeout=30s]`, refused: true, chartOnly: "extraArgs would bypass the value's rule; set probe.timeout"},
+		"a flag left to extraArgs is accepted":            {values: `extraArgs: [--tls-min-version=1.3, --zap-log-level=debug]`},
 	}
 	for _, file := range ciValueFiles(t) {
 		b, err := os.ReadFile(file)
@@ -71,7 +73,7 @@ func TestChartRefusesWhatTheWebhookRefuses(t *testing.T) {
 		cases["ci/"+filepath.Base(file)+" is accepted"] = struct {
 			values    string
 			refused   bool
-			apiServer string
+			chartOnly string
 		}{values: string(b)}
 	}
 	ch := loadChart(t)
@@ -82,7 +84,7 @@ func TestChartRefusesWhatTheWebhookRefuses(t *testing.T) {
 			if chartRefused := chartErr != nil; chartRefused != tc.refused {
 				t.Errorf("helm template: refused %v (%v), want refused %v", chartRefused, chartErr, tc.refused)
 			}
-			if tc.apiServer != "" {
+			if tc.chartOnly != "" {
 				return
 			}
 			args, err := webhookArgs(ch, values, true)
@@ -192,11 +194,22 @@ func TestEveryWebhookFlagIsAChartValueOrLeftToExtraArgs(t *testing.T) {
 		}
 	}
 
+	// values.schema.json refuses the chart's flags in extraArgs, where they would bypass
+	// the values' rules, and only those.
+	ch := loadChart(t)
+	for name := range registered {
+		_, inChart := chartFlags[name]
+		_, err := release.Template(ch, "bsw", "bsw-system", map[string]any{"extraArgs": []any{"--" + name + "=x"}}, release.TemplateOptions{})
+		if refused := err != nil; refused != inChart {
+			t.Errorf("extraArgs: [--%s=x]: refused %v (%v), want refused %v (a chart flag: %v)", name, refused, err, inChart, inChart)
+		}
+	}
+
 	b, err := os.ReadFile(filepath.Join(chartPath, "ci", "every-option-values.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	args, err := webhookArgs(loadChart(t), parseValues(t, string(b)), false)
+	args, err := webhookArgs(ch, parseValues(t, string(b)), false)
 	if err != nil {
 		t.Fatalf("helm template with ci/every-option-values.yaml: %v", err)
 	}
