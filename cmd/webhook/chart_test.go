@@ -125,6 +125,35 @@ func TestChartRendersWithoutACluster(t *testing.T) {
 	}
 }
 
+// TestChartNotesSayClientAuthenticationIsOff: where users decide, helm install's notes
+// say what client authentication off leaves open, and say nothing of it once it is on.
+func TestChartNotesSayClientAuthenticationIsOff(t *testing.T) {
+	ch := loadChart(t)
+	for name, tc := range map[string]struct {
+		values string
+		want   []string
+	}{
+		"off, the default": {``, []string{"CLIENT AUTHENTICATION IS OFF", "access key ID", "offline dictionary attack", "docs/security.md#without-client-authentication", "No NetworkPolicy"}},
+		"off, with the probe held to allowed endpoints": {`probe: {allowEndpoints: [s3.example.com]}`, []string{"CLIENT AUTHENTICATION IS OFF", "the probe reaches only probe.allowEndpoints"}},
+		"on": {`clientAuthentication: {enabled: true, caConfigMap: {name: ca}, names: [kube-apiserver]}`, nil},
+	} {
+		t.Run(name, func(t *testing.T) {
+			r, err := release.Template(ch, "bsw", "bsw-system", parseValues(t, tc.values), release.TemplateOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(r.Notes, w) {
+					t.Errorf("the notes do not say %q:\n%s", w, r.Notes)
+				}
+			}
+			if tc.want == nil && strings.Contains(r.Notes, "CLIENT AUTHENTICATION") {
+				t.Errorf("with client authentication on, the notes still warn:\n%s", r.Notes)
+			}
+		})
+	}
+}
+
 // Every webhook flag is either set by the chart from a value (chartFlags: the value, or
 // what fixes it) or deliberately left to extraArgs (extraArgsFlags: why). A new flag
 // fails TestEveryWebhookFlagIsAChartValueOrLeftToExtraArgs until it is in one of them.
@@ -223,11 +252,11 @@ func TestEveryWebhookFlagIsAChartValueOrLeftToExtraArgs(t *testing.T) {
 // webhookArgs renders the chart as `helm template` does with no cluster and returns the
 // webhook container's args.
 func webhookArgs(ch *chart.Chart, values map[string]any, skipSchema bool) ([]string, error) {
-	manifest, err := release.Template(ch, "bsw", "bsw-system", values, release.TemplateOptions{SkipSchemaValidation: skipSchema})
+	r, err := release.Template(ch, "bsw", "bsw-system", values, release.TemplateOptions{SkipSchemaValidation: skipSchema})
 	if err != nil {
 		return nil, err
 	}
-	for _, doc := range strings.Split(manifest, "\n---\n") {
+	for _, doc := range strings.Split(r.Manifest, "\n---\n") {
 		var d appsv1.Deployment
 		if err := yaml.Unmarshal([]byte(doc), &d); err != nil || d.Kind != "Deployment" {
 			continue

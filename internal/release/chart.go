@@ -18,9 +18,13 @@ type TemplateOptions struct {
 	SkipSchemaValidation bool
 }
 
+// Rendered is what `helm template` prints: the objects, and the notes `helm install`
+// would show.
+type Rendered struct{ Manifest, Notes string }
+
 // Template renders ch as release name in namespace, as `helm template` does: no cluster
 // is asked anything.
-func Template(ch *chart.Chart, name, namespace string, values map[string]any, opts TemplateOptions) (string, error) {
+func Template(ch *chart.Chart, name, namespace string, values map[string]any, opts TemplateOptions) (Rendered, error) {
 	install := action.NewInstall(&action.Configuration{})
 	install.DryRun, install.ClientOnly, install.Replace = true, true, true
 	install.ReleaseName, install.Namespace = name, namespace
@@ -29,7 +33,7 @@ func Template(ch *chart.Chart, name, namespace string, values map[string]any, op
 	install.SkipSchemaValidation = opts.SkipSchemaValidation
 	rel, err := install.Run(ch, values)
 	if err != nil {
-		return "", err
+		return Rendered{}, err
 	}
-	return rel.Manifest, nil
+	return Rendered{Manifest: rel.Manifest, Notes: rel.Info.Notes}, nil
 }

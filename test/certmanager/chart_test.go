@@ -81,10 +81,11 @@ func renderChart(t *testing.T, ch *chart.Chart, name, namespace string, values m
 // templateChart is helm template: an install that is rendered, not sent.
 func templateChart(t *testing.T, ch *chart.Chart, name, namespace string, values map[string]any) (string, error) {
 	t.Helper()
-	return release.Template(ch, name, namespace, values, release.TemplateOptions{
+	r, err := release.Template(ch, name, namespace, values, release.TemplateOptions{
 		KubeVersion: kubeVersion(t),
 		APIVersions: []string{"monitoring.coreos.com/v1/ServiceMonitor"},
 	})
+	return r.Manifest, err
 }
 
 func loadChart(t *testing.T, path string) *chart.Chart {
