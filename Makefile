@@ -98,6 +98,10 @@ build: ## Build the webhook and bucketstatestore-check into bin/.
 docker-build: ## Build the container image (needs a Docker engine).
 	docker build --build-arg VERSION=$(VERSION) -t $(IMG) .
 
+.PHONY: docker-push
+docker-push: ## Push the image IMG to its registry (docker login to it first).
+	docker push $(IMG)
+
 ##@ Deployment
 
 # deploy and undeploy use the kubectl on PATH, which knows the cluster; override with
@@ -106,13 +110,24 @@ CLUSTER_KUBECTL ?= kubectl
 
 .PHONY: deploy
 deploy: ## Install manifests/default with the image IMG (the one docker-build built) on the cluster of the current kubeconfig (needs cert-manager).
+	@# Without cert-manager the webhook never gets its certificate: refuse before anything,
+	@# fail-closed webhook configurations included, is created.
+	@$(CLUSTER_KUBECTL) get crd certificates.cert-manager.io issuers.cert-manager.io >/dev/null || \
+		{ echo "make deploy: cert-manager's CRDs are not installed; install cert-manager first (https://cert-manager.io/docs/installation/)" >&2; exit 1; }
 	@# A temporary overlay sets the image; the tree is left as it is.
 	@f=$$(mktemp) && go run ./hack/release manifests -image $(IMG) > $$f && \
-		$(CLUSTER_KUBECTL) apply --server-side -f $$f; rc=$$?; rm -f $$f; exit $$rc
+		$(CLUSTER_KUBECTL) apply --server-side -f $$f; rc=$$?; rm -f $$f; [ $$rc -eq 0 ] || exit $$rc
+	@echo
+	@echo "CLIENT AUTHENTICATION IS OFF: anyone who can reach the webhook's pods can send it a forged"
+	@echo "review as any user and learn, for any Secret it may read, whether its credentials work, and"
+	@echo "have its access key ID and request signatures sent to an endpoint of their own (a weak secret"
+	@echo "key then falls to an offline dictionary attack). Turn it on where you can configure the API"
+	@echo "server: docs/security.md#without-client-authentication. Remove with make undeploy."
 
 .PHONY: undeploy
-undeploy: ## Remove it from the cluster of the current kubeconfig.
-	$(CLUSTER_KUBECTL) delete --ignore-not-found -k manifests/default
+undeploy: ## Remove it from the cluster of the current kubeconfig, webhook configurations first.
+	@f=$$(mktemp) && go run ./hack/release manifests -image $(IMG) > $$f && \
+		$(CLUSTER_KUBECTL) delete --ignore-not-found -f $$f; rc=$$?; rm -f $$f; exit $$rc
 
 ##@ Release
 

@@ -7,11 +7,13 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/Masterminds/semver/v3"
 	"helm.sh/helm/v3/pkg/action"
 	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/api/resmap"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 )
 
@@ -111,15 +113,32 @@ func Render(root, dir, image string) (_ []byte, retErr error) {
 		}
 		target = overlay
 	}
-	// In kubectl kustomize's order: Namespaces, RBAC and Services before the Deployment.
+	// In kubectl kustomize's order (Namespaces, RBAC and Services before the Deployment),
+	// but the namespace guard and the webhook configurations first of all.
 	opts := krusty.MakeDefaultOptions()
 	opts.Reorder = krusty.ReorderOptionLegacy
 	res, err := krusty.MakeKustomizer(opts).Run(filesys.MakeFsOnDisk(), target)
 	if err != nil {
 		return nil, fmt.Errorf("kustomize %s: %w", dir, err)
 	}
-	return res.AsYaml()
+	ordered := resmap.New()
+	for _, first := range []bool{true, false} {
+		for _, r := range res.Resources() {
+			if slices.Contains(deleteFirst, r.GetKind()) == first {
+				if err := ordered.Append(r); err != nil {
+					return nil, err
+				}
+			}
+		}
+	}
+	return ordered.AsYaml()
 }
+
+// deleteFirst are the kinds the rendered file holds before the Namespace, because
+// `kubectl delete -f` deletes in the file's order: the webhook configurations and the
+// namespace guard must be gone before the Namespace, which the guard protects while they
+// exist. They are cluster-scoped, so applying them first needs nothing else to exist.
+var deleteFirst = []string{"ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding", "MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"}
 
 // imageOverlay is a kustomization that deploys base with image instead of ImageName.
 func imageOverlay(base, image string) []byte {

@@ -2,13 +2,13 @@ package certmanager
 
 import (
 	"maps"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-	"helm.sh/helm/v3/pkg/action"
 	"helm.sh/helm/v3/pkg/chart"
 	"helm.sh/helm/v3/pkg/chart/loader"
 	"helm.sh/helm/v3/pkg/chartutil"
@@ -27,67 +27,23 @@ const (
 	defaultNamespace = "bucketstatestore-webhook-system"
 )
 
-// chartValues are the values every rendering test runs the chart with, by name.
-var chartValues = map[string]string{
-	"the defaults": ``,
-	// Every value the chart has, set away from its default.
-	"every option": `
-image: {repository: registry.example/platform/bucketstatestore-webhook, tag: v9.9.9, pullPolicy: Always,
-  digest: "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"}
-imagePullSecrets: [{name: registry-credentials}]
-fullnameOverride: bsw
-replicaCount: 3
-resources: {requests: {cpu: 20m, memory: 64Mi}, limits: {memory: 256Mi}}
-nodeSelector: {node-role.example/platform: "true"}
-tolerations: [{key: platform, operator: Exists, effect: NoSchedule}]
-affinity:
-  podAntiAffinity: null
-  nodeAffinity: {requiredDuringSchedulingIgnoredDuringExecution: {nodeSelectorTerms: [
-    {matchExpressions: [{key: kubernetes.io/arch, operator: In, values: [amd64, arm64]}]}]}}
-topologySpreadConstraints: [{maxSkew: 1, topologyKey: topology.kubernetes.io/zone, whenUnsatisfiable: DoNotSchedule,
-  labelSelector: {matchLabels: {app.kubernetes.io/name: bucketstatestore-webhook}}}]
-podAnnotations: {example.com/owner: platform}
-podLabels: {team: platform}
-priorityClassName: system-cluster-critical
-podDisruptionBudget: {enabled: true, maxUnavailable: 1}
-webhook: {timeoutSeconds: 20, failurePolicy: Ignore}
-probe:
-  mode: warn
-  timeout: 8s
-  cacheTTL: 30s
-  allowEndpoints: [s3.eu-west-1.amazonaws.com, 10.20.0.0/16]
-  denyCIDRs: [10.96.0.0/12, 192.168.0.0/16]
-  allowControlPlane: true
-  iamEndpoints: [s3.example.internal, 10.30.0.0/16]
-  iamUntrustedEndpoints: deny
-  maxConcurrent: 8
-  viaProxy: true
-  caBundle: {configMap: {name: s3-ca, key: ca.pem}}
-subjectAccessReview: false
-guards: {delete: warn, secret: "off"}
-clientAuthentication: {enabled: true, caConfigMap: {name: api-server-client-ca, key: ca.crt}, names: [kube-apiserver-webhook-client]}
-certificates:
-  certManager: {issuerRef: {name: platform-ca, kind: ClusterIssuer, group: cert-manager.io}, duration: 720h, renewBefore: 240h}
-networkPolicy: {enabled: true, webhookFrom: [{ipBlock: {cidr: 10.0.0.0/16}}],
-  metricsFrom: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: prometheus}}}]}
-serviceMonitor: {enabled: true, interval: 15s, labels: {release: prometheus}}
-extraArgs: [--tls-min-version=1.3]
-extraEnv: [{name: GOMAXPROCS, value: "2"}]
-`,
-	// The other way to TLS, and the other CA bundle source.
-	"a serving certificate and probe CA brought by the user": `
-certificates:
-  source: secret
-  secret:
-    name: my-webhook-tls
-    caBundle: |
-      -----BEGIN CERTIFICATE-----
-      MIIBdzCCAR2gAwIBAgIBADAKBggqhkjOPQQDAjAAMB4XDTI2MDEwMTAwMDAwMFoX
-      -----END CERTIFICATE-----
-probe:
-  caBundle: {secret: {name: s3-ca, key: bundle.pem}}
-podDisruptionBudget: {enabled: false}
-`,
+// chartValues are the values every rendering test runs the chart with, by name: the
+// defaults, and each of the chart's ci/*-values.yaml (which cmd/webhook's tests also run
+// through the webhook's own flag validation).
+func chartValues(t *testing.T) map[string]string {
+	t.Helper()
+	values := map[string]string{"the defaults": ""}
+	files, err := filepath.Glob(filepath.Join(chartDir(), "ci", "*-values.yaml"))
+	must(t, err)
+	if len(files) == 0 {
+		t.Fatalf("the chart has no ci/*-values.yaml")
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		must(t, err)
+		values["ci/"+filepath.Base(f)] = string(b)
+	}
+	return values
 }
 
 // chartDir is the chart in the tree.
@@ -125,16 +81,11 @@ func renderChart(t *testing.T, ch *chart.Chart, name, namespace string, values m
 // templateChart is helm template: an install that is rendered, not sent.
 func templateChart(t *testing.T, ch *chart.Chart, name, namespace string, values map[string]any) (string, error) {
 	t.Helper()
-	install := action.NewInstall(&action.Configuration{})
-	install.DryRun, install.ClientOnly, install.Replace = true, true, true
-	install.ReleaseName, install.Namespace = name, namespace
-	install.KubeVersion = kubeVersion(t)
-	install.APIVersions = chartutil.VersionSet{"monitoring.coreos.com/v1/ServiceMonitor"}
-	rel, err := install.Run(ch, values)
-	if err != nil {
-		return "", err
-	}
-	return rel.Manifest, nil
+	r, err := release.Template(ch, name, namespace, values, release.TemplateOptions{
+		KubeVersion: kubeVersion(t),
+		APIVersions: []string{"monitoring.coreos.com/v1/ServiceMonitor"},
+	})
+	return r.Manifest, err
 }
 
 func loadChart(t *testing.T, path string) *chart.Chart {
@@ -148,9 +99,10 @@ func loadChart(t *testing.T, path string) *chart.Chart {
 
 // TestChartLintsClean runs helm lint with each of chartValues: nothing above INFO.
 func TestChartLintsClean(t *testing.T) {
-	for _, name := range slices.Sorted(maps.Keys(chartValues)) {
+	values := chartValues(t)
+	for _, name := range slices.Sorted(maps.Keys(values)) {
 		t.Run(name, func(t *testing.T) {
-			linter := lint.AllWithKubeVersion(chartDir(), parseValues(t, chartValues[name]), defaultNamespace, kubeVersion(t))
+			linter := lint.AllWithKubeVersion(chartDir(), parseValues(t, values[name]), defaultNamespace, kubeVersion(t))
 			for _, m := range linter.Messages {
 				if m.Severity > support.InfoSev {
 					t.Errorf("helm lint: %s", m)
@@ -178,7 +130,10 @@ func TestChartSchemaRefusesWrongValues(t *testing.T) {
 		"a user-provided certificate without a Secret": {`certificates: {source: secret}`, "secret"},
 		"an issuerRef without a kind":                  {`certificates: {certManager: {issuerRef: {name: my-ca}}}`, "kind"},
 		"a NetworkPolicy that admits no API server":    {`networkPolicy: {enabled: true}`, "webhookFrom"},
-		"client authentication without a CA":           {`clientAuthentication: {enabled: true}`, "caConfigMap"},
+		"client authentication without a CA":           {`clientAuthentication: {enabled: true, names: [kube-apiserver]}`, "caConfigMap"},
+		"client authentication without names":          {`clientAuthentication: {enabled: true, caConfigMap: {name: ca}}`, "names"},
+		"no replica":                                   {`replicaCount: 0`, "replicaCount"},
+		"an existing ServiceAccount without a name":    {`serviceAccount: {create: false}`, "name"},
 		"two probe CA bundles":                         {`probe: {caBundle: {configMap: {name: a}, secret: {name: b}}}`, "probe.caBundle"},
 		"an extra argument that is not a flag":         {`extraArgs: [probe-timeout=1s]`, "extraArgs"},
 	} {
@@ -266,10 +221,11 @@ var notServed = map[schema.GroupKind]bool{{Group: "monitoring.coreos.com", Kind:
 // dry-run with strict field validation, cert-manager's CRD schemas included.
 func TestChartRenderingsAreValid(t *testing.T) {
 	ch := loadChart(t, chartDir())
-	for i, name := range slices.Sorted(maps.Keys(chartValues)) {
+	values := chartValues(t)
+	for i, name := range slices.Sorted(maps.Keys(values)) {
 		t.Run(name, func(t *testing.T) {
 			namespace := "chart-" + string(rune('a'+i))
-			objs := renderChart(t, ch, "chart-test", namespace, parseValues(t, chartValues[name]))
+			objs := renderChart(t, ch, "chart-test", namespace, parseValues(t, values[name]))
 			var applied []*unstructured.Unstructured
 			for _, o := range objs {
 				decodeStrictly(t, o)

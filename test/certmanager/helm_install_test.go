@@ -116,11 +116,7 @@ spec:
 // uninstalled when the test ends.
 func helmInstall(t *testing.T, name, namespace string, values map[string]any) []*unstructured.Unstructured {
 	t.Helper()
-	flags := genericclioptions.NewConfigFlags(false)
-	flags.KubeConfig, flags.Namespace = ptr.To(env.Kube.KubeconfigPath), ptr.To(namespace)
-	cfg := &action.Configuration{}
-	must(t, cfg.Init(flags, namespace, "secret", t.Logf))
-
+	cfg := helmConfig(t, namespace)
 	install := action.NewInstall(cfg)
 	install.ReleaseName, install.Namespace, install.CreateNamespace = name, namespace, true
 	install.Timeout = time.Minute
@@ -135,6 +131,17 @@ func helmInstall(t *testing.T, name, namespace string, values map[string]any) []
 		}
 	})
 	return decode(t, rel.Manifest)
+}
+
+// helmConfig is Helm's configuration for releases in namespace of the suite's API
+// server, stored in Secrets as the helm CLI stores them.
+func helmConfig(t *testing.T, namespace string) *action.Configuration {
+	t.Helper()
+	flags := genericclioptions.NewConfigFlags(false)
+	flags.KubeConfig, flags.Namespace = ptr.To(env.Kube.KubeconfigPath), ptr.To(namespace)
+	cfg := &action.Configuration{}
+	must(t, cfg.Init(flags, namespace, "secret", t.Logf))
+	return cfg
 }
 
 // pointServiceAt writes the EndpointSlice the EndpointSlice controller would write for
