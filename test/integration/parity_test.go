@@ -122,7 +122,7 @@ func TestKratixParity(t *testing.T) {
 			source: kratixRun + `; MinIO: "The specified bucket is not valid"`,
 			want: []string{
 				`Warning: spec.bucketName "Kratix" has upper case, "_" or ":": only legacy Amazon S3 buckets (us-east-1, before March 2018) take such names; MinIO and newer buckets refuse them`,
-				`answered S3 error InvalidBucketName (HTTP 400) while checking bucket "Kratix"`,
+				`spec.bucketName: Invalid value: "Kratix": "{{.Endpoint}}" refuses the bucket name "Kratix"`, "(reason: InvalidBucketName)",
 			},
 		},
 		"a path that climbs above the bucket's root": {
