@@ -128,9 +128,11 @@ func storedVersion(t *testing.T, name string) string {
 // per spec.path the scenarios use.
 var probedKeys = []string{
 	".kratix-write-permission-check", "destinations/.kratix-write-permission-check",
-	// TestKratixParity's paths, as the probe cleans them.
+	// TestKratixParity's paths, cleaned as Kratix's filepath.Join cleans them; a leading
+	// "/" stays (and TestKratixKey shows where each server puts it).
 	"some/prefix/.kratix-write-permission-check", "a/b/.kratix-write-permission-check",
-	"leading-slash/.kratix-write-permission-check", "b/.kratix-write-permission-check",
+	"/leading-slash/.kratix-write-permission-check", "leading-slash/.kratix-write-permission-check",
+	"/.kratix-write-permission-check", "b/.kratix-write-permission-check",
 }
 
 // checkBucketClean fails the test when a bucket holds an object or a multipart upload
