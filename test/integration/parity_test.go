@@ -145,7 +145,7 @@ func TestKratixParity(t *testing.T) {
 		// Cases for rules changed since the run, with Kratix's verdict from its source.
 		"a path that leaves no room for Kratix's write check key": {
 			yaml:   storeWith("  path: " + strings.Repeat("p", 994) + "\n"),
-			source: `minio-go v7.0.68 (Kratix's go.mod), pkg/s3utils CheckValidObjectName in NewMultipartUpload: "Object name cannot be longer than 1024 characters"`,
+			source: `minio-go v7.2.1 (Kratix's go.mod), pkg/s3utils CheckValidObjectName in NewMultipartUpload: "Object name cannot be longer than 1024 characters"`,
 			want:   []string{`must leave room for Kratix's write check`},
 		},
 		"an endpoint host with an underscore that does not resolve": {
