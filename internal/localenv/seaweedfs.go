@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/minio/minio-go/v7/pkg/credentials"
+
 	"github.com/kratix-community/bucketstatestore-webhook/internal/testkit"
 )
 
@@ -177,6 +179,15 @@ func writeSeaweedFSIdentities(path string, identities []SeaweedFSIdentity) error
 		return err
 	}
 	return os.WriteFile(path, b, 0o600)
+}
+
+// StaticCredentials is a credential source for the instance metadata stand-in that
+// hands out a user's own keys, without a session token: for SeaweedFS, which has no STS
+// here.
+func StaticCredentials(accessKey, secretKey string) IMDSCredentialSource {
+	return func(context.Context) (credentials.Value, error) {
+		return credentials.Value{AccessKeyID: accessKey, SecretAccessKey: secretKey, SignerType: credentials.SignatureV4}, nil
+	}
 }
 
 // Name returns "SeaweedFS".
