@@ -5,7 +5,8 @@
 # then linked as bin/k8s/<name> so KUBEBUILDER_ASSETS=bin/k8s finds them.
 #
 # Usage: hack/build-components.sh [kube-apiserver|kubectl|etcd|minio|seaweedfs|controller-gen ...]
-# With no arguments it builds all of them.
+# With no arguments it builds all of them but SeaweedFS, which is long to build cold:
+# internal/localenv builds it when a suite or `make run S3=seaweedfs` needs it.
 set -euo pipefail
 
 KUBE_VERSION=${KUBE_VERSION:-v1.37.2}
