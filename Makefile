@@ -66,6 +66,9 @@ test: components build ## Run every test: unit tests with -race, then the integr
 
 BENCH_FLAGS ?=
 
+# The S3 server `make run` starts: minio (the default) or seaweedfs.
+S3 ?= minio
+
 FUZZTIME ?= 10m
 
 .PHONY: fuzz
@@ -83,10 +86,10 @@ $(KUBECONFORM):
 	mv $(BIN)/.build/kubeconform/kubeconform $@
 
 .PHONY: run
-run: components build ## Start a local API server, MinIO and the webhook, ready for kubectl apply.
+run: components build ## Start a local API server, S3 server (S3=minio or seaweedfs) and the webhook, ready for kubectl apply.
 	@# Built, not `go run`: go run exits 1 on ^C even when the program exits 0.
 	go build -o $(BIN)/run ./hack/run
-	$(BIN)/run
+	$(BIN)/run --s3=$(S3)
 
 ##@ Build
 

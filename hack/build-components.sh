@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Builds the real components that `make run` and `make test` use, from the Go module
-# proxy only: kube-apiserver and kubectl, etcd, MinIO server and controller-gen.
+# proxy only: kube-apiserver and kubectl, etcd, MinIO server, SeaweedFS and controller-gen.
 # Each binary is keyed by its version (bin/<name>-<version>) and skipped when present,
 # then linked as bin/k8s/<name> so KUBEBUILDER_ASSETS=bin/k8s finds them.
 #
-# Usage: hack/build-components.sh [kube-apiserver|kubectl|etcd|minio|controller-gen ...]
-# With no arguments it builds all of them.
+# Usage: hack/build-components.sh [kube-apiserver|kubectl|etcd|minio|seaweedfs|controller-gen ...]
+# With no arguments it builds all of them but SeaweedFS, which is long to build cold:
+# internal/localenv builds it when a suite or `make run S3=seaweedfs` needs it.
 set -euo pipefail
 
 KUBE_VERSION=${KUBE_VERSION:-v1.37.2}
@@ -13,6 +14,9 @@ ETCD_VERSION=${ETCD_VERSION:-v3.7.3}
 # MinIO's tags are not semver; a pseudo-version of its main branch is what the proxy serves.
 MINIO_VERSION=${MINIO_VERSION:-v0.0.0-20260212201848-7aac2a2c5b7c}
 CONTROLLER_GEN_VERSION=${CONTROLLER_GEN_VERSION:-v0.23.0}
+# SeaweedFS (Kratix's quickstart backend) has no semver tags on the proxy either; this
+# pseudo-version reports `version 30GB 4.53`.
+SEAWEEDFS_VERSION=${SEAWEEDFS_VERSION:-v0.0.0-20261109003541-7506e5f91cd6}
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BIN=${BIN:-$ROOT/bin}
@@ -99,6 +103,31 @@ go_install() {
 	link "$name" "$version"
 }
 
+# SeaweedFS's go.mod has replace directives, so `go install ...@version` refuses it: a
+# wrapper module requires it, repeats its replace directives (copied from the go.mod of
+# the version asked for) and builds the weed command, named bin/weed-<version>.
+build_seaweedfs() {
+	local version=$SEAWEEDFS_VERSION
+	if have weed "$version"; then link weed "$version"; return; fi
+	local dir=$WORK/seaweedfs-$version
+	if [ ! -f "$dir/go.sum" ]; then
+		mkdir -p "$dir"
+		local gomod
+		gomod=$(go mod download -json "github.com/seaweedfs/seaweedfs@$version" | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",$/\1/p')
+		{
+			printf 'module build/seaweedfs\n\ngo 1.26.8\n\nrequire github.com/seaweedfs/seaweedfs %s\n\ntool github.com/seaweedfs/seaweedfs/weed\n\n' "$version"
+			# Single-line replaces and replace ( ... ) blocks, comments dropped.
+			awk '/^replace[[:space:]]*\($/ {b=1} b {print} b && /^\)/ {b=0; next} !b && /^replace[[:space:]]/ {print}' "$gomod"
+		} >"$dir/go.mod"
+		log "resolving github.com/seaweedfs/seaweedfs $version"
+		(cd "$dir" && go mod tidy)
+	fi
+	log "building weed $version (about 15 minutes cold on 2 cores)"
+	(cd "$dir" && go build -trimpath -ldflags "-s -w" -o "$BIN/weed-$version.tmp" github.com/seaweedfs/seaweedfs/weed)
+	mv "$BIN/weed-$version.tmp" "$BIN/weed-$version"
+	link weed "$version"
+}
+
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(etcd kube-apiserver kubectl minio controller-gen)
 for t in "${targets[@]}"; do
@@ -106,6 +135,7 @@ for t in "${targets[@]}"; do
 	kube-apiserver | kubectl) build_kube "$t" ;;
 	etcd) build_etcd ;;
 	minio) go_install minio "github.com/minio/minio@$MINIO_VERSION" ;;
+	seaweedfs) build_seaweedfs ;;
 	controller-gen) go_install controller-gen "sigs.k8s.io/controller-tools/cmd/controller-gen@$CONTROLLER_GEN_VERSION" ;;
 	*) log "unknown component $t"; exit 2 ;;
 	esac

@@ -1,9 +1,9 @@
-// Command run is `make run`: it starts a kube-apiserver, MinIO and the webhook on this
-// machine (internal/demo), prints the kubectl command lines that apply the examples,
+// Command run is `make run`: it starts a kube-apiserver, MinIO (or with --s3=seaweedfs
+// SeaweedFS, Kratix's quickstart backend) and the webhook on this machine (internal/demo), prints the kubectl command lines that apply the examples,
 // and keeps everything running until SIGINT or SIGTERM, when it stops all of it and
 // exits 0.
 //
-// The examples name MinIO at 127.0.0.1:9000 (plain HTTP) and 127.0.0.1:9443 (HTTPS);
+// The examples name the S3 server at 127.0.0.1:9000 (plain HTTP) and 127.0.0.1:9443 (HTTPS);
 // --http-port and --https-port move those, and then the examples' endpoint must be
 // edited to match.
 package main
@@ -27,12 +27,13 @@ import (
 // options are the command's flags.
 type options struct {
 	httpPort, httpsPort, imdsPort int
-	webhookLog                    string
+	webhookLog, backend           string
 }
 
 func (o *options) addFlags(fs *pflag.FlagSet) {
-	fs.IntVar(&o.httpPort, "http-port", demo.DefaultHTTPPort, "port on 127.0.0.1 that serves MinIO as plain HTTP; the examples with insecure: true name 9000")
-	fs.IntVar(&o.httpsPort, "https-port", demo.DefaultHTTPSPort, "port on 127.0.0.1 that serves MinIO with TLS; the other examples name 9443")
+	fs.StringVar(&o.backend, "s3", demo.BackendMinIO, fmt.Sprintf("the S3 server the demo runs on, one of %v; seaweedfs is Kratix's quickstart backend (built on first use)", demo.Backends))
+	fs.IntVar(&o.httpPort, "http-port", demo.DefaultHTTPPort, "port on 127.0.0.1 that serves the S3 server as plain HTTP; the examples with insecure: true name 9000")
+	fs.IntVar(&o.httpsPort, "https-port", demo.DefaultHTTPSPort, "port on 127.0.0.1 that serves the S3 server with TLS; the other examples name 9443")
 	fs.IntVar(&o.imdsPort, "imds-port", 0, "port on 127.0.0.1 of the instance metadata stand-in for authMethod IAM; 0 picks a free one")
 	fs.StringVar(&o.webhookLog, "webhook-log", "", `file the webhook's log is written to (truncated at start); "-" is stderr; default .run/webhook.log in the module`)
 }
@@ -72,6 +73,7 @@ func run(ctx context.Context, opts options, out, errOut io.Writer) error {
 		HTTPPort:      opts.httpPort,
 		HTTPSPort:     opts.httpsPort,
 		IMDSPort:      opts.imdsPort,
+		Backend:       opts.backend,
 		Progress:      errOut,
 		WebhookOutput: webhookOutput,
 	})
@@ -83,7 +85,7 @@ func run(ctx context.Context, opts options, out, errOut io.Writer) error {
 		return err
 	}
 	defer func() {
-		fmt.Fprintln(errOut, "stopping the webhook, MinIO, kube-apiserver and etcd")
+		fmt.Fprintf(errOut, "stopping the webhook, %s, kube-apiserver and etcd\n", d.S3.Name())
 		if err := d.Stop(); err != nil {
 			fmt.Fprintln(errOut, "error while stopping:", err)
 		}
@@ -149,10 +151,10 @@ func printUsage(out io.Writer, root, logPath string, d *demo.Demo) error {
 	p("")
 	p("Or: export KUBECONFIG=%s and use %s", env.Kube.KubeconfigPath, env.Kube.KubectlPath)
 	p("")
-	p("MinIO (S3):      http://%s (for insecure: true) and https://%s (CA %s)", d.HTTPEndpoint, d.HTTPSEndpoint, env.CA.CertFile)
+	p("%-17shttp://%s (for insecure: true) and https://%s (CA %s)", d.S3.Name()+" (S3):", d.HTTPEndpoint, d.HTTPSEndpoint, env.CA.CertFile)
 	p("                 bucket %s; access key %s, secret key %s, also in Secret %s/%s", demo.Bucket, demo.AccessKeyID, demo.SecretAccessKey, demo.SecretNamespace, demo.SecretName)
 	p("authMethod IAM:  the webhook gets role %s's credentials from the metadata stand-in at %s (--iam-endpoint)", demo.Role, d.IMDS.URL)
-	p("                 and lends them only to MinIO's address (--iam-endpoints=127.0.0.1), over HTTPS")
+	p("                 and lends them only to the S3 server's address (--iam-endpoints=127.0.0.1), over HTTPS")
 	p("Webhook logs:    %s", logPath)
 	p("")
 	p("Press Ctrl-C to stop everything.")

@@ -40,15 +40,23 @@ const (
 	AccessKeyID     = "kratix-demo"
 	SecretAccessKey = "kratix-demo-secret"
 
-	// RoleUser is the MinIO user behind the instance role: the metadata stand-in serves
-	// temporary credentials MinIO's STS issues for it.
+	// RoleUser is the S3 user behind the instance role: the metadata stand-in serves
+	// temporary credentials MinIO's STS issues for it, or on SeaweedFS (no STS here) the
+	// user's own keys.
 	RoleUser = "kratix-demo-instance-role"
 	// Role is the instance profile's role name the metadata stand-in reports.
 	Role = "kratix-webhook"
 
 	// ExamplesDir holds the examples, relative to the module root.
 	ExamplesDir = "examples"
+
+	// BackendMinIO and BackendSeaweedFS name the S3 server the fixed ports reach.
+	BackendMinIO     = "minio"
+	BackendSeaweedFS = "seaweedfs"
 )
+
+// Backends are the S3 servers the demo can run on, the default first.
+var Backends = []string{BackendMinIO, BackendSeaweedFS}
 
 // roleUserSecret is RoleUser's password; nothing outside the demo needs it.
 const roleUserSecret = "kratix-demo-instance-role-secret"
@@ -75,6 +83,8 @@ type Options struct {
 	// are what the examples name. IMDSPort is the metadata stand-in's; zero means a free
 	// port (the examples do not name it: the webhook gets it as --iam-endpoint).
 	HTTPPort, HTTPSPort, IMDSPort int
+	// Backend is BackendMinIO (empty means it) or BackendSeaweedFS.
+	Backend string
 	// LockWait is how long to wait for another demo to free HTTPPort and HTTPSPort; zero
 	// fails at once.
 	LockWait time.Duration
@@ -88,6 +98,8 @@ type Options struct {
 type Demo struct {
 	// Env is the local environment: API server, MinIO and webhook.
 	Env *localenv.Env
+	// S3 is the server the fixed ports reach: Env.MinIO, or SeaweedFS beside it.
+	S3 localenv.S3Server
 	// IMDS is the instance metadata stand-in the webhook's --iam-endpoint names.
 	IMDS *localenv.IMDS
 	// HTTPEndpoint and HTTPSEndpoint are host:port of the fixed ports, as a store's
@@ -99,6 +111,7 @@ type Demo struct {
 	pending    []net.Listener
 	forwarders []*forwarder
 	unlock     func()
+	seaweed    *localenv.SeaweedFS
 }
 
 // Start brings up the environment the examples need. On error it stops whatever it had
@@ -109,6 +122,12 @@ func Start(ctx context.Context, opts Options) (_ *Demo, retErr error) {
 	}
 	if opts.HTTPSPort == 0 {
 		opts.HTTPSPort = DefaultHTTPSPort
+	}
+	if opts.Backend == "" {
+		opts.Backend = BackendMinIO
+	}
+	if !slices.Contains(Backends, opts.Backend) {
+		return nil, fmt.Errorf("unknown S3 backend %q; use one of %v", opts.Backend, Backends)
 	}
 	if opts.HTTPPort == opts.HTTPSPort {
 		return nil, fmt.Errorf("the HTTP and HTTPS ports must differ, both are %d", opts.HTTPPort)
@@ -160,33 +179,66 @@ func Start(ctx context.Context, opts Options) (_ *Demo, retErr error) {
 		return nil, err
 	}
 
-	m := d.Env.MinIO
-	if err := m.MakeBucket(ctx, Bucket); err != nil {
+	var role localenv.IMDSCredentialSource
+	if d.S3, role, err = d.startS3(ctx, opts); err != nil {
 		return nil, err
 	}
-	if err := m.CreateUser(ctx, AccessKeyID, SecretAccessKey, "readwrite"); err != nil {
-		return nil, err
-	}
-	if err := m.CreateUser(ctx, RoleUser, roleUserSecret, "readwrite"); err != nil {
-		return nil, err
-	}
-	d.IMDS.SetCredentials(m.AssumeRoleCredentials(RoleUser, roleUserSecret, time.Hour))
+	d.IMDS.SetCredentials(role)
 	if err := d.kubectlApply(ctx, secretManifest); err != nil {
 		return nil, fmt.Errorf("creating Secret %s/%s: %w", SecretNamespace, SecretName, err)
 	}
 
-	d.forwarders = []*forwarder{forward(httpListener, m.InsecureEndpoint), forward(httpsListener, m.Endpoint)}
+	tlsEndpoint, plainEndpoint := d.S3.Endpoints()
+	d.forwarders = []*forwarder{forward(httpListener, plainEndpoint), forward(httpsListener, tlsEndpoint)}
 	d.pending = nil
 	if err := d.check(ctx); err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(progressOrDiscard(opts.Progress), "demo ready: MinIO at http://%s and https://%s, bucket %q, Secret %s/%s, instance metadata stand-in at %s (role %s)\n",
-		d.HTTPEndpoint, d.HTTPSEndpoint, Bucket, SecretNamespace, SecretName, d.IMDS.URL, Role)
+	fmt.Fprintf(progressOrDiscard(opts.Progress), "demo ready: %s at http://%s and https://%s, bucket %q, Secret %s/%s, instance metadata stand-in at %s (role %s)\n",
+		d.S3.Name(), d.HTTPEndpoint, d.HTTPSEndpoint, Bucket, SecretNamespace, SecretName, d.IMDS.URL, Role)
 	return d, nil
 }
 
+// startS3 makes the bucket and the users on the backend opts names, SeaweedFS started
+// beside the environment's MinIO, and returns it with the role's credential source.
+func (d *Demo) startS3(ctx context.Context, opts Options) (localenv.S3Server, localenv.IMDSCredentialSource, error) {
+	if opts.Backend == BackendSeaweedFS {
+		binary, err := localenv.BuildSeaweedFS(ctx, d.Env.Root, opts.Progress)
+		if err != nil {
+			return nil, nil, err
+		}
+		d.seaweed, err = localenv.StartSeaweedFS(ctx, localenv.SeaweedFSOptions{
+			Binary: binary,
+			Dir:    filepath.Join(d.Env.WorkDir, "seaweedfs"),
+			CA:     d.Env.CA,
+			Identities: []localenv.SeaweedFSIdentity{
+				{Name: "demo", AccessKey: AccessKeyID, SecretKey: SecretAccessKey, Actions: localenv.SeaweedFSReadWrite},
+				{Name: "instance-role", AccessKey: RoleUser, SecretKey: roleUserSecret, Actions: localenv.SeaweedFSReadWrite},
+			},
+		})
+		if err != nil {
+			return nil, nil, err
+		}
+		if err := d.seaweed.MakeBucket(ctx, Bucket); err != nil {
+			return nil, nil, err
+		}
+		return d.seaweed, localenv.StaticCredentials(RoleUser, roleUserSecret), nil
+	}
+	m := d.Env.MinIO
+	if err := m.MakeBucket(ctx, Bucket); err != nil {
+		return nil, nil, err
+	}
+	if err := m.CreateUser(ctx, AccessKeyID, SecretAccessKey, "readwrite"); err != nil {
+		return nil, nil, err
+	}
+	if err := m.CreateUser(ctx, RoleUser, roleUserSecret, "readwrite"); err != nil {
+		return nil, nil, err
+	}
+	return m, m.AssumeRoleCredentials(RoleUser, roleUserSecret, time.Hour), nil
+}
+
 // check makes sure the fixed ports reach the bucket with the demo keys, as the webhook
-// will, and that the stand-in serves credentials MinIO accepts.
+// will, and that the stand-in serves credentials the S3 server accepts.
 func (d *Demo) check(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
@@ -278,6 +330,10 @@ func (d *Demo) Stop() error {
 		f.close()
 	}
 	d.pending, d.forwarders = nil, nil
+	if d.seaweed != nil {
+		errs = append(errs, d.seaweed.Stop())
+		d.seaweed = nil
+	}
 	if d.IMDS != nil {
 		errs = append(errs, d.IMDS.Stop())
 		d.IMDS = nil

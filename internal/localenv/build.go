@@ -39,6 +39,22 @@ func ModuleRoot(dir string) (string, error) {
 // A lock file keeps two callers (`make run` beside `make test`) from building the same
 // binary at once.
 func BuildComponents(ctx context.Context, root string, out io.Writer) (string, error) {
+	return buildComponents(ctx, root, out, []string{"etcd", "kube-apiserver", "kubectl", "minio"}, Components)
+}
+
+// BuildSeaweedFS is BuildComponents for SeaweedFS's weed binary (bin/k8s/weed), which
+// only the suites that run SeaweedFS need: it takes long to build cold.
+func BuildSeaweedFS(ctx context.Context, root string, out io.Writer) (string, error) {
+	binDir, err := buildComponents(ctx, root, out, []string{"seaweedfs"}, []string{"weed"})
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(binDir, "weed"), nil
+}
+
+// buildComponents runs the build script for targets and checks that each of binaries
+// is then in bin/k8s.
+func buildComponents(ctx context.Context, root string, out io.Writer, targets, binaries []string) (string, error) {
 	binDir := filepath.Join(root, "bin", "k8s")
 	script := filepath.Join(root, "hack", "build-components.sh")
 	if err := os.MkdirAll(filepath.Join(root, "bin"), 0o755); err != nil {
@@ -55,14 +71,14 @@ func BuildComponents(ctx context.Context, root string, out io.Writer) (string, e
 	if out != nil {
 		w = io.MultiWriter(&captured, bestEffortWriter{out})
 	}
-	cmd := exec.CommandContext(ctx, "bash", script, "etcd", "kube-apiserver", "kubectl", "minio")
+	cmd := exec.CommandContext(ctx, "bash", append([]string{script}, targets...)...)
 	cmd.Dir = root
 	cmd.Stdout, cmd.Stderr = w, w
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Run(); err != nil {
 		return "", fmt.Errorf("%s failed (%v); its output:\n%s", script, err, captured.excerpt(2000))
 	}
-	for _, name := range Components {
+	for _, name := range binaries {
 		path := filepath.Join(binDir, name)
 		if err := checkExecutable(path); err != nil {
 			return "", fmt.Errorf("%s succeeded but %w", script, err)
@@ -115,6 +131,7 @@ var versionArgs = map[string][]string{
 	"kube-apiserver": {"--version"},
 	"kubectl":        {"version", "--client"},
 	"minio":          {"--version"},
+	"weed":           {"version"},
 	"webhook":        {"--version"},
 }
 

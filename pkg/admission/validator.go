@@ -161,7 +161,7 @@ func (v *Validator) handle(ctx context.Context, req ctrladmission.Request, note 
 // defaulted.
 func ProbeError(spec *v1alpha1.BucketStateStoreSpec, specPath *field.Path, failure *probe.Failure) *field.Error {
 	switch failure.Reason {
-	case probe.ReasonBucketNotFound:
+	case probe.ReasonBucketNotFound, probe.ReasonInvalidBucketName:
 		return field.Invalid(specPath.Child("bucketName"), spec.BucketName, failure.Error())
 	case probe.ReasonIAMNotTrusted:
 		return field.Invalid(specPath.Child("authMethod"), spec.AuthMethod, failure.Error())

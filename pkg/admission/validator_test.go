@@ -203,6 +203,14 @@ func TestValidatorHandle(t *testing.T) {
 			wantCauses: field.ErrorList{field.Invalid(spec.Child("endpoint"), "minio.kratix-platform-system.svc.cluster.local", `endpoint "minio" is refused: denied range 10.0.0.0/8; this is the webhook's endpoint guard, a security rule, not a store Kratix cannot use (reason: EndpointForbidden)`)},
 			wantProbes: 1,
 		},
+		"a bucket name the server refuses is put on spec.bucketName": {
+			req:        request(admissionv1.Create, store(), nil),
+			secrets:    fakeSecrets{"default/minio-credentials": goodSecret},
+			probeErr:   &probe.Failure{Reason: probe.ReasonInvalidBucketName, Message: `the server refuses the bucket name "kratix"`},
+			wantCode:   http.StatusUnprocessableEntity,
+			wantCauses: field.ErrorList{field.Invalid(spec.Child("bucketName"), "kratix", `the server refuses the bucket name "kratix" (reason: InvalidBucketName)`)},
+			wantProbes: 1,
+		},
 		"HTTP against a TLS server is put on spec.insecure": {
 			req:          request(admissionv1.Create, store(func(s *v1alpha1.BucketStateStoreSpec) { s.Insecure = ptr.To(true) }), nil),
 			secrets:      fakeSecrets{"default/minio-credentials": goodSecret},

@@ -118,6 +118,9 @@ func classifyS3(e minio.ErrorResponse, s scene) *Failure {
 	switch e.Code {
 	case minio.NoSuchBucket:
 		return bucketNotFound(t)
+	case minio.InvalidBucketName:
+		return &Failure{Reason: ReasonInvalidBucketName, Message: fmt.Sprintf(
+			"%q refuses the bucket name %q; correct bucketName to the name of an existing bucket: lower case letters, digits, \".\" and \"-\"", t.Endpoint, t.Bucket)}
 	case minio.AccessDenied:
 		if s.op == opWrite {
 			return &Failure{Reason: ReasonAccessDenied, Message: fmt.Sprintf(

@@ -95,6 +95,10 @@ func TestClassify(t *testing.T) {
 			op:   opWrite,
 			want: &Failure{Reason: ReasonBucketNotFound, Message: `bucket "kratix" does not exist at "s3.example.com:9000"; create it or correct bucketName`},
 		},
+		"a bucket name the server refuses has a reason of its own": {
+			err:  minio.ErrorResponse{Code: "InvalidBucketName", StatusCode: 400},
+			want: &Failure{Reason: ReasonInvalidBucketName, Message: `"s3.example.com:9000" refuses the bucket name "kratix"; correct bucketName to the name of an existing bucket: lower case letters, digits, "." and "-"`},
+		},
 		"a guard refusal is passed through": {
 			err:  urlErr(&net.OpError{Op: "dial", Err: refused(`endpoint "x" is refused: cloud metadata host name`)}),
 			want: refused(`endpoint "x" is refused: cloud metadata host name`),

@@ -76,6 +76,9 @@ const (
 	// ReasonResponseTooLarge is an endpoint that answered a probe's request with more
 	// than any S3 server sends (see MaxResponseBytes).
 	ReasonResponseTooLarge Reason = "ResponseTooLarge"
+	// ReasonInvalidBucketName is a bucket name minio-go sends but the endpoint refuses
+	// (S3 error InvalidBucketName): upper case, "_" or ":" outside a legacy bucket.
+	ReasonInvalidBucketName Reason = "InvalidBucketName"
 	// ReasonBusy is a probe that found no free slot within its budget: the webhook was
 	// already running as many probes as it may at once.
 	ReasonBusy Reason = "Busy"
@@ -88,7 +91,7 @@ var Reasons = []Reason{
 	ReasonSignatureMismatch, ReasonTLSUntrusted, ReasonTLSMismatch, ReasonNameNotResolved,
 	ReasonConnectionRefused, ReasonTimeout, ReasonEndpointForbidden, ReasonCredentialsUnavailable,
 	ReasonUnknown, ReasonInvalidTarget, ReasonCanceled, ReasonResponseTooLarge, ReasonBusy,
-	ReasonNotS3, ReasonIAMNotTrusted,
+	ReasonNotS3, ReasonIAMNotTrusted, ReasonInvalidBucketName,
 }
 
 // Failure is a failed probe: a named reason and a message for the person who applied the

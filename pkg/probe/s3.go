@@ -10,7 +10,6 @@ import (
 	"net/url"
 	"os"
 	"path"
-	"strings"
 	"time"
 
 	"github.com/minio/minio-go/v7"
@@ -243,9 +242,12 @@ func (p *S3Prober) client(ctx context.Context, s scene) (*minio.Client, error) {
 	return client, nil
 }
 
-// objectKey is the key of the write check object under the store's path.
+// objectKey is the key of the write check object under the store's path: the key
+// Kratix's ValidatePermissions writes, filepath.Join(path, checkObject), which cleans
+// the path but keeps a leading "/" (what the server makes of it differs; see
+// docs/providers.md).
 func objectKey(p string) string {
-	return path.Join(strings.Trim(p, "/"), checkObject)
+	return path.Join(p, checkObject)
 }
 
 // endpointHost is the host of a host[:port] endpoint.

@@ -20,7 +20,7 @@ func testTarget(endpoint string) Target {
 	return Target{
 		Endpoint:    endpoint,
 		Bucket:      "kratix",
-		Path:        "/stores/dev/",
+		Path:        "stores/dev/",
 		Insecure:    true,
 		AuthMethod:  "accessKey",
 		Credentials: &Credentials{AccessKeyID: "AKIAFAKE", SecretAccessKey: testSecret},
@@ -56,6 +56,12 @@ func TestS3ProberAgainstFakeS3(t *testing.T) {
 			wantRequests: []string{location, head,
 				"POST /kratix/.kratix-write-permission-check?uploads=",
 				"DELETE /kratix/.kratix-write-permission-check?uploadId=upload-1"},
+		},
+		"a path with a leading slash checks at the key Kratix writes, slash included": {
+			target: func(t Target) Target { t.Path = "/stores//dev/"; return t },
+			wantRequests: []string{location, head,
+				"POST /kratix//stores/dev/.kratix-write-permission-check?uploads=",
+				"DELETE /kratix//stores/dev/.kratix-write-permission-check?uploadId=upload-1"},
 		},
 		"a missing bucket is reported as BucketNotFound": {
 			answers: map[string]s3Answer{"location": {status: 404, code: "NoSuchBucket"}},

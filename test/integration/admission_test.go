@@ -157,46 +157,6 @@ func TestApply(t *testing.T) {
 				`spec.secretRef.name: Required value`,
 			},
 		},
-		"a store whose bucket does not exist is denied": {
-			yaml: store(`
-  bucketName: {{.MissingBucket}}
-  endpoint: {{.Endpoint}}
-  secretRef:
-    name: {{.Secret}}
-`),
-			wantExit:   1,
-			wantStderr: []string{`spec.bucketName: Invalid value: "no-such-bucket": bucket "no-such-bucket" does not exist at "{{.Endpoint}}"`, "(reason: BucketNotFound)"},
-		},
-		"a store whose Secret has a wrong secret key is denied": {
-			yaml: store(`
-  bucketName: {{.Bucket}}
-  endpoint: {{.Endpoint}}
-  secretRef:
-    name: {{.WrongSecretKeySecret}}
-`),
-			wantExit:   1,
-			wantStderr: []string{`spec.secretRef: Invalid value: "default/minio-wrong-secret-key": the secret access key is wrong; check secretAccessKey in the Secret (reason: SignatureDoesNotMatch)`},
-		},
-		"a store whose Secret has an unknown access key is denied": {
-			yaml: store(`
-  bucketName: {{.Bucket}}
-  endpoint: {{.Endpoint}}
-  secretRef:
-    name: {{.UnknownAccessKeySecret}}
-`),
-			wantExit:   1,
-			wantStderr: []string{`spec.secretRef: Invalid value: "default/minio-unknown-access-key": the access key ID is not known to the endpoint; check accessKeyID in the Secret (reason: InvalidAccessKeyId)`},
-		},
-		"a store whose user may not write to the bucket is denied": {
-			yaml: store(`
-  bucketName: {{.Bucket}}
-  endpoint: {{.Endpoint}}
-  secretRef:
-    name: {{.ReadOnlySecret}}
-`),
-			wantExit:   1,
-			wantStderr: []string{`spec.secretRef: Invalid value: "default/minio-readonly-credentials"`, "(reason: AccessDenied)"},
-		},
 		"a store whose endpoint has nothing listening is denied": {
 			yaml: store(`
   bucketName: {{.Bucket}}
@@ -206,16 +166,6 @@ func TestApply(t *testing.T) {
 `),
 			wantExit:   1,
 			wantStderr: []string{`spec.endpoint: Invalid value: "{{.ClosedEndpoint}}": "{{.ClosedEndpoint}}" refused the connection`, "(reason: ConnectionRefused)"},
-		},
-		"a TLS store against a plain-HTTP endpoint is denied on insecure": {
-			yaml: store(`
-  bucketName: {{.Bucket}}
-  endpoint: {{.InsecureEndpoint}}
-  secretRef:
-    name: {{.Secret}}
-`),
-			wantExit:   1,
-			wantStderr: []string{"spec.insecure: Invalid value: false", "(reason: TLSMismatch)"},
 		},
 		"an update that switches a working store to a wrong secret key is denied": {
 			given: store(`

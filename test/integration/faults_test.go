@@ -19,13 +19,11 @@ import (
 const probeTimeout = "3s"
 
 // TestFaults puts a fault between the webhook and S3 and checks the verdict the user
-// sees. Each is a denial with its reason, never an admission and never the API server's
+// sees (TestProbeFaultMatrix has the faults that involve the S3 server's answers). Each is a denial with its reason, never an admission and never the API server's
 // own timeout (which would say the webhook could not be called).
 func TestFaults(t *testing.T) {
 	stopped := stoppedMinIO(t)
 	blackHole := blackHole(t)
-	slow := delayingProxy(t, fixtures.Endpoint, 6*time.Second)
-	untrusted := untrustedTLS(t, fixtures.InsecureEndpoint)
 
 	runScenarios(t, map[string]scenario{
 		"a stopped MinIO is denied as refusing connections": {
@@ -47,27 +45,6 @@ func TestFaults(t *testing.T) {
 `),
 			wantExit:   1,
 			wantStderr: []string{`spec.endpoint: Invalid value: "` + blackHole + `": timed out after ` + probeTimeout + `; check that the webhook can reach endpoint`, "(reason: Timeout)"},
-		},
-		"an S3 server that answers after the budget is denied when the budget runs out": {
-			yaml: store(`
-  bucketName: {{.Bucket}}
-  endpoint: ` + slow + `
-  secretRef:
-    name: {{.Secret}}
-`),
-			wantExit:   1,
-			wantStderr: []string{`spec.endpoint: Invalid value: "` + slow + `": timed out after ` + probeTimeout + `; check that the webhook can reach endpoint`, "(reason: Timeout)"},
-		},
-		"an S3 server whose certificate is not trusted is denied": {
-			yaml: store(`
-  bucketName: {{.Bucket}}
-  endpoint: ` + untrusted + `
-  insecure: false
-  secretRef:
-    name: {{.Secret}}
-`),
-			wantExit:   1,
-			wantStderr: []string{`spec.endpoint: Invalid value: "` + untrusted + `": the certificate of "` + untrusted + `" is not trusted`, "(reason: TLSCertificateUntrusted)"},
 		},
 		"a host name that does not resolve is denied": {
 			yaml: store(`

@@ -14,6 +14,8 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
+
+	"github.com/kratix-community/bucketstatestore-webhook/internal/localenv"
 )
 
 // scenario is one `kubectl apply` of a store and what the user must see.
@@ -34,6 +36,8 @@ type scenario struct {
 	wantStderr []string
 	// wantNotInStderr are substrings kubectl's stderr must not contain, templates like yaml.
 	wantNotInStderr []string
+	// at are the fixtures the templates fill in; nil means the suite's, at MinIO.
+	at *fixtureSet
 	// wantStored are fields of the store {{.Name}} as `kubectl get -o yaml` shows it,
 	// keyed by dotted path such as "spec.secretRef.namespace".
 	wantStored map[string]any
@@ -49,6 +53,9 @@ func runScenarios(t *testing.T, scenarios map[string]scenario) {
 
 func (s scenario) run(t *testing.T) {
 	f := fixtures
+	if s.at != nil {
+		f = *s.at
+	}
 	f.Name = storeName(t.Name())
 	logWebhookOnFailure(t)
 	if s.given != "" {
@@ -128,31 +135,36 @@ func storedVersion(t *testing.T, name string) string {
 // per spec.path the scenarios use.
 var probedKeys = []string{
 	".kratix-write-permission-check", "destinations/.kratix-write-permission-check",
-	// TestKratixParity's paths, as the probe cleans them.
+	// TestKratixParity's paths, cleaned as Kratix's filepath.Join cleans them; a leading
+	// "/" stays (and TestKratixKey shows where each server puts it).
 	"some/prefix/.kratix-write-permission-check", "a/b/.kratix-write-permission-check",
-	"leading-slash/.kratix-write-permission-check", "b/.kratix-write-permission-check",
+	"/leading-slash/.kratix-write-permission-check", "leading-slash/.kratix-write-permission-check",
+	"/.kratix-write-permission-check", "b/.kratix-write-permission-check",
 }
 
-// checkBucketClean fails the test when a bucket holds an object or a multipart upload
-// that was neither completed nor aborted: a probe must leave nothing behind.
+// checkBucketClean fails the test when a bucket of either S3 server holds an object or
+// a multipart upload that was neither completed nor aborted: a probe must leave nothing
+// behind.
 func checkBucketClean(t *testing.T) {
 	t.Helper()
 	ctx := context.Background()
-	for _, bucket := range []string{fixtures.Bucket, fixtures.IAMBucket} {
-		objects, err := env.MinIO.ListObjects(ctx, bucket, "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(objects) > 0 {
-			t.Errorf("bucket %s holds objects %v, want none", bucket, objects)
-		}
-		for _, key := range probedKeys {
-			uploads, err := env.MinIO.ListIncompleteUploads(ctx, bucket, key)
+	for _, server := range []localenv.S3Server{env.MinIO, seaweed} {
+		for _, bucket := range []string{fixtures.Bucket, fixtures.IAMBucket} {
+			objects, err := server.ListObjects(ctx, bucket, "")
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(uploads) > 0 {
-				t.Errorf("bucket %s has %d incomplete uploads at %s, want none", bucket, len(uploads), key)
+			if len(objects) > 0 {
+				t.Errorf("%s: bucket %s holds objects %v, want none", server.Name(), bucket, objects)
+			}
+			for _, key := range probedKeys {
+				uploads, err := server.ListIncompleteUploads(ctx, bucket, key)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(uploads) > 0 {
+					t.Errorf("%s: bucket %s has %d incomplete uploads at %s, want none", server.Name(), bucket, len(uploads), key)
+				}
 			}
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"maps"
 	"net"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -42,6 +43,10 @@ var (
 	k8sClient client.Client
 	// fixtures names what TestMain created for the tests to refer to.
 	fixtures fixtureSet
+	// seaweed is the second S3 server, Kratix's quickstart backend, with the same
+	// buckets and users as env.MinIO; seaweedFixtures are fixtures pointed at it.
+	seaweed         *localenv.SeaweedFS
+	seaweedFixtures fixtureSet
 )
 
 // fixtureSet is what every scenario's YAML can refer to as {{.Field}}.
@@ -51,9 +56,10 @@ type fixtureSet struct {
 	Endpoint, InsecureEndpoint, ClosedEndpoint string
 	// Bucket exists; MissingBucket does not. IAMBucket exists for the IAM examples.
 	Bucket, MissingBucket, IAMBucket string
-	// Secret (in default, like every Secret here) holds a MinIO user that may read and
-	// write every bucket; ReadOnlySecret one that may only read Bucket.
-	Secret, ReadOnlySecret string
+	// Secret (in default, like every Secret here) holds a user that may read and write
+	// every bucket; ReadOnlySecret one that may only read Bucket; OtherBucketSecret one
+	// that may only use IAMBucket. Both S3 servers know these users.
+	Secret, ReadOnlySecret, OtherBucketSecret string
 	// WrongSecretKeySecret holds the writer's access key with a wrong secret key, and
 	// UnknownAccessKeySecret an access key MinIO does not know.
 	WrongSecretKeySecret, UnknownAccessKeySecret string
@@ -69,6 +75,7 @@ type fixtureSet struct {
 const (
 	writerAccessKey, writerSecretKey = "kratix-writer", "kratix-writer-secret"
 	readerAccessKey, readerSecretKey = "kratix-reader", "kratix-reader-secret"
+	otherAccessKey, otherSecretKey   = "kratix-other-bucket", "kratix-other-bucket-secret"
 	roleAccessKey, roleSecretKey     = "kratix-instance-role", "kratix-instance-role-secret"
 	wrongSecretKey                   = "not-the-writer-secret"
 	unknownAccessKey                 = "nobody-has-this-key"
@@ -115,12 +122,47 @@ func startSuite(ctx context.Context) (err error) {
 	if err := setUp(context.Background()); err != nil {
 		return fmt.Errorf("setting up the integration fixtures: %w", err)
 	}
+	return startSeaweedFS(ctx)
+}
+
+// startSeaweedFS starts SeaweedFS with the users and buckets setUp gave MinIO.
+func startSeaweedFS(ctx context.Context) error {
+	binary, err := localenv.BuildSeaweedFS(ctx, env.Root, os.Stderr)
+	if err != nil {
+		return err
+	}
+	step := time.Now()
+	seaweed, err = localenv.StartSeaweedFS(ctx, localenv.SeaweedFSOptions{
+		Binary: binary,
+		Dir:    filepath.Join(env.WorkDir, "seaweedfs"),
+		CA:     env.CA,
+		Identities: []localenv.SeaweedFSIdentity{
+			{Name: "writer", AccessKey: writerAccessKey, SecretKey: writerSecretKey, Actions: localenv.SeaweedFSReadWrite},
+			{Name: "reader", AccessKey: readerAccessKey, SecretKey: readerSecretKey, Actions: localenv.SeaweedFSBucketActions(fixtures.Bucket, localenv.SeaweedFSReadOnly...)},
+			{Name: "other-bucket", AccessKey: otherAccessKey, SecretKey: otherSecretKey, Actions: localenv.SeaweedFSBucketActions(fixtures.IAMBucket, localenv.SeaweedFSReadWrite...)},
+		},
+	})
+	if err != nil {
+		return err
+	}
+	for _, bucket := range []string{fixtures.Bucket, fixtures.IAMBucket} {
+		if err := seaweed.MakeBucket(ctx, bucket); err != nil {
+			return err
+		}
+	}
+	seaweedFixtures = fixtures
+	seaweedFixtures.Endpoint, seaweedFixtures.InsecureEndpoint = seaweed.Endpoints()
+	version, _ := localenv.BinaryVersion(ctx, binary, "version")
+	fmt.Fprintf(os.Stderr, "SeaweedFS %s serving https://%s (plain-HTTP proxy %s) in %s\n", version, seaweed.Endpoint, seaweed.InsecureEndpoint, time.Since(step).Round(time.Millisecond))
 	return nil
 }
 
 // stopSuite stops what startSuite started.
 func stopSuite() error {
 	var errs []error
+	if seaweed != nil {
+		errs = append(errs, seaweed.Stop())
+	}
 	if env != nil {
 		errs = append(errs, env.Stop())
 	}
@@ -148,7 +190,7 @@ func checkNoSecretLeaked(ctx context.Context) error {
 		return fmt.Errorf("searching for leaked secrets: nothing was recorded to search")
 	}
 	var leaks []string
-	for _, secret := range []string{writerSecretKey, readerSecretKey, wrongSecretKey, roleSecretKey} {
+	for _, secret := range []string{writerSecretKey, readerSecretKey, otherSecretKey, wrongSecretKey, roleSecretKey} {
 		for _, place := range slices.Sorted(maps.Keys(places)) {
 			if strings.Contains(places[place], secret) {
 				leaks = append(leaks, fmt.Sprintf("%s holds the secret access key %q", place, secret))
@@ -190,6 +232,7 @@ func setUp(ctx context.Context) error {
 		IAMBucket:                  "kratix-example-test",
 		Secret:                     "minio-credentials",
 		ReadOnlySecret:             "minio-readonly-credentials",
+		OtherBucketSecret:          "minio-other-bucket-credentials",
 		WrongSecretKeySecret:       "minio-wrong-secret-key",
 		UnknownAccessKeySecret:     "minio-unknown-access-key",
 		NoAccessKeyIDSecret:        "minio-no-access-key-id",
@@ -212,9 +255,14 @@ func setUp(ctx context.Context) error {
 	if err := env.MinIO.CreateUserWithPolicy(ctx, readerAccessKey, readerSecretKey, readOnly); err != nil {
 		return err
 	}
+	otherBucket := localenv.BucketPolicy(fixtures.IAMBucket, "s3:*")
+	if err := env.MinIO.CreateUserWithPolicy(ctx, otherAccessKey, otherSecretKey, otherBucket); err != nil {
+		return err
+	}
 	secrets := map[string]map[string]string{
 		fixtures.Secret:                     credentials(writerAccessKey, writerSecretKey),
 		fixtures.ReadOnlySecret:             credentials(readerAccessKey, readerSecretKey),
+		fixtures.OtherBucketSecret:          credentials(otherAccessKey, otherSecretKey),
 		fixtures.WrongSecretKeySecret:       credentials(writerAccessKey, wrongSecretKey),
 		fixtures.UnknownAccessKeySecret:     credentials(unknownAccessKey, writerSecretKey),
 		fixtures.NoAccessKeyIDSecret:        {v1alpha1.SecretKeySecretAccessKey: writerSecretKey},
