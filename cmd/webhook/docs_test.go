@@ -16,6 +16,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/kratix-community/bucketstatestore-webhook/internal/testkit"
 	"github.com/kratix-community/bucketstatestore-webhook/pkg/admission"
 	"github.com/kratix-community/bucketstatestore-webhook/pkg/probe"
 )
@@ -35,9 +36,9 @@ const zapPrefix = "zap-"
 // the flags AddFlags registers (the zap flags apart), each with the default NewOptions gives.
 func TestReferenceFlagsTableMatchesAddFlags(t *testing.T) {
 	md := readDocs(t, referencePath)
-	var flagTables []mdTable
-	for _, tb := range parseTables(md) {
-		if len(tb.header) > 0 && tb.header[0] == "Flag" {
+	var flagTables []testkit.MarkdownTable
+	for _, tb := range testkit.MarkdownTables(md) {
+		if len(tb.Header) > 0 && tb.Header[0] == "Flag" {
 			flagTables = append(flagTables, tb)
 		}
 	}
@@ -48,12 +49,12 @@ func TestReferenceFlagsTableMatchesAddFlags(t *testing.T) {
 	NewOptions().AddFlags(fs)
 
 	documented := map[string]string{} // flag name -> default as the reference writes it
-	for _, row := range flagTables[0].rows {
+	for _, row := range flagTables[0].Rows {
 		if len(row) < 3 {
 			t.Errorf("flags table row %q has %d cells, want 3 (flag, default, meaning)", row, len(row))
 			continue
 		}
-		spans := codeSpans(row[0])
+		spans := testkit.CodeSpans(row[0])
 		if len(spans) != 1 || !strings.HasPrefix(spans[0], "--") {
 			t.Errorf("flags table row %q: the first cell must be one flag in backticks, like `--probe`", row)
 			continue
@@ -120,16 +121,16 @@ func TestDocsQuoteMessagesThatExist(t *testing.T) {
 	literals := stringLiterals(t, "../../pkg/admission", "../../pkg/probe")
 	clauses := formatClauses(literals)
 	checked := 0
-	for _, tb := range parseTables(md) {
-		col := slices.Index(tb.header, "Message")
+	for _, tb := range testkit.MarkdownTables(md) {
+		col := slices.Index(tb.Header, "Message")
 		if col < 0 {
 			continue
 		}
-		for _, row := range tb.rows {
+		for _, row := range tb.Rows {
 			if col >= len(row) {
 				continue
 			}
-			for _, msg := range codeSpans(row[col]) {
+			for _, msg := range testkit.CodeSpans(row[col]) {
 				checked++
 				for _, piece := range messagePieces(msg) {
 					inLiteral := slices.ContainsFunc(literals, func(l string) bool { return strings.Contains(l, piece) })
@@ -177,68 +178,6 @@ func readDocs(t *testing.T, paths ...string) string {
 	return md.String()
 }
 
-// mdTable is a Markdown table: its header cells and the cells of each body row.
-type mdTable struct {
-	header []string
-	rows   [][]string
-}
-
-var separatorRow = regexp.MustCompile(`^\|?\s*:?-+:?\s*(\|\s*:?-+:?\s*)*\|?$`)
-
-// parseTables returns the pipe tables of md, including those indented inside list items.
-func parseTables(md string) []mdTable {
-	var tables []mdTable
-	var cur *mdTable
-	for _, line := range strings.Split(md, "\n") {
-		line = strings.TrimSpace(line)
-		if !strings.HasPrefix(line, "|") {
-			cur = nil
-			continue
-		}
-		if separatorRow.MatchString(line) {
-			continue
-		}
-		cells := splitRow(line)
-		if cur == nil {
-			tables = append(tables, mdTable{header: cells})
-			cur = &tables[len(tables)-1]
-			continue
-		}
-		cur.rows = append(cur.rows, cells)
-	}
-	return tables
-}
-
-// splitRow splits a table row on the pipes that are not escaped as \|.
-func splitRow(line string) []string {
-	line = strings.TrimSuffix(strings.TrimPrefix(line, "|"), "|")
-	var cells []string
-	var b strings.Builder
-	for i := 0; i < len(line); i++ {
-		switch {
-		case line[i] == '\\' && i+1 < len(line) && line[i+1] == '|':
-			b.WriteByte('|')
-			i++
-		case line[i] == '|':
-			cells = append(cells, strings.TrimSpace(b.String()))
-			b.Reset()
-		default:
-			b.WriteByte(line[i])
-		}
-	}
-	return append(cells, strings.TrimSpace(b.String()))
-}
-
-var codeSpan = regexp.MustCompile("`([^`]+)`")
-
-func codeSpans(cell string) []string {
-	var spans []string
-	for _, m := range codeSpan.FindAllStringSubmatch(cell, -1) {
-		spans = append(spans, m[1])
-	}
-	return spans
-}
-
 func letters(s string) int {
 	n := 0
 	for _, r := range s {
@@ -251,7 +190,7 @@ func letters(s string) int {
 
 // readmeDefault reads a default cell: a value in backticks, or "(empty)".
 func readmeDefault(cell string) string {
-	if spans := codeSpans(cell); len(spans) > 0 {
+	if spans := testkit.CodeSpans(cell); len(spans) > 0 {
 		return spans[0]
 	}
 	if cell == "(empty)" {
