@@ -11,7 +11,6 @@ import (
 
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	ctrladmission "sigs.k8s.io/controller-runtime/pkg/webhook/admission"
@@ -64,21 +63,11 @@ var secrets = schema.GroupResource{Resource: "secrets"}
 // Handle answers DELETE and UPDATE of a Secret; every other operation is allowed.
 func (g *SecretGuard) Handle(ctx context.Context, req ctrladmission.Request) ctrladmission.Response {
 	ctx = context.WithoutCancel(ctx) // as in Validator.Handle: the budget bounds the probes
-	note := auditNote{}
-	resp := g.handle(ctx, req, note)
-	recordAdmission("secretguard", req.Operation, resp)
-	note.annotate(&resp)
-	return resp
+	return runGuard(ctx, req, "secretguard", g.Mode, g.check, admissionv1.Delete, admissionv1.Update)
 }
 
-func (g *SecretGuard) handle(ctx context.Context, req ctrladmission.Request, note auditNote) ctrladmission.Response {
-	if req.Operation != admissionv1.Delete && req.Operation != admissionv1.Update {
-		return ctrladmission.Allowed("")
-	}
-	if g.Mode == GuardOff {
-		note[AuditGuard] = GuardFindingOff
-		return ctrladmission.Allowed("")
-	}
+// check answers a DELETE or UPDATE of a Secret while the guard is on.
+func (g *SecretGuard) check(ctx context.Context, req ctrladmission.Request, note auditNote) ctrladmission.Response {
 	old, err := decodeSecret(req.AdmissionRequest, req.OldObject.Raw)
 	if err != nil {
 		return ctrladmission.Errored(http.StatusBadRequest, err)
@@ -98,12 +87,7 @@ func (g *SecretGuard) handle(ctx context.Context, req ctrladmission.Request, not
 		logf.FromContext(ctx).Error(err, "cannot list the BucketStateStores from the cache")
 		return ctrladmission.Errored(http.StatusInternalServerError, errors.New("cannot tell which BucketStateStores use the Secret"))
 	}
-	switch {
-	case !known:
-		note[AuditGuard] = GuardFindingUnknown
-		return ctrladmission.Allowed("")
-	case len(stores) == 0:
-		note[AuditGuard] = GuardFindingUnused
+	if !note.inUse(known, len(stores)) {
 		return ctrladmission.Allowed("")
 	}
 
@@ -127,10 +111,11 @@ func (g *SecretGuard) handle(ctx context.Context, req ctrladmission.Request, not
 		}
 	}
 	note[AuditGuard] = GuardFindingBreaks
-	if g.Mode == GuardWarn || len(denials) == 0 {
-		return ctrladmission.Allowed("").WithWarnings(asWarnings(problems)...)
+	denial := ""
+	if len(denials) > 0 {
+		denial = joinProblems(denials)
 	}
-	return forbidSecret(old.Name, denials)
+	return guardAnswer(g.Mode, secrets, cut(old.Name, 253), problems, denial)
 }
 
 // probeAll probes every store with the credentials in secret, Parallel at a time and all
@@ -203,12 +188,6 @@ func storeNames(stores []v1alpha1.BucketStateStore) []string {
 		names[i] = s.Name
 	}
 	return names
-}
-
-// forbidSecret answers with a 403 that carries every problem.
-func forbidSecret(name string, problems []string) ctrladmission.Response {
-	status := apierrors.NewForbidden(secrets, cut(name, 253), errors.New(joinProblems(problems))).Status()
-	return ctrladmission.Response{AdmissionResponse: admissionv1.AdmissionResponse{Allowed: false, Result: &status}}
 }
 
 // joinProblems joins the first maxNamesShown problems, and says how many more there are.
