@@ -102,10 +102,11 @@ func (s bucketStore) probeError(specPath *field.Path, failure *probe.Failure) *f
 	return field.Invalid(specPath.Child("endpoint"), spec.Endpoint, message)
 }
 
-// messageGuardRule ends the denial of an endpoint the guard refuses. The other denials,
-// but for the Secret access review's, stand for a store Kratix cannot use; this one is a
-// security rule: Kratix could reach the address, but no store may point there
-// (docs/security.md).
+// messageGuardRule ends the denial of an endpoint the guard refuses. It is one of the four
+// denials that are security rules, not stores Kratix cannot use (docs/reference.md#rules):
+// this one, the Secret access review's, and, when an operator sets them,
+// --secret-namespaces and --iam-untrusted-endpoints=deny. Kratix could reach the address,
+// but no store may point there, and the message says so.
 const messageGuardRule = "this is the webhook's endpoint guard, a security rule, not a store Kratix cannot use"
 
 // credentialsOf are the credentials a Secret holds under the keys Kratix reads.
