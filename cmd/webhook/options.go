@@ -5,7 +5,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"net/netip"
 	"slices"
 	"strings"
 	"time"
@@ -14,33 +13,31 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
+	"github.com/kratix-community/bucketstatestore-webhook/internal/probeflags"
 	"github.com/kratix-community/bucketstatestore-webhook/pkg/admission"
 	"github.com/kratix-community/bucketstatestore-webhook/pkg/probe"
 )
 
 // Options are the webhook's settings, one flag each.
 type Options struct {
-	WebhookHost    string
-	WebhookPort    int
-	CertDir        string
-	CertName       string
-	KeyName        string
-	TLSMinVersion  string
-	ClientCAFile   string
-	ClientNames    []string
-	HealthAddr     string
-	MetricsAddr    string
-	Kubeconfig     string
-	ProbeMode      string
-	ProbeTimeout   time.Duration
-	ProbeCacheTTL  time.Duration
-	MaxProbes      int
-	ProbeViaProxy  bool
-	IAMEndpoint    string
-	IAMEndpoints   []string
-	IAMUntrusted   string
-	DenyCIDRs      []string
-	AllowEndpoints []string
+	WebhookHost   string
+	WebhookPort   int
+	CertDir       string
+	CertName      string
+	KeyName       string
+	TLSMinVersion string
+	ClientCAFile  string
+	ClientNames   []string
+	HealthAddr    string
+	MetricsAddr   string
+	Kubeconfig    string
+	ProbeMode     string
+	// Probe are the probe flags bucketstatestore-check shares.
+	Probe         probeflags.Options
+	ProbeCacheTTL time.Duration
+	MaxProbes     int
+	ProbeViaProxy bool
+	IAMUntrusted  string
 	// AllowControlPlane lets the probe reach the cluster's control plane.
 	AllowControlPlane bool
 	AccessReview      bool
@@ -66,7 +63,7 @@ func NewOptions() *Options {
 		HealthAddr:      ":8081",
 		MetricsAddr:     ":8080",
 		ProbeMode:       string(admission.ProbeEnforce),
-		ProbeTimeout:    5 * time.Second,
+		Probe:           probeflags.New(),
 		ProbeCacheTTL:   time.Minute,
 		MaxProbes:       probe.DefaultMaxConcurrent,
 		AccessReview:    true,
@@ -97,15 +94,11 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.MetricsAddr, "metrics-bind-address", o.MetricsAddr, "address of the Prometheus /metrics endpoint; 0 disables it")
 	fs.StringVar(&o.Kubeconfig, "kubeconfig", o.Kubeconfig, "kubeconfig for running outside a cluster; empty means the in-cluster config")
 	fs.StringVar(&o.ProbeMode, "probe", o.ProbeMode, "what a failed bucket probe does: enforce (deny), warn (admit with a warning) or off (do not probe)")
-	fs.DurationVar(&o.ProbeTimeout, "probe-timeout", o.ProbeTimeout, "time budget of one bucket probe; keep it well under the webhook configurations' timeoutSeconds")
+	o.Probe.AddFlags(fs)
 	fs.DurationVar(&o.ProbeCacheTTL, "probe-cache-ttl", o.ProbeCacheTTL, "how long a successful probe is remembered; 0 disables the cache (identical probes in flight are still merged)")
 	fs.IntVar(&o.MaxProbes, "max-concurrent-probes", o.MaxProbes, "how many bucket probes may run at once; a probe waits for a slot within its --probe-timeout and past it the store is denied as Busy (cache hits and merged probes take no slot)")
 	fs.BoolVar(&o.ProbeViaProxy, "probe-via-proxy", o.ProbeViaProxy, "send probes through the proxy in HTTPS_PROXY/HTTP_PROXY/NO_PROXY, as Kratix's minio-go does; the guard then checks endpoint host names and what they resolve to in the webhook, not the address the proxy connects to")
-	fs.StringVar(&o.IAMEndpoint, "iam-endpoint", o.IAMEndpoint, "endpoint the IAM credential chain asks for credentials instead of the instance metadata service; for testing")
-	fs.StringSliceVar(&o.IAMEndpoints, "iam-endpoints", o.IAMEndpoints, "hosts and CIDRs besides Amazon S3's that authMethod IAM stores may be probed at with the webhook's IAM credentials")
 	fs.StringVar(&o.IAMUntrusted, "iam-untrusted-endpoints", o.IAMUntrusted, "what happens to an authMethod IAM store at any other endpoint, or over plain HTTP: admit (unprobed, with a warning) or deny")
-	fs.StringSliceVar(&o.DenyCIDRs, "deny-cidrs", o.DenyCIDRs, "CIDRs the probe may not connect to, in addition to link-local and cloud metadata addresses")
-	fs.StringSliceVar(&o.AllowEndpoints, "allow-endpoints", o.AllowEndpoints, "if set, the only hosts and CIDRs the probe may connect to")
 	fs.BoolVar(&o.AllowControlPlane, "allow-control-plane", o.AllowControlPlane, "let the probe reach the cluster's control plane: the kubernetes Service, the API server the webhook uses, and the kubelet and etcd ports")
 	fs.BoolVar(&o.AccessReview, "subject-access-review", o.AccessReview, "check with a SubjectAccessReview that the requesting user may get a Secret before reading it")
 	fs.StringVar(&o.DeleteGuard, "delete-guard", o.DeleteGuard, "what deleting a BucketStateStore that Destinations use does: deny, warn (allow with a warning) or off")
@@ -142,8 +135,8 @@ func (o *Options) Validate() error {
 	if o.DestinationPoll <= 0 {
 		errs = append(errs, fmt.Errorf("--destination-crd-poll-interval must be more than 0, not %s", o.DestinationPoll))
 	}
-	if o.ProbeTimeout <= 0 || o.ProbeTimeout > 25*time.Second {
-		errs = append(errs, fmt.Errorf("--probe-timeout must be more than 0 and at most 25s (the API server waits 30s at most), not %s", o.ProbeTimeout))
+	if o.Probe.Timeout <= 0 || o.Probe.Timeout > 25*time.Second {
+		errs = append(errs, fmt.Errorf("--probe-timeout must be more than 0 and at most 25s (the API server waits 30s at most), not %s", o.Probe.Timeout))
 	}
 	if o.ProbeCacheTTL < 0 {
 		errs = append(errs, fmt.Errorf("--probe-cache-ttl must not be negative, not %s", o.ProbeCacheTTL))
@@ -156,25 +149,9 @@ func (o *Options) Validate() error {
 			errs = append(errs, fmt.Errorf("--secret-namespaces: %q is not a namespace name: %s", ns, strings.Join(msgs, "; ")))
 		}
 	}
-	if _, err := o.denyPrefixes(); err != nil {
-		errs = append(errs, err)
-	}
-	if _, err := probe.ParseHostList(o.AllowEndpoints); err != nil {
-		errs = append(errs, fmt.Errorf("--allow-endpoints: %w", err))
-	}
-	if _, err := probe.ParseHostList(o.IAMEndpoints); err != nil {
-		errs = append(errs, fmt.Errorf("--iam-endpoints: %w", err))
-	}
+	errs = append(errs, o.Probe.Validate()...)
 	if o.IAMUntrusted != iamUntrustedAdmit && o.IAMUntrusted != iamUntrustedDeny {
 		errs = append(errs, fmt.Errorf("--iam-untrusted-endpoints must be admit or deny, not %q", o.IAMUntrusted))
 	}
 	return errors.Join(errs...)
-}
-
-func (o *Options) denyPrefixes() ([]netip.Prefix, error) {
-	prefixes, err := probe.ParseCIDRs(o.DenyCIDRs)
-	if err != nil {
-		return nil, fmt.Errorf("--deny-cidrs: %w", err)
-	}
-	return prefixes, nil
 }

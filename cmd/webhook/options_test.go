@@ -141,7 +141,7 @@ func TestControlPlane(t *testing.T) {
 
 func TestNewOptionsDefaults(t *testing.T) {
 	o := NewOptions()
-	if o.WebhookPort != 9443 || o.ProbeTimeout != 5*time.Second || o.ProbeCacheTTL != time.Minute ||
+	if o.WebhookPort != 9443 || o.Probe.Timeout != 5*time.Second || o.ProbeCacheTTL != time.Minute ||
 		o.ProbeMode != "enforce" || o.TLSMinVersion != "1.2" || !o.AccessReview || o.MaxProbes != 32 || o.ProbeViaProxy {
 		t.Fatalf("defaults changed: %+v", o)
 	}

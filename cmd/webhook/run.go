@@ -41,7 +41,7 @@ func run(ctx context.Context, opts *Options) error {
 	}
 	log := zap.New(zap.UseFlagOptions(&opts.Zap))
 	ctrl.SetLogger(log)
-	log.Info("starting", "version", version, "probe", opts.ProbeMode, "probeTimeout", opts.ProbeTimeout.String(), "probeCacheTTL", opts.ProbeCacheTTL.String(),
+	log.Info("starting", "version", version, "probe", opts.ProbeMode, "probeTimeout", opts.Probe.Timeout.String(), "probeCacheTTL", opts.ProbeCacheTTL.String(),
 		"maxConcurrentProbes", opts.MaxProbes, "probeViaProxy", opts.ProbeViaProxy, "deleteGuard", opts.DeleteGuard, "secretGuard", opts.SecretGuard)
 
 	if opts.ClientCAFile == "" {
@@ -135,32 +135,21 @@ func run(ctx context.Context, opts *Options) error {
 // newProber builds the prober the flags describe. apiServer is the address the webhook
 // reaches the API server at, which the guard refuses; empty when unknown.
 func newProber(ctx context.Context, opts *Options, apiServer string) (probe.Prober, error) {
-	deny, err := opts.denyPrefixes()
-	if err != nil {
-		return nil, err
-	}
-	guardOpts := probe.GuardOptions{Deny: deny, Allow: opts.AllowEndpoints, AllowControlPlane: opts.AllowControlPlane}
-	if !opts.AllowControlPlane {
+	var guardOpts probe.GuardOptions
+	if opts.AllowControlPlane {
+		guardOpts.AllowControlPlane = true
+	} else {
+		var err error
 		if guardOpts.ControlPlane, err = controlPlane(ctx, apiServer); err != nil {
 			return nil, err
 		}
 	}
-	guard, err := probe.NewGuard(guardOpts)
+	s3opts, err := opts.Probe.S3Options(guardOpts)
 	if err != nil {
-		return nil, fmt.Errorf("--allow-endpoints: %w", err)
+		return nil, err
 	}
-	iamEndpoints, err := probe.ParseHostList(opts.IAMEndpoints)
-	if err != nil {
-		return nil, fmt.Errorf("--iam-endpoints: %w", err)
-	}
-	s3opts := probe.S3Options{
-		Timeout:          opts.ProbeTimeout,
-		IAMEndpoint:      opts.IAMEndpoint,
-		IAMEndpoints:     iamEndpoints,
-		DenyUntrustedIAM: opts.IAMUntrusted == iamUntrustedDeny,
-		Guard:            guard,
-		MaxConcurrent:    opts.MaxProbes,
-	}
+	s3opts.DenyUntrustedIAM = opts.IAMUntrusted == iamUntrustedDeny
+	s3opts.MaxConcurrent = opts.MaxProbes
 	if opts.ProbeViaProxy {
 		s3opts.Proxy = http.ProxyFromEnvironment
 	}

@@ -32,7 +32,7 @@ const (
 // measureCLI times bucketstatestore-check on 10,000 stores (static rules and Secret
 // checks, no probe) beside kubeconform schema-checking the same files against a schema
 // generated from the CRD. Both are whole processes, as CI runs them, and both get one
-// core (GOMAXPROCS=1, kubeconform with one worker): the target is on one core.
+// core (GOMAXPROCS=1, kubeconform with one worker): the target is on one core.
 func measureCLI(ctx context.Context, o options, r *Report) error {
 	s := r.Section(fmt.Sprintf("bucketstatestore-check: %d stores in %d files, static rules, one core (%d interleaved pairs)", cliStores, cliFiles, o.cliPairs),
 		"bucketstatestore-check", "kubeconform")
@@ -89,7 +89,7 @@ func measureCLI(ctx context.Context, o options, r *Report) error {
 		wall.Add(latency(runs[0].Percentile(50)), latency(runs[1].Percentile(50)))
 		cpu.Add(latency(cpuOurs), latency(cpuTheirs))
 	}
-	// The target is on our time alone: "well under a second on one core".
+	// The target is on our time alone: "well under a second on one core".
 	var underASecond *bool
 	if cpu.Len() > 0 {
 		underASecond = atMost(cpu.Ours(), float64(time.Second))

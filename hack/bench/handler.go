@@ -10,7 +10,7 @@ import (
 	"github.com/kratix-community/bucketstatestore-webhook/internal/testkit"
 )
 
-// handlerTargetConcurrency is where the issue sets the handler targets.
+// handlerTargetConcurrency is the concurrency the handler targets are set at.
 const handlerTargetConcurrency = 32
 
 // measureHandler is the handler overhead: AdmissionReviews for a valid accessKey store
@@ -37,29 +37,15 @@ func measureHandler(ctx context.Context, b *benchEnv, o options, r *Report) erro
 		return err
 	}
 
-	type pairs struct{ p50, p99, rps Pairs }
-	byConc := make([]pairs, len(o.concurrency))
-	profiler := &webhookProfiler{dir: o.webhookPprof}
+	h := handlerRun{ctx: ctx, o: o, r: r, s: s, profiler: &webhookProfiler{dir: o.webhookPprof}, metricsAddr: b.Webhook.MetricsAddr}
+	byConc := make([]comparison, len(o.concurrency))
 	for rep := range o.reps {
 		for i, c := range o.concurrency {
-			runs := interleave(rep, func() *Run {
-				wait := func() string { return "" }
-				if rep == 0 && c == handlerTargetConcurrency {
-					wait = profiler.capture(ctx, b.Webhook.MetricsAddr, fmt.Sprintf("webhook-c%d", c), o.warmup, o.window)
-				}
-				run := closedLoop(ctx, web, valid, testkit.Admitted, c, o.warmup, o.window)
-				if note := wait(); note != "" {
-					s.Note("%s", note)
-				}
-				return run
-			}, func() *Run {
-				return closedLoop(ctx, bare, valid, testkit.Admitted, c, o.warmup, o.window)
-			})
-			w, base := runs[0], runs[1]
-			r.CheckRuns(fmt.Sprintf("handler overhead, concurrency %d, rep %d", c, rep+1), w, base)
-			byConc[i].p50.Add(latency(w.Percentile(50)), latency(base.Percentile(50)))
-			byConc[i].p99.Add(latency(w.Percentile(99)), latency(base.Percentile(99)))
-			byConc[i].rps.Add(w.Throughput(), base.Throughput())
+			profile := ""
+			if rep == 0 && c == handlerTargetConcurrency {
+				profile = fmt.Sprintf("webhook-c%d", c)
+			}
+			h.rep(&byConc[i], rep, fmt.Sprintf("handler overhead, concurrency %d, rep %d", c, rep+1), profile, web, bare, valid, c)
 		}
 	}
 	for i, c := range o.concurrency {
@@ -88,19 +74,12 @@ func measureHandler(ctx context.Context, b *benchEnv, o options, r *Report) erro
 	// The floor of the accessKey design: the bare webhook that reads the one Secret per
 	// validation that the webhook reads on purpose (it keeps no Secret between admissions).
 	floor := newEndpoint("bare webhook + Secret GET", b.BareSecret.URL(server.ValidatePath), b.TLS, 256)
-	var fp99, frps Pairs
+	var fl comparison
 	for rep := range o.reps {
-		runs := interleave(rep, func() *Run {
-			return closedLoop(ctx, web, valid, testkit.Admitted, handlerTargetConcurrency, o.warmup, o.window)
-		}, func() *Run {
-			return closedLoop(ctx, floor, valid, testkit.Admitted, handlerTargetConcurrency, o.warmup, o.window)
-		})
-		r.CheckRuns(fmt.Sprintf("handler overhead against the Secret-read floor, rep %d", rep+1), runs...)
-		fp99.Add(latency(runs[0].Percentile(99)), latency(runs[1].Percentile(99)))
-		frps.Add(runs[0].Throughput(), runs[1].Throughput())
+		h.rep(&fl, rep, fmt.Sprintf("handler overhead against the Secret-read floor, rep %d", rep+1), "", web, floor, valid, handlerTargetConcurrency)
 	}
-	s.Add(Row{Figure: fmt.Sprintf("c=%d p99 vs bare + Secret GET", handlerTargetConcurrency), Ours: fmtDurF(fp99.Ours()), Base: fmtDurF(fp99.Base()), Ratio: fp99.Ratio()})
-	s.Add(Row{Figure: fmt.Sprintf("c=%d req/s vs bare + Secret GET", handlerTargetConcurrency), Ours: fmtRate(frps.Ours()), Base: fmtRate(frps.Base()), Ratio: frps.Ratio()})
+	s.Add(Row{Figure: fmt.Sprintf("c=%d p99 vs bare + Secret GET", handlerTargetConcurrency), Ours: fmtDurF(fl.p99.Ours()), Base: fmtDurF(fl.p99.Base()), Ratio: fl.p99.Ratio()})
+	s.Add(Row{Figure: fmt.Sprintf("c=%d req/s vs bare + Secret GET", handlerTargetConcurrency), Ours: fmtRate(fl.rps.Ours()), Base: fmtRate(fl.rps.Base()), Ratio: fl.rps.Ratio()})
 	s.Note("the rows against bare + Secret GET compare with the floor of the accessKey design: the bare webhook reading the same Secret once per validation through the webhook's own reader")
 
 	// The same store with authMethod IAM needs no Secret: the webhook's own work alone.
@@ -112,30 +91,55 @@ func measureHandler(ctx context.Context, b *benchEnv, o options, r *Report) erro
 		r.Fail("handler overhead, IAM store: the webhook does not admit it: %v", err)
 		return nil
 	}
-	var p99, rps Pairs
+	var ia comparison
 	c := handlerTargetConcurrency
 	for rep := range o.reps {
-		runs := interleave(rep, func() *Run {
-			wait := func() string { return "" }
-			if rep == 0 {
-				wait = profiler.capture(ctx, b.Webhook.MetricsAddr, fmt.Sprintf("webhook-c%d-iam", c), o.warmup, o.window)
-			}
-			run := closedLoop(ctx, web, iam, testkit.Admitted, c, o.warmup, o.window)
-			if note := wait(); note != "" {
-				s.Note("%s", note)
-			}
-			return run
-		}, func() *Run {
-			return closedLoop(ctx, bare, iam, testkit.Admitted, c, o.warmup, o.window)
-		})
-		r.CheckRuns(fmt.Sprintf("handler overhead, IAM store, rep %d", rep+1), runs...)
-		p99.Add(latency(runs[0].Percentile(99)), latency(runs[1].Percentile(99)))
-		rps.Add(runs[0].Throughput(), runs[1].Throughput())
+		profile := ""
+		if rep == 0 {
+			profile = fmt.Sprintf("webhook-c%d-iam", c)
+		}
+		h.rep(&ia, rep, fmt.Sprintf("handler overhead, IAM store, rep %d", rep+1), profile, web, bare, iam, c)
 	}
-	s.Add(Row{Figure: fmt.Sprintf("c=%d p99, IAM store (no Secret read)", c), Ours: fmtDurF(p99.Ours()), Base: fmtDurF(p99.Base()), Ratio: p99.Ratio()})
-	s.Add(Row{Figure: fmt.Sprintf("c=%d req/s, IAM store (no Secret read)", c), Ours: fmtRate(rps.Ours()), Base: fmtRate(rps.Base()), Ratio: rps.Ratio()})
+	s.Add(Row{Figure: fmt.Sprintf("c=%d p99, IAM store (no Secret read)", c), Ours: fmtDurF(ia.p99.Ours()), Base: fmtDurF(ia.p99.Base()), Ratio: ia.p99.Ratio()})
+	s.Add(Row{Figure: fmt.Sprintf("c=%d req/s, IAM store (no Secret read)", c), Ours: fmtRate(ia.rps.Ours()), Base: fmtRate(ia.rps.Base()), Ratio: ia.rps.Ratio()})
 	s.Note("the IAM rows are a diagnostic, not a target: the same handler without the SubjectAccessReview and the Secret read")
 	return nil
+}
+
+// comparison accumulates the repetitions of one figure, ours against a baseline.
+type comparison struct{ p50, p99, rps Pairs }
+
+// handlerRun is what every repetition of the handler figure needs.
+type handlerRun struct {
+	ctx         context.Context
+	o           options
+	r           *Report
+	s           *Section
+	profiler    *webhookProfiler
+	metricsAddr string
+}
+
+// rep runs ours and base once each at concurrency c with review, interleaved as rep
+// says, checks both runs as what and adds them to cmp. When profile is set, ours is
+// profiled under that name.
+func (h handlerRun) rep(cmp *comparison, rep int, what, profile string, ours, base *endpoint, review reviewTemplate, c int) {
+	runs := interleave(rep, func() *Run {
+		wait := func() string { return "" }
+		if profile != "" {
+			wait = h.profiler.capture(h.ctx, h.metricsAddr, profile, h.o.warmup, h.o.window)
+		}
+		run := closedLoop(h.ctx, ours, review, testkit.Admitted, c, h.o.warmup, h.o.window)
+		if note := wait(); note != "" {
+			h.s.Note("%s", note)
+		}
+		return run
+	}, func() *Run {
+		return closedLoop(h.ctx, base, review, testkit.Admitted, c, h.o.warmup, h.o.window)
+	})
+	h.r.CheckRuns(what, runs...)
+	cmp.p50.Add(latency(runs[0].Percentile(50)), latency(runs[1].Percentile(50)))
+	cmp.p99.Add(latency(runs[0].Percentile(99)), latency(runs[1].Percentile(99)))
+	cmp.rps.Add(runs[0].Throughput(), runs[1].Throughput())
 }
 
 // checkVerdicts makes sure the webhook really validates before it is timed: it must deny

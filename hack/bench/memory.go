@@ -12,7 +12,7 @@ import (
 )
 
 const (
-	// memoryTargetMiB is the limit on the webhook's peak RSS.
+	// memoryTargetMiB is the target for the webhook's peak RSS: half the shipped 128Mi limit.
 	memoryTargetMiB = 64
 	// memoryConns is the size of each side's connection pool.
 	memoryConns = 64

@@ -10,7 +10,7 @@ import (
 )
 
 // Row is one figure: what this project measured, what its baseline measured, their
-// ratio, and the target when the issue sets one.
+// ratio, and the target when the figure has one (docs/BENCHMARKS.md lists them).
 type Row struct {
 	Figure string
 	Ours   string

@@ -12,7 +12,7 @@ import (
 	"github.com/kratix-community/bucketstatestore-webhook/internal/testkit"
 )
 
-// unreachableSlack is what the issue allows above the probe budget.
+// unreachableSlack is what the target allows above the probe budget.
 const unreachableSlack = 100 * time.Millisecond
 
 // measureUnreachable is the time to a denial for a store whose endpoint accepts

@@ -2,13 +2,15 @@ package check
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 
+	"github.com/go-logr/logr"
 	"golang.org/x/sync/errgroup"
+	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/util/validation/field"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/json"
 
 	"github.com/kratix-community/bucketstatestore-webhook/api/v1alpha1"
@@ -65,12 +67,9 @@ type Store struct {
 	// Notices say what could not be checked offline.
 	Notices []string `json:"notices,omitempty"`
 
-	spec *v1alpha1.BucketStateStoreSpec
-	obj  object
-	// creds are the credentials for the probe, when the Secret was in the input.
-	creds *probe.Credentials
-	// probe says the store passed every check before the probe and can be probed.
-	probe bool
+	obj object
+	// store is the decoded store; nil when it does not decode.
+	store *v1alpha1.BucketStateStore
 }
 
 // Cause is one field's problem, as the API server's status reports it.
@@ -109,12 +108,10 @@ func (c *Checker) Check(ctx context.Context, args []string, stdin io.Reader) *Re
 	}
 	for _, o := range objs {
 		if o.kind.APIVersion == storeGVK.GroupVersion().String() && o.kind.Kind == storeGVK.Kind {
-			r.Stores = append(r.Stores, c.checkStatic(o, secrets))
+			r.Stores = append(r.Stores, decodeStore(o))
 		}
 	}
-	if c.Prober != nil {
-		c.probe(ctx, r.Stores)
-	}
+	c.evaluate(ctx, r.Stores, secrets)
 	for _, s := range r.Stores {
 		s.Valid = s.Message == ""
 	}
@@ -140,76 +137,77 @@ func decodeSecret(j []byte) (*corev1.Secret, error) {
 	return s, nil
 }
 
-// checkStatic runs what the webhook runs before the probe: the defaults, the static
-// rules, and the checks of the Secret when the input holds it.
-func (c *Checker) checkStatic(o object, secrets map[string]*corev1.Secret) *Store {
+// decodeStore decodes a BucketStateStore as the webhook decodes the object it is sent.
+func decodeStore(o object) *Store {
 	s := &Store{File: o.doc.file, Line: o.line, obj: o}
 	obj := &v1alpha1.BucketStateStore{}
-	// Decoded as the webhook decodes the object it is sent.
 	if err := json.UnmarshalCaseSensitivePreserveInts(o.json, obj); err != nil {
 		s.Message = fmt.Sprintf("decoding the BucketStateStore: %v", err)
 		return s
 	}
-	s.Name = obj.Name
-	specPath := field.NewPath("spec")
-	s.spec = obj.Spec.DeepCopy()
-	defaults.Spec(s.spec)
-	allErrs, warnings := admission.ValidateSpec(s.spec, specPath)
-	s.Warnings = warnings
-	if len(allErrs) == 0 && s.spec.AuthMethod == v1alpha1.AuthMethodAccessKey {
-		ref, refPath := s.spec.SecretRef, specPath.Child("secretRef")
-		secret, ok := secrets[ref.Namespace+"/"+ref.Name]
-		if ok || c.RequireSecrets {
-			var secretErrs field.ErrorList
-			s.creds, secretErrs = admission.SecretCredentials(secret, ref, refPath)
-			allErrs = append(allErrs, secretErrs...)
-		} else {
-			s.Notices = append(s.Notices, fmt.Sprintf("%s: Secret %s/%s is not in the input, so its keys are not checked offline; --require-secrets makes this an error", refPath, ref.Namespace, ref.Name))
-		}
-	}
-	s.setErrors(allErrs)
-	s.probe = len(allErrs) == 0 && (s.creds != nil || s.spec.AuthMethod == v1alpha1.AuthMethodIAM)
+	s.Name, s.store = obj.Name, obj
 	return s
 }
 
-// setErrors turns field errors into the webhook's answer.
-func (s *Store) setErrors(allErrs field.ErrorList) {
-	if len(allErrs) == 0 {
-		return
-	}
-	status := admission.InvalidError(s.Name, allErrs).Status()
-	s.Message = status.Message
-	for _, c := range status.Details.Causes {
-		s.Causes = append(s.Causes, Cause{Field: c.Field, Type: string(c.Type), Message: c.Message, Line: s.obj.fieldLine(c.Field)})
-	}
-}
-
-// probe probes the stores that passed every other check, ProbeConcurrency at a time.
-func (c *Checker) probe(ctx context.Context, stores []*Store) {
+// evaluate runs the webhook's pipeline on every store that decoded, ProbeConcurrency at a
+// time, with the Secrets of the input in place of the API server's.
+func (c *Checker) evaluate(ctx context.Context, stores []*Store, secrets map[string]*corev1.Secret) {
+	// The pipeline logs what a webhook operator reads; the command reports it instead.
+	ctx = logr.NewContext(ctx, logr.Discard())
 	var g errgroup.Group
 	g.SetLimit(max(1, c.ProbeConcurrency))
 	for _, s := range stores {
-		if !s.probe {
-			if s.Message == "" && s.spec != nil {
-				s.Notices = append(s.Notices, "the bucket was not probed: the credentials are not in the input")
-			}
+		if s.store == nil {
 			continue
 		}
 		g.Go(func() error {
-			err := c.Prober.Probe(ctx, admission.ProbeTarget(s.spec, s.creds))
-			if err == nil {
+			p := &admission.Pipeline{Secrets: c.secretsFor(s, secrets), Prober: c.Prober, ProbeMode: admission.ProbeEnforce}
+			out := p.EvaluateBucketStore(ctx, authenticationv1.UserInfo{}, s.store)
+			if out.Err != nil {
+				s.Message = out.Err.Error()
 				return nil
 			}
-			// As the webhook does, a store the prober declined to probe (an IAM store at an
-			// endpoint its identity is not trusted with) is valid, with the prober's warning.
-			var notProbed *probe.NotProbed
-			if errors.As(err, &notProbed) {
-				s.Warnings = append(s.Warnings, notProbed.Warning)
-				return nil
+			s.Warnings = out.Warnings
+			s.setErrors(out.Denial())
+			if c.Prober != nil && out.SecretUnknown && s.Message == "" {
+				s.Notices = append(s.Notices, "the bucket was not probed: the credentials are not in the input")
 			}
-			s.setErrors(field.ErrorList{admission.ProbeError(s.spec, field.NewPath("spec"), probe.AsFailure(err))})
 			return nil
 		})
 	}
 	_ = g.Wait()
+}
+
+// secretsFor gives the pipeline the input's Secrets for store s. A Secret the input does
+// not hold is not found with RequireSecrets, as the webhook reports a missing Secret, and
+// otherwise unknown, with a notice on s.
+func (c *Checker) secretsFor(s *Store, secrets map[string]*corev1.Secret) admission.SecretGetter {
+	return secretGetterFunc(func(_ context.Context, namespace, name string) (*corev1.Secret, error) {
+		if secret, ok := secrets[namespace+"/"+name]; ok {
+			return secret, nil
+		}
+		if c.RequireSecrets {
+			return nil, apierrors.NewNotFound(corev1.Resource("secrets"), name)
+		}
+		s.Notices = append(s.Notices, fmt.Sprintf("spec.secretRef: Secret %s/%s is not in the input, so its keys are not checked offline; --require-secrets makes this an error", namespace, name))
+		return nil, admission.ErrSecretUnknown
+	})
+}
+
+// secretGetterFunc adapts a function to an admission.SecretGetter.
+type secretGetterFunc func(ctx context.Context, namespace, name string) (*corev1.Secret, error)
+
+func (f secretGetterFunc) GetSecret(ctx context.Context, namespace, name string) (*corev1.Secret, error) {
+	return f(ctx, namespace, name)
+}
+
+// setErrors puts the webhook's denial of the store, if any, into s.
+func (s *Store) setErrors(status *metav1.Status) {
+	if status == nil {
+		return
+	}
+	s.Message = status.Message
+	for _, c := range status.Details.Causes {
+		s.Causes = append(s.Causes, Cause{Field: c.Field, Type: string(c.Type), Message: c.Message, Line: s.obj.fieldLine(c.Field)})
+	}
 }

@@ -7,10 +7,10 @@ import (
 	"io"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/spf13/pflag"
 
+	"github.com/kratix-community/bucketstatestore-webhook/internal/probeflags"
 	"github.com/kratix-community/bucketstatestore-webhook/pkg/probe"
 )
 
@@ -19,13 +19,10 @@ type Options struct {
 	Output         string
 	RequireSecrets bool
 	Probe          bool
-	ProbeTimeout   time.Duration
-	IAMEndpoint    string
-	IAMEndpoints   []string
-	DenyCIDRs      []string
-	AllowEndpoints []string
-	Summary        bool
-	PrintVersion   bool
+	// ProbeFlags are the probe flags the webhook shares.
+	ProbeFlags   probeflags.Options
+	Summary      bool
+	PrintVersion bool
 
 	// The check's own flags: which inputs, and what fails a run.
 	Strict         bool
@@ -42,9 +39,9 @@ const probeConcurrency = 4
 // NewOptions returns the defaults.
 func NewOptions() *Options {
 	return &Options{
-		Output:       OutputText,
-		ProbeTimeout: probe.DefaultTimeout,
-		Summary:      true,
+		Output:     OutputText,
+		ProbeFlags: probeflags.New(),
+		Summary:    true,
 	}
 }
 
@@ -53,11 +50,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVarP(&o.Output, "output", "o", o.Output, "output format: "+strings.Join(Outputs, ", ")+"; github prints GitHub Actions annotations")
 	fs.BoolVar(&o.RequireSecrets, "require-secrets", o.RequireSecrets, "fail a store whose Secret is not in the input, as the webhook fails a missing Secret, instead of noting that it cannot be checked offline")
 	fs.BoolVar(&o.Probe, "probe", o.Probe, "probe each bucket as the webhook does, with the credentials of the input's Secrets or, for IAM, of the environment")
-	fs.DurationVar(&o.ProbeTimeout, "probe-timeout", o.ProbeTimeout, "time budget of one bucket probe")
-	fs.StringVar(&o.IAMEndpoint, "iam-endpoint", o.IAMEndpoint, "endpoint the IAM credential chain asks for credentials instead of the instance metadata service; for testing")
-	fs.StringSliceVar(&o.IAMEndpoints, "iam-endpoints", o.IAMEndpoints, "hosts and CIDRs besides Amazon S3's that authMethod IAM stores may be probed at with the environment's IAM credentials, as the webhook's flag")
-	fs.StringSliceVar(&o.DenyCIDRs, "deny-cidrs", o.DenyCIDRs, "CIDRs the probe may not connect to, in addition to link-local and cloud metadata addresses")
-	fs.StringSliceVar(&o.AllowEndpoints, "allow-endpoints", o.AllowEndpoints, "if set, the only hosts and CIDRs the probe may connect to")
+	o.ProbeFlags.AddFlags(fs)
 	fs.BoolVar(&o.Summary, "summary", o.Summary, "print a line counting what was checked to standard error")
 	fs.BoolVar(&o.PrintVersion, "version", false, "print the version and exit")
 	fs.BoolVar(&o.Strict, "strict", o.Strict, "make an input that is not a Kubernetes manifest (a template, a JSON patch, a values file) an error instead of skipping it with a notice")
@@ -74,15 +67,10 @@ func (o *Options) Validate() error {
 	if !slices.Contains(Outputs, o.Output) {
 		errs = append(errs, fmt.Errorf("--output must be one of %s, not %q", strings.Join(Outputs, ", "), o.Output))
 	}
-	if o.ProbeTimeout <= 0 {
-		errs = append(errs, fmt.Errorf("--probe-timeout must be more than 0, not %s", o.ProbeTimeout))
+	if o.ProbeFlags.Timeout <= 0 {
+		errs = append(errs, fmt.Errorf("--probe-timeout must be more than 0, not %s", o.ProbeFlags.Timeout))
 	}
-	if _, err := o.guard(); err != nil {
-		errs = append(errs, err)
-	}
-	if _, err := probe.ParseHostList(o.IAMEndpoints); err != nil {
-		errs = append(errs, fmt.Errorf("--iam-endpoints: %w", err))
-	}
+	errs = append(errs, o.ProbeFlags.Validate()...)
 	in := o.inputs()
 	if err := in.ValidatePatterns(); err != nil {
 		errs = append(errs, err)
@@ -93,20 +81,6 @@ func (o *Options) Validate() error {
 // inputs are the options that say what to read.
 func (o *Options) inputs() Inputs {
 	return Inputs{Include: o.Include, Exclude: o.Exclude, Strict: o.Strict, StdinName: o.StdinFilename}
-}
-
-// guard is the probe's endpoint guard, as the webhook builds it from the same flags.
-func (o *Options) guard() (*probe.Guard, error) {
-	deny, err := probe.ParseCIDRs(o.DenyCIDRs)
-	if err != nil {
-		return nil, fmt.Errorf("--deny-cidrs: %w", err)
-	}
-	// No control plane: the command runs outside the cluster, which it knows nothing of.
-	g, err := probe.NewGuard(probe.GuardOptions{Deny: deny, Allow: o.AllowEndpoints})
-	if err != nil {
-		return nil, fmt.Errorf("--allow-endpoints: %w", err)
-	}
-	return g, nil
 }
 
 // Run checks the files args name and prints the findings to stdout, and the summary and
@@ -129,9 +103,14 @@ func Run(ctx context.Context, opts *Options, args []string, stdin io.Reader, std
 	}
 	c := &Checker{RequireSecrets: opts.RequireSecrets, ProbeConcurrency: probeConcurrency, Inputs: opts.inputs()}
 	if opts.Probe {
-		guard, _ := opts.guard()                                  // checked by Validate
-		iamEndpoints, _ := probe.ParseHostList(opts.IAMEndpoints) // checked by Validate
-		prober, err := probe.NewS3Prober(probe.S3Options{Timeout: opts.ProbeTimeout, IAMEndpoint: opts.IAMEndpoint, IAMEndpoints: iamEndpoints, Guard: guard, MaxConcurrent: probeConcurrency})
+		// No control plane: the command runs outside the cluster, which it knows nothing of.
+		s3opts, err := opts.ProbeFlags.S3Options(probe.GuardOptions{})
+		if err != nil {
+			fmt.Fprintln(stderr, "error:", err)
+			return ExitUsage
+		}
+		s3opts.MaxConcurrent = probeConcurrency
+		prober, err := probe.NewS3Prober(s3opts)
 		if err != nil {
 			fmt.Fprintln(stderr, "error:", err)
 			return ExitUsage

@@ -39,10 +39,10 @@ const AuditProbeNotRun = "not-run"
 // auditNote collects what an answer's audit annotations say besides the verdict.
 type auditNote map[string]string
 
-// probed notes the outcome of a probe made with report's context.
-func (n auditNote) probed(err error, report *probe.CacheReport) {
+// probed notes the outcome of a probe, and whether its success came from the cache.
+func (n auditNote) probed(err error, cached bool) {
 	n[AuditProbe] = string(probe.ReasonOf(err))
-	n[AuditProbeCached] = strconv.FormatBool(report.Hit())
+	n[AuditProbeCached] = strconv.FormatBool(cached)
 }
 
 // annotate puts the note and the verdict of resp into resp's audit annotations.

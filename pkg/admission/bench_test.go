@@ -76,7 +76,7 @@ func BenchmarkValidateSpec(b *testing.B) {
 	defaults.Spec(spec)
 	b.ReportAllocs()
 	for b.Loop() {
-		if errs, _ := ValidateSpec(spec, path); len(errs) > 0 {
+		if errs, _ := validateSpec(spec, path); len(errs) > 0 {
 			b.Fatal(errs)
 		}
 	}

@@ -7,7 +7,6 @@ import (
 	"net/http"
 
 	admissionv1 "k8s.io/api/admission/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	ctrladmission "sigs.k8s.io/controller-runtime/pkg/webhook/admission"
@@ -47,21 +46,11 @@ var bucketStateStores = schema.GroupResource{Group: "platform.kratix.io", Resour
 
 // Handle answers a DELETE of a BucketStateStore; every other operation is allowed.
 func (g *DeleteGuard) Handle(ctx context.Context, req ctrladmission.Request) ctrladmission.Response {
-	note := auditNote{}
-	resp := g.handle(ctx, req, note)
-	recordAdmission("deleteguard", req.Operation, resp)
-	note.annotate(&resp)
-	return resp
+	return runGuard(ctx, req, "deleteguard", g.Mode, g.check, admissionv1.Delete)
 }
 
-func (g *DeleteGuard) handle(ctx context.Context, req ctrladmission.Request, note auditNote) ctrladmission.Response {
-	if req.Operation != admissionv1.Delete {
-		return ctrladmission.Allowed("")
-	}
-	if g.Mode == GuardOff {
-		note[AuditGuard] = GuardFindingOff
-		return ctrladmission.Allowed("")
-	}
+// check answers a DELETE of a store while the guard is on.
+func (g *DeleteGuard) check(ctx context.Context, req ctrladmission.Request, note auditNote) ctrladmission.Response {
 	store, err := decode(req.AdmissionRequest, req.OldObject.Raw)
 	if err != nil {
 		return ctrladmission.Errored(http.StatusBadRequest, err)
@@ -75,19 +64,10 @@ func (g *DeleteGuard) handle(ctx context.Context, req ctrladmission.Request, not
 		logf.FromContext(ctx).Error(err, "cannot list the Destinations from the cache")
 		return ctrladmission.Errored(http.StatusInternalServerError, errors.New("cannot tell which Destinations use the store"))
 	}
-	switch {
-	case !known:
-		note[AuditGuard] = GuardFindingUnknown
-		return ctrladmission.Allowed("")
-	case len(names) == 0:
-		note[AuditGuard] = GuardFindingUnused
+	if !note.inUse(known, len(names)) {
 		return ctrladmission.Allowed("")
 	}
 	note[AuditGuard] = GuardFindingBreaks
 	message := fmt.Sprintf(messageStoreInUse, cut(store.Name, 63), len(names), listNames(names))
-	if g.Mode == GuardWarn {
-		return ctrladmission.Allowed("").WithWarnings(asWarnings([]string{message})...)
-	}
-	status := apierrors.NewForbidden(bucketStateStores, cut(store.Name, 63), errors.New(message)).Status()
-	return ctrladmission.Response{AdmissionResponse: admissionv1.AdmissionResponse{Allowed: false, Result: &status}}
+	return guardAnswer(g.Mode, bucketStateStores, cut(store.Name, 63), []string{message}, message)
 }

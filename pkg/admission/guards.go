@@ -1,9 +1,17 @@
 package admission
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"unicode/utf8"
+
+	admissionv1 "k8s.io/api/admission/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	ctrladmission "sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 )
 
 // GuardMode says what a guard does when a request would break a store that is in use.
@@ -38,6 +46,51 @@ const (
 	// GuardFindingAllowDelete: the store carries AllowDeleteAnnotation.
 	GuardFindingAllowDelete = "allow-delete-annotation"
 )
+
+// runGuard is what both guards do around their own check: requests of other operations
+// and a guard turned off are allowed without looking, and every answer is counted and
+// carries its audit annotations.
+func runGuard(ctx context.Context, req ctrladmission.Request, webhook string, mode GuardMode,
+	check func(context.Context, ctrladmission.Request, auditNote) ctrladmission.Response, ops ...admissionv1.Operation) ctrladmission.Response {
+	note := auditNote{}
+	var resp ctrladmission.Response
+	switch {
+	case !slices.Contains(ops, req.Operation):
+		resp = ctrladmission.Allowed("")
+	case mode == GuardOff:
+		note[AuditGuard] = GuardFindingOff
+		resp = ctrladmission.Allowed("")
+	default:
+		resp = check(ctx, req, note)
+	}
+	recordAdmission(webhook, req.Operation, resp)
+	note.annotate(&resp)
+	return resp
+}
+
+// inUse notes the finding when nothing is known to depend on the object (known is false
+// while the guard's cache is not in sync), and reports whether something does.
+func (n auditNote) inUse(known bool, dependents int) bool {
+	switch {
+	case !known:
+		n[AuditGuard] = GuardFindingUnknown
+	case dependents == 0:
+		n[AuditGuard] = GuardFindingUnused
+	}
+	return known && dependents > 0
+}
+
+// guardAnswer is a guard's answer to a request that breaks what depends on the object:
+// in warn mode, or when there is no denial, the request is allowed with the problems as
+// warnings; otherwise it is refused with a 403 on resource gr's object name that says
+// denial.
+func guardAnswer(mode GuardMode, gr schema.GroupResource, name string, problems []string, denial string) ctrladmission.Response {
+	if mode == GuardWarn || denial == "" {
+		return ctrladmission.Allowed("").WithWarnings(asWarnings(problems)...)
+	}
+	status := apierrors.NewForbidden(gr, name, errors.New(denial)).Status()
+	return ctrladmission.Response{AdmissionResponse: admissionv1.AdmissionResponse{Allowed: false, Result: &status}}
+}
 
 // maxNamesShown is how many names an answer lists before it says how many there are.
 const maxNamesShown = 3

@@ -181,9 +181,9 @@ func TestSecretGuard(t *testing.T) {
 			mode: GuardDeny, stores: used, op: admissionv1.Update, updated: creds(unknown, secretValue),
 			want: answer{Message: `secrets "s3" is forbidden: ` + breaks("a") + "; " + breaks("b"), Audit: audit(VerdictDenied, GuardFindingBreaks)},
 		},
-		"in deny mode a store whose endpoint is down only warns": {
+		"in deny mode a store whose endpoint is down only warns that it could not be checked": {
 			mode: GuardDeny, stores: fakeStores{"team/s3": {downStore}}, op: admissionv1.Update, updated: creds(unknown, secretValue),
-			want: answer{Allowed: true, Warnings: []string{`the new credentials in Secret team/s3 do not work for BucketStateStore "c": timed out (reason: Timeout)`}, Audit: audit(VerdictWarned, GuardFindingBreaks)},
+			want: answer{Allowed: true, Warnings: []string{`the new credentials in Secret team/s3 could not be checked for BucketStateStore "c": timed out (reason: Timeout)`}, Audit: audit(VerdictWarned, GuardFindingBreaks)},
 		},
 		"removing secretAccessKey warns naming the stores": {
 			mode: GuardWarn, stores: used, op: admissionv1.Update, updated: withoutSecretKey,

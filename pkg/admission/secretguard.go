@@ -6,19 +6,16 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"slices"
 	"sync"
 	"time"
 
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	ctrladmission "sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/kratix-community/bucketstatestore-webhook/api/v1alpha1"
-	"github.com/kratix-community/bucketstatestore-webhook/pkg/defaults"
 	"github.com/kratix-community/bucketstatestore-webhook/pkg/probe"
 )
 
@@ -28,6 +25,7 @@ const (
 	messageSecretDeleted    = "deleting Secret %s breaks BucketStateStore(s) %s: Kratix reads their credentials from it; point their spec.secretRef at another Secret first"
 	messageSecretKeyRemoved = "this update of Secret %s removes or empties %q, which BucketStateStore(s) %s need; keep both accessKeyID and secretAccessKey"
 	messageSecretBreaks     = "the new credentials in Secret %s do not work for BucketStateStore %q: %s"
+	messageSecretUnchecked  = "the new credentials in Secret %s could not be checked for BucketStateStore %q: %s"
 )
 
 // StoreIndex tells which BucketStateStores take their credentials from a Secret.
@@ -65,21 +63,11 @@ var secrets = schema.GroupResource{Resource: "secrets"}
 // Handle answers DELETE and UPDATE of a Secret; every other operation is allowed.
 func (g *SecretGuard) Handle(ctx context.Context, req ctrladmission.Request) ctrladmission.Response {
 	ctx = context.WithoutCancel(ctx) // as in Validator.Handle: the budget bounds the probes
-	note := auditNote{}
-	resp := g.handle(ctx, req, note)
-	recordAdmission("secretguard", req.Operation, resp)
-	note.annotate(&resp)
-	return resp
+	return runGuard(ctx, req, "secretguard", g.Mode, g.check, admissionv1.Delete, admissionv1.Update)
 }
 
-func (g *SecretGuard) handle(ctx context.Context, req ctrladmission.Request, note auditNote) ctrladmission.Response {
-	if req.Operation != admissionv1.Delete && req.Operation != admissionv1.Update {
-		return ctrladmission.Allowed("")
-	}
-	if g.Mode == GuardOff {
-		note[AuditGuard] = GuardFindingOff
-		return ctrladmission.Allowed("")
-	}
+// check answers a DELETE or UPDATE of a Secret while the guard is on.
+func (g *SecretGuard) check(ctx context.Context, req ctrladmission.Request, note auditNote) ctrladmission.Response {
 	old, err := decodeSecret(req.AdmissionRequest, req.OldObject.Raw)
 	if err != nil {
 		return ctrladmission.Errored(http.StatusBadRequest, err)
@@ -99,42 +87,35 @@ func (g *SecretGuard) handle(ctx context.Context, req ctrladmission.Request, not
 		logf.FromContext(ctx).Error(err, "cannot list the BucketStateStores from the cache")
 		return ctrladmission.Errored(http.StatusInternalServerError, errors.New("cannot tell which BucketStateStores use the Secret"))
 	}
-	switch {
-	case !known:
-		note[AuditGuard] = GuardFindingUnknown
-		return ctrladmission.Allowed("")
-	case len(stores) == 0:
-		note[AuditGuard] = GuardFindingUnused
+	if !note.inUse(known, len(stores)) {
 		return ctrladmission.Allowed("")
 	}
 
 	shown, names := old.Namespace+"/"+old.Name, storeNames(stores)
-	var problems []string
+	// problems are what the answer names; denials are those that deny mode refuses.
+	var problems, denials []string
 	switch key := missingKey(updated); {
 	case updated == nil:
 		problems = []string{fmt.Sprintf(messageSecretDeleted, shown, listNames(names))}
+		denials = problems
 	case key != "":
 		problems = []string{fmt.Sprintf(messageSecretKeyRemoved, shown, key, listNames(names))}
+		denials = problems
 	default:
 		// Failures that are not about the credentials (an endpoint down or slow) do not
 		// say that the new values are wrong: they are warnings even in deny mode.
-		var credentialProblems []string
-		problems, credentialProblems = g.probeAll(ctx, stores, shown, updated)
+		problems, denials = g.probeAll(ctx, stores, shown, updated)
 		if len(problems) == 0 {
 			note[AuditGuard] = GuardFindingSafe
 			return ctrladmission.Allowed("")
 		}
-		note[AuditGuard] = GuardFindingBreaks
-		if g.Mode == GuardWarn || len(credentialProblems) == 0 {
-			return ctrladmission.Allowed("").WithWarnings(asWarnings(problems)...)
-		}
-		return forbidSecret(old.Name, credentialProblems)
 	}
 	note[AuditGuard] = GuardFindingBreaks
-	if g.Mode == GuardWarn {
-		return ctrladmission.Allowed("").WithWarnings(asWarnings(problems)...)
+	denial := ""
+	if len(denials) > 0 {
+		denial = joinProblems(denials)
 	}
-	return forbidSecret(old.Name, problems)
+	return guardAnswer(g.Mode, secrets, cut(old.Name, 253), problems, denial)
 }
 
 // probeAll probes every store with the credentials in secret, Parallel at a time and all
@@ -143,7 +124,6 @@ func (g *SecretGuard) handle(ctx context.Context, req ctrladmission.Request, not
 func (g *SecretGuard) probeAll(ctx context.Context, stores []v1alpha1.BucketStateStore, shown string, secret *corev1.Secret) (all, credentials []string) {
 	ctx, cancel := context.WithTimeout(ctx, g.Budget)
 	defer cancel()
-	creds := credentialsOf(secret)
 	failures := make([]error, len(stores))
 	slots := make(chan struct{}, max(g.Parallel, 1))
 	var wg sync.WaitGroup
@@ -151,9 +131,9 @@ func (g *SecretGuard) probeAll(ctx context.Context, stores []v1alpha1.BucketStat
 		slots <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-slots }()
-			spec := stores[i].Spec.DeepCopy()
-			defaults.Spec(spec)
-			failures[i] = g.Prober.Probe(ctx, ProbeTarget(spec, creds))
+			store := newBucketStore(&stores[i])
+			store.setDefaults()
+			failures[i] = g.Prober.Probe(ctx, store.target(secret))
 		})
 	}
 	wg.Wait()
@@ -161,26 +141,24 @@ func (g *SecretGuard) probeAll(ctx context.Context, stores []v1alpha1.BucketStat
 		if err == nil {
 			continue
 		}
-		var failure *probe.Failure
-		if !errors.As(err, &failure) {
-			failure = &probe.Failure{Reason: probe.ReasonUnknown, Message: err.Error(), Err: err}
+		failure := probe.AsFailure(err)
+		// Only a failure that refuses the credentials says that the new values are wrong;
+		// any other (an endpoint down or slow, the webhook busy) says they could not be
+		// checked, and the message says so.
+		if probe.Info(failure.Reason).RefusesCredentials {
+			message := fmt.Sprintf(messageSecretBreaks, shown, cut(stores[i].Name, 63), failure.Error())
+			all, credentials = append(all, message), append(credentials, message)
+			continue
 		}
-		message := fmt.Sprintf(messageSecretBreaks, shown, cut(stores[i].Name, 63), failure.Error())
-		all = append(all, message)
-		if slices.Contains(credentialReasons, failure.Reason) {
-			credentials = append(credentials, message)
-		}
+		all = append(all, fmt.Sprintf(messageSecretUnchecked, shown, cut(stores[i].Name, 63), failure.Error()))
 	}
 	return all, credentials
 }
 
-// credentialReasons are the probe failures that say the credentials themselves are wrong.
-var credentialReasons = []probe.Reason{probe.ReasonInvalidAccessKeyID, probe.ReasonSignatureMismatch, probe.ReasonAccessDenied}
-
 // sameCredentials reports whether both Secrets hold the same accessKeyID and
 // secretAccessKey (or both lack them).
 func sameCredentials(a, b *corev1.Secret) bool {
-	for _, key := range []string{v1alpha1.SecretKeyAccessKeyID, v1alpha1.SecretKeySecretAccessKey} {
+	for _, key := range bucketSecretKeys {
 		va, oka := a.Data[key]
 		vb, okb := b.Data[key]
 		if oka != okb || !bytes.Equal(va, vb) {
@@ -196,7 +174,7 @@ func missingKey(secret *corev1.Secret) string {
 	if secret == nil {
 		return ""
 	}
-	for _, key := range []string{v1alpha1.SecretKeyAccessKeyID, v1alpha1.SecretKeySecretAccessKey} {
+	for _, key := range bucketSecretKeys {
 		if len(secret.Data[key]) == 0 {
 			return key
 		}
@@ -210,12 +188,6 @@ func storeNames(stores []v1alpha1.BucketStateStore) []string {
 		names[i] = s.Name
 	}
 	return names
-}
-
-// forbidSecret answers with a 403 that carries every problem.
-func forbidSecret(name string, problems []string) ctrladmission.Response {
-	status := apierrors.NewForbidden(secrets, cut(name, 253), errors.New(joinProblems(problems))).Status()
-	return ctrladmission.Response{AdmissionResponse: admissionv1.AdmissionResponse{Allowed: false, Result: &status}}
 }
 
 // joinProblems joins the first maxNamesShown problems, and says how many more there are.

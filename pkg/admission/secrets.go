@@ -10,13 +10,9 @@ import (
 	authenticationv1 "k8s.io/api/authentication/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/client-go/kubernetes"
-
-	"github.com/kratix-community/bucketstatestore-webhook/api/v1alpha1"
-	"github.com/kratix-community/bucketstatestore-webhook/pkg/probe"
 )
 
 // SecretGetter reads one Secret. The webhook only ever gets Secrets by name: its RBAC
@@ -80,73 +76,6 @@ func (k *KubeSecrets) CanGetSecret(ctx context.Context, user authenticationv1.Us
 		return false, err
 	}
 	return got.Status.Allowed, nil
-}
-
-// credentials resolves the accessKey credentials a defaulted store names (its namespace is
-// set). A problem with the Secret
-// comes back as field errors on spec.secretRef; a failure to ask the API server comes back
-// as an error. Values are never put into either.
-func (v *Validator) credentials(ctx context.Context, user authenticationv1.UserInfo, ref *corev1.SecretReference, fldPath *field.Path) (*probe.Credentials, field.ErrorList, error) {
-	namespace, shown := ref.Namespace, secretName(ref)
-
-	if allErrs := validateSecretNamespace(namespace, v.SecretNamespaces, fldPath.Child("namespace")); len(allErrs) > 0 {
-		return nil, allErrs, nil
-	}
-	if v.Access != nil {
-		allowed, err := v.Access.CanGetSecret(ctx, user, namespace, ref.Name)
-		if err != nil {
-			return nil, nil, fmt.Errorf("reviewing access to Secret %s: %w", shown, err)
-		}
-		if !allowed {
-			// The same answer whether or not the Secret exists, so that the webhook does not
-			// tell a user about Secrets they cannot read.
-			return nil, field.ErrorList{field.Forbidden(fldPath, fmt.Sprintf("user %q may not get Secret %s; the webhook reads a Secret only for users who may read it themselves", user.Username, shown))}, nil
-		}
-	}
-
-	secret, err := v.Secrets.GetSecret(ctx, namespace, ref.Name)
-	if apierrors.IsNotFound(err) {
-		secret, err = nil, nil
-	}
-	if err != nil {
-		return nil, nil, fmt.Errorf("reading Secret %s: %w", shown, err)
-	}
-	creds, allErrs := SecretCredentials(secret, ref, fldPath)
-	return creds, allErrs, nil
-}
-
-// SecretCredentials checks the Secret that a defaulted store's ref names (nil when it
-// does not exist) as the webhook checks it once read: it must hold the two keys Kratix
-// reads, neither empty. It returns the credentials, or field errors on fldPath, one per
-// problem; neither ever holds a value. bucketstatestore-check calls it with the Secrets
-// of its input, so that its messages are the webhook's.
-func SecretCredentials(secret *corev1.Secret, ref *corev1.SecretReference, fldPath *field.Path) (*probe.Credentials, field.ErrorList) {
-	shown := secretName(ref)
-	if secret == nil {
-		return nil, field.ErrorList{field.NotFound(fldPath, shown)}
-	}
-	var allErrs field.ErrorList
-	for _, key := range []string{v1alpha1.SecretKeyAccessKeyID, v1alpha1.SecretKeySecretAccessKey} {
-		value, ok := secret.Data[key]
-		switch {
-		case !ok:
-			allErrs = append(allErrs, field.Required(fldPath, fmt.Sprintf("Secret %s has no key %q", shown, key)))
-		case len(value) == 0:
-			allErrs = append(allErrs, field.Required(fldPath, fmt.Sprintf("key %q of Secret %s is empty", key, shown)))
-		}
-	}
-	if len(allErrs) > 0 {
-		return nil, allErrs
-	}
-	return credentialsOf(secret), nil
-}
-
-// credentialsOf are the credentials a Secret holds under the keys Kratix reads.
-func credentialsOf(secret *corev1.Secret) *probe.Credentials {
-	return &probe.Credentials{
-		AccessKeyID:     string(secret.Data[v1alpha1.SecretKeyAccessKeyID]),
-		SecretAccessKey: string(secret.Data[v1alpha1.SecretKeySecretAccessKey]),
-	}
 }
 
 // secretName is how answers name a Secret: namespace/name.

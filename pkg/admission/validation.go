@@ -35,7 +35,7 @@ const (
 	maxKeyLength      = 1024
 )
 
-// ValidateSpec checks the rules that need nothing but the spec itself, as
+// validateSpec checks the rules that need nothing but the spec itself, as
 // cert-manager's validators do: it returns every problem at once, each with its field
 // path, and the warnings for what Kratix can use but is probably a mistake. spec must be
 // defaulted (defaults.Spec): the rules read the defaults rather than derive them again.
@@ -43,7 +43,7 @@ const (
 // A rule denies only what Kratix cannot use; docs/reference.md names, for each, the
 // failure of Kratix's controller it stands for. What Kratix uses but is probably a
 // mistake is a warning that says what to write instead.
-func ValidateSpec(spec *v1alpha1.BucketStateStoreSpec, fldPath *field.Path) (field.ErrorList, []string) {
+func validateSpec(spec *v1alpha1.BucketStateStoreSpec, fldPath *field.Path) (field.ErrorList, []string) {
 	bucketErrs, bucketWarnings := validateBucketName(spec.BucketName, fldPath.Child("bucketName"))
 	endpointErrs, endpointWarnings := validateEndpoint(spec.Endpoint, fldPath.Child("endpoint"))
 	pathErrs, pathWarnings := validatePath(spec.Path, fldPath.Child("path"))

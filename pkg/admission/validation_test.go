@@ -252,7 +252,7 @@ func TestValidateSpec(t *testing.T) {
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			defaults.Spec(tc.spec)
-			got, warnings := ValidateSpec(tc.spec, spec)
+			got, warnings := validateSpec(tc.spec, spec)
 			if diff := cmp.Diff(tc.want, got); diff != "" {
 				t.Fatalf("errors (-want +got):\n%s", diff)
 			}
@@ -283,7 +283,7 @@ func TestLongestWarningsStayUnderTheAPIServersLimit(t *testing.T) {
 	for name, spec := range tests {
 		t.Run(name, func(t *testing.T) {
 			defaults.Spec(spec)
-			errs, warnings := ValidateSpec(spec, field.NewPath("spec"))
+			errs, warnings := validateSpec(spec, field.NewPath("spec"))
 			if len(errs) > 0 {
 				t.Fatalf("the longest values must be valid, got %v", errs)
 			}

@@ -2,19 +2,15 @@ package admission
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"unicode/utf8"
 
 	admissionv1 "k8s.io/api/admission/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/util/validation/field"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	ctrladmission "sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
-	"github.com/kratix-community/bucketstatestore-webhook/api/v1alpha1"
 	"github.com/kratix-community/bucketstatestore-webhook/pkg/defaults"
 	"github.com/kratix-community/bucketstatestore-webhook/pkg/probe"
 )
@@ -94,7 +90,6 @@ func (v *Validator) Handle(ctx context.Context, req ctrladmission.Request) ctrla
 
 // handle answers req and notes in note how the probe went, for the audit log.
 func (v *Validator) handle(ctx context.Context, req ctrladmission.Request, note auditNote) ctrladmission.Response {
-	log := logf.FromContext(ctx)
 	if req.Operation != admissionv1.Create && req.Operation != admissionv1.Update {
 		return ctrladmission.Allowed("")
 	}
@@ -102,11 +97,6 @@ func (v *Validator) handle(ctx context.Context, req ctrladmission.Request, note 
 	if err != nil {
 		return ctrladmission.Errored(http.StatusBadRequest, err)
 	}
-	// The spec as it is stored once the mutating webhook has run, and as Kratix reads it
-	// when it has not (a store created before the webhook was installed, or one that
-	// reached only this webhook).
-	spec, specPath := obj.Spec.DeepCopy(), field.NewPath("spec")
-	defaults.Spec(spec)
 	if req.Operation == admissionv1.Update {
 		old, err := decode(req.AdmissionRequest, req.OldObject.Raw)
 		if err != nil {
@@ -114,77 +104,37 @@ func (v *Validator) handle(ctx context.Context, req ctrladmission.Request, note 
 		}
 		// Metadata-only updates, such as Kratix removing its finalizer from a store whose
 		// bucket is gone, must never be blocked by a probe.
+		spec := obj.Spec.DeepCopy()
+		defaults.Spec(spec)
 		defaults.Spec(&old.Spec)
 		if apiequality.Semantic.DeepEqual(&old.Spec, spec) {
 			return ctrladmission.Allowed("spec unchanged")
 		}
 	}
-
-	allErrs, warnings := ValidateSpec(spec, specPath)
-	var creds *probe.Credentials
-	if len(allErrs) == 0 && spec.AuthMethod == v1alpha1.AuthMethodAccessKey {
-		var secretErrs field.ErrorList
-		creds, secretErrs, err = v.credentials(ctx, req.UserInfo, spec.SecretRef, specPath.Child("secretRef"))
-		if err != nil {
-			log.Error(err, "cannot check the Secret")
-			return ctrladmission.Errored(http.StatusInternalServerError, err)
-		}
-		allErrs = append(allErrs, secretErrs...)
-	}
-	if len(allErrs) > 0 {
-		return invalid(obj, allErrs).WithWarnings(warnings...)
-	}
-
-	if v.ProbeMode == ProbeOff {
-		return ctrladmission.Allowed("").WithWarnings(warnings...)
-	}
-	probeCtx, report := probe.WithCacheReport(ctx)
-	err = v.Prober.Probe(probeCtx, ProbeTarget(spec, creds))
-	note.probed(err, report)
-	if err == nil {
-		return ctrladmission.Allowed("").WithWarnings(warnings...)
-	}
-	var notProbed *probe.NotProbed
-	if errors.As(err, &notProbed) {
-		log.Info("bucket not probed", "reason", notProbed.Reason, "endpoint", spec.Endpoint, "bucket", spec.BucketName)
-		return ctrladmission.Allowed("").WithWarnings(append(warnings, notProbed.Warning)...)
-	}
-	failure := probe.AsFailure(err)
-	log.Info("bucket probe failed", "reason", failure.Reason, "endpoint", spec.Endpoint, "bucket", spec.BucketName, "message", failure.Message, "error", failure.Err)
-	if v.ProbeMode == ProbeWarn {
-		return ctrladmission.Allowed("").WithWarnings(append(warnings, probeWarning(failure))...)
-	}
-	return invalid(obj, field.ErrorList{ProbeError(spec, specPath, failure)}).WithWarnings(warnings...)
+	out := v.pipeline().EvaluateBucketStore(ctx, req.UserInfo, obj)
+	return respond(ctx, out, note)
 }
 
-// ProbeError puts a failed probe on the field the user would change to fix it. spec is
-// defaulted.
-func ProbeError(spec *v1alpha1.BucketStateStoreSpec, specPath *field.Path, failure *probe.Failure) *field.Error {
-	switch failure.Reason {
-	case probe.ReasonBucketNotFound, probe.ReasonInvalidBucketName:
-		return field.Invalid(specPath.Child("bucketName"), spec.BucketName, failure.Error())
-	case probe.ReasonIAMNotTrusted:
-		return field.Invalid(specPath.Child("authMethod"), spec.AuthMethod, failure.Error())
-	case probe.ReasonAccessDenied, probe.ReasonInvalidAccessKeyID, probe.ReasonSignatureMismatch, probe.ReasonCredentialsUnavailable:
-		if spec.AuthMethod == v1alpha1.AuthMethodIAM {
-			return field.Invalid(specPath.Child("authMethod"), spec.AuthMethod, failure.Error())
-		}
-		return field.Invalid(specPath.Child("secretRef"), secretName(spec.SecretRef), failure.Error())
-	case probe.ReasonTLSMismatch:
-		return field.Invalid(specPath.Child("insecure"), *spec.Insecure, failure.Error())
-	case probe.ReasonEndpointForbidden:
-		// A denial of a store Kratix could use: say so.
-		return field.Invalid(specPath.Child("endpoint"), spec.Endpoint, fmt.Sprintf("%s; %s (reason: %s)", failure.Message, messageGuardRule, failure.Reason))
-	default:
-		return field.Invalid(specPath.Child("endpoint"), spec.Endpoint, failure.Error())
-	}
+// pipeline is the evaluation the validator's fields describe.
+func (v *Validator) pipeline() *Pipeline {
+	return &Pipeline{Secrets: v.Secrets, Access: v.Access, SecretNamespaces: v.SecretNamespaces, Prober: v.Prober, ProbeMode: v.ProbeMode}
 }
 
-// messageGuardRule ends the denial of an endpoint the guard refuses. The other denials,
-// but for the Secret access review's, stand for a store Kratix cannot use; this one is a
-// security rule: Kratix could reach the address, but no store may point there
-// (docs/security.md).
-const messageGuardRule = "this is the webhook's endpoint guard, a security rule, not a store Kratix cannot use"
+// respond turns the pipeline's outcome into the webhook's response, and notes in note
+// how the probe went.
+func respond(ctx context.Context, out *Outcome, note auditNote) ctrladmission.Response {
+	if out.probed {
+		note.probed(out.probeErr, out.probeCached)
+	}
+	switch {
+	case out.Err != nil:
+		logf.FromContext(ctx).Error(out.Err, "cannot check the Secret")
+		return ctrladmission.Errored(http.StatusInternalServerError, out.Err)
+	case out.denial != nil:
+		return ctrladmission.Response{AdmissionResponse: admissionv1.AdmissionResponse{Allowed: false, Result: out.denial}}.WithWarnings(out.Warnings...)
+	}
+	return ctrladmission.Allowed("").WithWarnings(out.Warnings...)
+}
 
 // maxShownLength is the most of a value that an answer repeats.
 const maxShownLength = 256
@@ -211,36 +161,4 @@ func shortenTo(s string, n int) string {
 func probeWarning(failure *probe.Failure) string {
 	room := maxWarningLength - len(fmt.Sprintf(warningProbeFailed, "", failure.Reason)) - len("...")
 	return fmt.Sprintf(warningProbeFailed, shortenTo(failure.Message, room), failure.Reason)
-}
-
-// ProbeTarget is what the prober checks for a defaulted spec.
-func ProbeTarget(spec *v1alpha1.BucketStateStoreSpec, creds *probe.Credentials) probe.Target {
-	return probe.Target{
-		Endpoint:     spec.Endpoint,
-		Bucket:       spec.BucketName,
-		Path:         spec.Path,
-		Insecure:     *spec.Insecure,
-		UseDualStack: spec.UseDualStack,
-		AuthMethod:   spec.AuthMethod,
-		Credentials:  creds,
-	}
-}
-
-// invalid answers with a 422 whose causes name each field, as the API server's own
-// validation does.
-func invalid(obj *v1alpha1.BucketStateStore, allErrs field.ErrorList) ctrladmission.Response {
-	status := InvalidError(obj.Name, allErrs).Status()
-	return ctrladmission.Response{AdmissionResponse: admissionv1.AdmissionResponse{Allowed: false, Result: &status}}
-}
-
-// InvalidError is the webhook's answer to the store name with allErrs, as the API server
-// passes it on. String values and the name are cut to maxShownLength, so that an answer
-// stays small whatever a request holds.
-func InvalidError(name string, allErrs field.ErrorList) *apierrors.StatusError {
-	for _, e := range allErrs {
-		if s, ok := e.BadValue.(string); ok {
-			e.BadValue = shorten(s)
-		}
-	}
-	return apierrors.NewInvalid(v1alpha1.GroupVersion.WithKind("BucketStateStore").GroupKind(), shorten(name), allErrs)
 }

@@ -84,16 +84,6 @@ const (
 	ReasonBusy Reason = "Busy"
 )
 
-// Reasons lists every Reason, ReasonOK first: the one list that metrics, docs and their
-// tests range over.
-var Reasons = []Reason{
-	ReasonOK, ReasonBucketNotFound, ReasonAccessDenied, ReasonInvalidAccessKeyID,
-	ReasonSignatureMismatch, ReasonTLSUntrusted, ReasonTLSMismatch, ReasonNameNotResolved,
-	ReasonConnectionRefused, ReasonTimeout, ReasonEndpointForbidden, ReasonCredentialsUnavailable,
-	ReasonUnknown, ReasonInvalidTarget, ReasonCanceled, ReasonResponseTooLarge, ReasonBusy,
-	ReasonNotS3, ReasonIAMNotTrusted, ReasonInvalidBucketName,
-}
-
 // Failure is a failed probe: a named reason and a message for the person who applied the
 // store. Messages never contain credentials.
 type Failure struct {

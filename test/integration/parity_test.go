@@ -29,10 +29,11 @@ type parityCase struct {
 
 // kratixRun is where most verdicts come from: Kratix's controller at commit ae170e2
 // (github.com/syntasso/kratix), built from source and run against a real kube-apiserver
-// and MinIO with no admission webhook registered, as issue 11 reports.
-const kratixRun = "run of Kratix ae170e2's controller, issue 11"
+// and MinIO with no admission webhook registered, each store applied and its Ready
+// condition read.
+const kratixRun = "run of Kratix ae170e2's controller"
 
-// TestKratixParity holds the stores of issue 11 with Kratix's verdict beside each, and
+// TestKratixParity holds the stores of that run with Kratix's verdict beside each, and
 // applies each through the real API server, webhook and MinIO. Add a case whenever a
 // rule is added or changed, saying where Kratix's verdict comes from.
 func TestKratixParity(t *testing.T) {
