@@ -64,6 +64,19 @@ test: components build ## Run every test: unit tests with -race, then the integr
 	@# One integration package at a time: each runs its own API server, MinIO and webhook.
 	go test -p 1 -count=1 -timeout 40m -v ./test/...
 
+# The oldest Kubernetes release the project claims (README, docs/operating.md, the chart's
+# kubeVersion): make test-kube runs the suites that matter for compatibility on it, or on
+# KUBE_VERSION. make test runs the newest, hack/build-components.sh's default.
+KUBE_OLDEST := v1.30.14
+KUBE_SUITES := ./test/integration ./test/certmanager ./test/examples
+
+.PHONY: test-kube
+test-kube: build ## Run the integration suites on another Kubernetes release: KUBE_VERSION, by default the oldest claimed (KUBE_OLDEST).
+	@# Its kube-apiserver and kubectl go to bin/k8s-<version>/, which internal/localenv
+	@# runs when KUBE_VERSION is set; bin/k8s keeps the default release.
+	KUBE_VERSION=$(or $(KUBE_VERSION),$(KUBE_OLDEST)) hack/build-components.sh etcd kube-apiserver kubectl minio
+	KUBE_VERSION=$(or $(KUBE_VERSION),$(KUBE_OLDEST)) go test -p 1 -count=1 -timeout 40m -v $(KUBE_SUITES)
+
 BENCH_FLAGS ?=
 
 # The S3 server `make run` starts: minio (the default) or seaweedfs.

@@ -4,11 +4,17 @@
 # Each binary is keyed by its version (bin/<name>-<version>) and skipped when present,
 # then linked as bin/k8s/<name> so KUBEBUILDER_ASSETS=bin/k8s finds them.
 #
+# KUBE_VERSION picks another Kubernetes release (`make test-kube`): its kube-apiserver
+# and kubectl, with the other components, are then linked into bin/k8s-<KUBE_VERSION>/,
+# the folder internal/localenv runs when KUBE_VERSION is set. Unset, it is the default
+# release below and the folder is bin/k8s.
+#
 # Usage: hack/build-components.sh [kube-apiserver|kubectl|etcd|minio|seaweedfs|controller-gen ...]
 # With no arguments it builds all of them but SeaweedFS, which is long to build cold:
 # internal/localenv builds it when a suite or `make run S3=seaweedfs` needs it.
 set -euo pipefail
 
+LINKS=k8s${KUBE_VERSION:+-$KUBE_VERSION}
 KUBE_VERSION=${KUBE_VERSION:-v1.37.2}
 ETCD_VERSION=${ETCD_VERSION:-v3.7.3}
 # MinIO's tags are not semver; a pseudo-version of its main branch is what the proxy serves.
@@ -21,29 +27,34 @@ SEAWEEDFS_VERSION=${SEAWEEDFS_VERSION:-v0.0.0-20261109003541-7506e5f91cd6}
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BIN=${BIN:-$ROOT/bin}
 WORK=$BIN/.build
-mkdir -p "$BIN/k8s" "$WORK"
+mkdir -p "$BIN/$LINKS" "$WORK"
 export CGO_ENABLED=0 GOFLAGS=-buildvcs=false
 
 log() { printf '[build-components] %s\n' "$*" >&2; }
 
-# link NAME VERSION: point bin/k8s/NAME at bin/NAME-VERSION.
-link() { ln -sf "../$1-$2" "$BIN/k8s/$1"; }
+# link NAME VERSION: point bin/k8s/NAME (or bin/k8s-<KUBE_VERSION>/NAME) at bin/NAME-VERSION.
+link() { ln -sf "../$1-$2" "$BIN/$LINKS/$1"; }
 
 have() { [ -x "$BIN/$1-$2" ]; }
 
-# The staging modules k8s.io/kubernetes replaces with its own tree; outside that tree
-# each must be pinned to the matching v0 release.
-KUBE_STAGING="api apiextensions-apiserver apimachinery apiserver cli-runtime client-go
-cloud-provider cluster-bootstrap code-generator component-base component-helpers
-controller-manager cri-api cri-client cri-streaming csi-translation-lib
-dynamic-resource-allocation endpointslice externaljwt kms kube-aggregator
-kube-controller-manager kube-proxy kube-scheduler kubectl kubelet metrics mount-utils
-pod-security-admission sample-apiserver streaming"
+# kube_staging: the staging modules k8s.io/kubernetes@KUBE_VERSION replaces with its own
+# tree (the `=> ./staging/src/...` lines of its go.mod); outside that tree each must be
+# pinned to the matching v0 release. The list differs between minors, so it is read from
+# the release's own go.mod rather than kept here.
+kube_staging() {
+	local gomod
+	gomod=$(cd "$1" && go list -m -f '{{.GoMod}}' "k8s.io/kubernetes@$KUBE_VERSION")
+	sed -n 's#^[[:space:]]*k8s\.io/\([^[:space:]]*\) => \./staging/src/k8s\.io/.*#\1#p' "$gomod"
+}
 
 kube_module() {
 	local dir=$WORK/kubernetes-$KUBE_VERSION staging_version=v0.${KUBE_VERSION#v1.}
 	if [ ! -f "$dir/go.sum" ]; then
 		mkdir -p "$dir"
+		printf 'module build/kubernetes\n\ngo 1.26.8\n' >"$dir/go.mod"
+		local staging
+		staging=$(kube_staging "$dir")
+		[ -n "$staging" ] || { log "no staging modules found in k8s.io/kubernetes@$KUBE_VERSION's go.mod"; exit 1; }
 		{
 			echo "module build/kubernetes"
 			echo
@@ -56,7 +67,7 @@ kube_module() {
 			echo "	k8s.io/kubernetes/cmd/kubectl"
 			echo ")"
 			echo
-			for m in $KUBE_STAGING; do echo "replace k8s.io/$m => k8s.io/$m $staging_version"; done
+			for m in $staging; do echo "replace k8s.io/$m => k8s.io/$m $staging_version"; done
 		} >"$dir/go.mod"
 		log "resolving k8s.io/kubernetes $KUBE_VERSION"
 		(cd "$dir" && go mod tidy)
@@ -140,4 +151,4 @@ for t in "${targets[@]}"; do
 	*) log "unknown component $t"; exit 2 ;;
 	esac
 done
-log "ready in $BIN/k8s: $(cd "$BIN/k8s" && for f in *; do printf '%s ' "$(basename "$(readlink "$f")")"; done)"
+log "ready in $BIN/$LINKS: $(cd "$BIN/$LINKS" && for f in *; do printf '%s ' "$(basename "$(readlink "$f")")"; done)"

@@ -16,6 +16,21 @@ import (
 // environment runs.
 var Components = []string{"etcd", "kube-apiserver", "kubectl", "minio"}
 
+// KubeVersionEnv names the environment variable that picks the Kubernetes release the
+// environment runs (`make test-kube KUBE_VERSION=v1.30.14`). hack/build-components.sh
+// reads the same variable; unset, both use the script's default release.
+const KubeVersionEnv = "KUBE_VERSION"
+
+// KubeBinDir is the folder under root that hack/build-components.sh links the components
+// into for the Kubernetes release kubeVersion: bin/k8s for "" (the script's default) and
+// bin/k8s-<kubeVersion> for any other, so releases sit side by side without relinking.
+func KubeBinDir(root, kubeVersion string) string {
+	if kubeVersion == "" {
+		return filepath.Join(root, "bin", "k8s")
+	}
+	return filepath.Join(root, "bin", "k8s-"+kubeVersion)
+}
+
 // ModuleRoot walks up from dir to the directory holding go.mod.
 func ModuleRoot(dir string) (string, error) {
 	dir, err := filepath.Abs(dir)
@@ -33,8 +48,10 @@ func ModuleRoot(dir string) (string, error) {
 }
 
 // BuildComponents runs hack/build-components.sh in root (it skips what is already built)
-// and checks that every binary in Components is then in bin/k8s. It returns that
-// directory. The script's output goes to out.
+// for the Kubernetes release KUBE_VERSION names (the script's default when unset) and
+// checks that every binary in Components is then in KubeBinDir, and that kube-apiserver
+// and kubectl report that release. It returns that directory. The script's output goes
+// to out.
 //
 // A lock file keeps two callers (`make run` beside `make test`) from building the same
 // binary at once.
@@ -53,9 +70,10 @@ func BuildSeaweedFS(ctx context.Context, root string, out io.Writer) (string, er
 }
 
 // buildComponents runs the build script for targets and checks that each of binaries
-// is then in bin/k8s.
+// is then in KubeBinDir.
 func buildComponents(ctx context.Context, root string, out io.Writer, targets, binaries []string) (string, error) {
-	binDir := filepath.Join(root, "bin", "k8s")
+	kubeVersion := os.Getenv(KubeVersionEnv)
+	binDir := KubeBinDir(root, kubeVersion)
 	script := filepath.Join(root, "hack", "build-components.sh")
 	if err := os.MkdirAll(filepath.Join(root, "bin"), 0o755); err != nil {
 		return "", err
@@ -84,7 +102,29 @@ func buildComponents(ctx context.Context, root string, out io.Writer, targets, b
 			return "", fmt.Errorf("%s succeeded but %w", script, err)
 		}
 	}
+	if kubeVersion != "" {
+		for _, name := range []string{"kube-apiserver", "kubectl"} {
+			reported, err := BinaryVersion(ctx, filepath.Join(binDir, name), versionArgs[name]...)
+			if err != nil {
+				return "", err
+			}
+			if err := checkReportedVersion(name, reported, kubeVersion); err != nil {
+				return "", err
+			}
+		}
+	}
 	return binDir, nil
+}
+
+// checkReportedVersion fails unless a binary's version line ("Kubernetes v1.30.14",
+// "Client Version: v1.30.14") names exactly the release want, so a suite never runs
+// another release than the one it was asked for.
+func checkReportedVersion(name, reported, want string) error {
+	fields := strings.Fields(reported)
+	if len(fields) == 0 || fields[len(fields)-1] != want {
+		return fmt.Errorf("%s reports %q, but %s=%s asked for %s", name, reported, KubeVersionEnv, want, want)
+	}
+	return nil
 }
 
 // BuildWebhook builds ./cmd/webhook of the module at root into dir/webhook, so the

@@ -144,8 +144,8 @@ func helmConfig(t *testing.T, namespace string) *action.Configuration {
 	return cfg
 }
 
-// pointServiceAt writes the EndpointSlice the EndpointSlice controller would write for
-// service if its pod listened on ip:port, ready.
+// pointServiceAt writes the EndpointSlice and the Endpoints the controllers would write
+// for service if its pod listened on ip:port, ready.
 func pointServiceAt(t *testing.T, service *corev1.Service, ip string, port int) {
 	t.Helper()
 	var ports []discoveryv1.EndpointPort
@@ -169,6 +169,17 @@ func pointServiceAt(t *testing.T, service *corev1.Service, ip string, port int) 
 	}
 	must(t, env.Client.Create(t.Context(), slice))
 	t.Cleanup(func() { _ = env.Client.Delete(context.Background(), slice) })
+	// The same address as Endpoints, which the endpoints controller writes beside the
+	// slice: an API server before 1.33 resolves a webhook's Service through Endpoints.
+	endpoints := &corev1.Endpoints{
+		ObjectMeta: metav1.ObjectMeta{Name: service.Name, Namespace: service.Namespace},
+		Subsets: []corev1.EndpointSubset{{
+			Addresses: []corev1.EndpointAddress{{IP: ip}},
+			Ports:     []corev1.EndpointPort{{Name: "https", Port: int32(port), Protocol: corev1.ProtocolTCP}},
+		}},
+	}
+	must(t, env.Client.Create(t.Context(), endpoints))
+	t.Cleanup(func() { _ = env.Client.Delete(context.Background(), endpoints) })
 }
 
 // hostIP is an IPv4 address of this machine other than loopback, which an
