@@ -97,7 +97,7 @@ func TestServerWarnsWithoutClientAuthentication(t *testing.T) {
 	}
 	ca := newTestCA(t)
 	cert := clientCert(t, ca, apiServerName)
-	w = startWebhookAs(t, &cert, "--client-ca-file="+ca.CertFile)
+	w = startWebhookAs(t, &cert, "--client-ca-file="+ca.CertFile, "--client-cert-names="+apiServerName)
 	if strings.Contains(w.logs.String(), warning) {
 		t.Fatalf("the warning is logged although --client-ca-file is set:\n%s", w.logs.String())
 	}
