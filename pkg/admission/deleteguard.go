@@ -11,6 +11,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	ctrladmission "sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	"github.com/kratix-community/bucketstatestore-webhook/internal/text"
 )
 
 // AllowDeleteAnnotation on a BucketStateStore, set to "true", lets the delete guard pass
@@ -84,10 +86,10 @@ func (g *DeleteGuard) handle(ctx context.Context, req ctrladmission.Request, not
 		return ctrladmission.Allowed("")
 	}
 	note[AuditGuard] = GuardFindingBreaks
-	message := fmt.Sprintf(messageStoreInUse, cut(store.Name, 63), len(names), listNames(names))
+	message := fmt.Sprintf(messageStoreInUse, text.Cut(store.Name, text.MaxLabel), len(names), listNames(names))
 	if g.Mode == GuardWarn {
 		return ctrladmission.Allowed("").WithWarnings(asWarnings([]string{message})...)
 	}
-	status := apierrors.NewForbidden(bucketStateStores, cut(store.Name, 63), errors.New(message)).Status()
+	status := apierrors.NewForbidden(bucketStateStores, text.Cut(store.Name, text.MaxLabel), errors.New(message)).Status()
 	return ctrladmission.Response{AdmissionResponse: admissionv1.AdmissionResponse{Allowed: false, Result: &status}}
 }

@@ -3,7 +3,8 @@ package admission
 import (
 	"fmt"
 	"strings"
-	"unicode/utf8"
+
+	"github.com/kratix-community/bucketstatestore-webhook/internal/text"
 )
 
 // GuardMode says what a guard does when a request would break a store that is in use.
@@ -42,12 +43,12 @@ const (
 // maxNamesShown is how many names an answer lists before it says how many there are.
 const maxNamesShown = 3
 
-// listNames shows the first maxNamesShown names, each cut to 63 bytes, and how many
+// listNames shows the first maxNamesShown names, each cut to text.MaxLabel bytes, and how many
 // there are in all when that is more: `"a", "b", "c" and 2 more`.
 func listNames(names []string) string {
 	shown := make([]string, 0, min(len(names), maxNamesShown))
 	for _, n := range names[:min(len(names), maxNamesShown)] {
-		shown = append(shown, fmt.Sprintf("%q", cut(n, 63)))
+		shown = append(shown, fmt.Sprintf("%q", text.Cut(n, text.MaxLabel)))
 	}
 	s := strings.Join(shown, ", ")
 	if more := len(names) - len(shown); more > 0 {
@@ -56,23 +57,11 @@ func listNames(names []string) string {
 	return s
 }
 
-// cut shortens s to at most n bytes, at a character boundary, marking the cut with "...".
-func cut(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	end := n - len("...")
-	for end > 0 && !utf8.RuneStart(s[end]) {
-		end--
-	}
-	return s[:end] + "..."
-}
-
 // asWarnings cuts each message to maxWarningLength.
 func asWarnings(messages []string) []string {
 	warnings := make([]string, len(messages))
 	for i, m := range messages {
-		warnings[i] = cut(m, maxWarningLength)
+		warnings[i] = text.Cut(m, maxWarningLength)
 	}
 	return warnings
 }

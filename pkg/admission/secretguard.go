@@ -18,6 +18,7 @@ import (
 	ctrladmission "sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/kratix-community/bucketstatestore-webhook/api/v1alpha1"
+	"github.com/kratix-community/bucketstatestore-webhook/internal/text"
 	"github.com/kratix-community/bucketstatestore-webhook/pkg/defaults"
 	"github.com/kratix-community/bucketstatestore-webhook/pkg/probe"
 )
@@ -165,7 +166,7 @@ func (g *SecretGuard) probeAll(ctx context.Context, stores []v1alpha1.BucketStat
 		if !errors.As(err, &failure) {
 			failure = &probe.Failure{Reason: probe.ReasonUnknown, Message: err.Error(), Err: err}
 		}
-		message := fmt.Sprintf(messageSecretBreaks, shown, cut(stores[i].Name, 63), failure.Error())
+		message := fmt.Sprintf(messageSecretBreaks, shown, text.Cut(stores[i].Name, text.MaxLabel), failure.Error())
 		all = append(all, message)
 		if slices.Contains(credentialReasons, failure.Reason) {
 			credentials = append(credentials, message)
@@ -214,7 +215,7 @@ func storeNames(stores []v1alpha1.BucketStateStore) []string {
 
 // forbidSecret answers with a 403 that carries every problem.
 func forbidSecret(name string, problems []string) ctrladmission.Response {
-	status := apierrors.NewForbidden(secrets, cut(name, 253), errors.New(joinProblems(problems))).Status()
+	status := apierrors.NewForbidden(secrets, text.Cut(name, text.MaxName), errors.New(joinProblems(problems))).Status()
 	return ctrladmission.Response{AdmissionResponse: admissionv1.AdmissionResponse{Allowed: false, Result: &status}}
 }
 
@@ -225,7 +226,7 @@ func joinProblems(problems []string) string {
 		if i > 0 {
 			s += "; "
 		}
-		s += cut(p, 512)
+		s += text.Cut(p, text.MaxProblem)
 	}
 	if more := len(problems) - maxNamesShown; more > 0 {
 		s += fmt.Sprintf("; and %d more", more)
