@@ -21,13 +21,16 @@ import (
 )
 
 // TestLogsCarryNoEchoedCredentials names, through the API server, an endpoint that
-// answers every request with an S3 error whose message echoes the probe's Authorization
+// answers every request but a HEAD with an S3 error whose message echoes the probe's Authorization
 // header, as a hostile or careless endpoint can. The webhook logs the failed probe with
 // the endpoint's error; the log must show that something was taken out, and not the
 // access key ID in its credential.
 func TestLogsCarryNoEchoedCredentials(t *testing.T) {
 	logWebhookOnFailure(t)
 	echo := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodHead {
+			return // the bucket exists: the probe goes on to requests whose errors have a body
+		}
 		w.Header().Set("Content-Type", "application/xml")
 		w.WriteHeader(http.StatusBadRequest)
 		fmt.Fprintf(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>InvalidArgument</Code><Message>you sent Authorization: %s</Message><RequestId>1</RequestId></Error>`,
