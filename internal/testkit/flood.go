@@ -26,8 +26,25 @@ type Flood struct {
 	// server with client authentication refuses every one).
 	Raw, Idle, Failed atomic.Int64
 
-	mu    sync.Mutex
-	conns []net.Conn
+	mu       sync.Mutex
+	conns    []net.Conn
+	firstErr error
+}
+
+// FirstErr is the first error a connection of the flood met, nil if none did.
+func (f *Flood) FirstErr() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.firstErr
+}
+
+func (f *Flood) failed(err error) {
+	f.Failed.Add(1)
+	f.mu.Lock()
+	if f.firstErr == nil {
+		f.firstErr = err
+	}
+	f.mu.Unlock()
 }
 
 // StartFlood opens raw sockets and then idle TLS connections (config, a client
@@ -45,7 +62,7 @@ func StartFlood(ctx context.Context, addr string, raw, idle int, config *tls.Con
 				for next.Add(1) <= int64(n) && ctx.Err() == nil {
 					c, err := d.DialContext(ctx, "tcp", addr)
 					if err != nil {
-						f.Failed.Add(1)
+						f.failed(err)
 						continue
 					}
 					f.hold(c)
@@ -55,7 +72,7 @@ func StartFlood(ctx context.Context, addr string, raw, idle int, config *tls.Con
 					}
 					tc := tls.Client(c, config)
 					if err := tc.HandshakeContext(ctx); err != nil {
-						f.Failed.Add(1)
+						f.failed(err)
 						continue
 					}
 					f.Idle.Add(1)
