@@ -42,7 +42,9 @@ func measureConnFlood(ctx context.Context, b *benchEnv, o options, r *Report) er
 		}
 		run := NewRun(e.name)
 		done := make(chan *testkit.Flood)
-		go func() { done <- testkit.StartFlood(ctx, u.Host, o.floodRaw, o.floodIdle, b.TLS) }()
+		floodTLS := b.TLS.Clone()
+		floodTLS.ServerName = u.Hostname()
+		go func() { done <- testkit.StartFlood(ctx, u.Host, o.floodRaw, o.floodIdle, floodTLS) }()
 		var f *testkit.Flood
 		for f == nil {
 			var wg sync.WaitGroup
@@ -79,7 +81,7 @@ func measureConnFlood(ctx context.Context, b *benchEnv, o options, r *Report) er
 	}
 	s.Add(Row{Figure: "peak RSS (VmHWM)", Ours: fmtMiB(webPeak), Base: fmtMiB(barePeak), Ratio: ratio(webPeak, barePeak),
 		Target: fmt.Sprintf("<= %d MiB (the shipped limit)", shippedMemoryLimitMiB), Met: atMostIfAnswered(webPeak, shippedMemoryLimitMiB, webRun)})
-	s.Add(Row{Figure: "admissions answered (all admitted)", Ours: fmt.Sprint(webRun.OK()), Base: fmt.Sprint(bareRun.OK())})
+	s.Add(Row{Figure: "admissions answered (all admitted)", Ours: fmt.Sprint(webRun.OK()), Base: fmt.Sprint(bareRun.OK()), Ratio: ratio(float64(webRun.OK()), float64(bareRun.OK()))})
 	s.Note("the flood comes from %s; sockets opened %d / %d, idle TLS connections established %d / %d (the rest were refused or failed)",
 		testkit.FloodSource, webFlood.Raw.Load(), bareFlood.Raw.Load(), webFlood.Idle.Load(), bareFlood.Idle.Load())
 	s.Note("both build their server in internal/server, so both hold at most %d handshakes and %d connections (server.DefaultConnLimits)",
