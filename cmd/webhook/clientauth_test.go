@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"crypto/tls"
 	"net/http"
 	"strings"
@@ -62,16 +63,13 @@ func TestServerRequiresClientCertificates(t *testing.T) {
 	t.Run("a rotated CA file is picked up", func(t *testing.T) {
 		writeFile(t, trusted.CertFile, string(other.CertPEM))
 		fromOther := clientCert(t, other, apiServerName)
-		deadline := time.Now().Add(20 * time.Second)
-		for {
-			status, err := postAs(w, &fromOther, storeReview(t))
-			if err == nil && status == 200 {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("a certificate from the new CA is still refused 20s after the rotation: HTTP %d, %v", status, err)
-			}
-			time.Sleep(200 * time.Millisecond)
+		var status int
+		var postErr error
+		if err := testkit.Poll(context.Background(), 20*time.Second, func(context.Context) (bool, error) {
+			status, postErr = postAs(w, &fromOther, storeReview(t))
+			return postErr == nil && status == 200, nil
+		}); err != nil {
+			t.Fatalf("a certificate from the new CA is still refused 20s after the rotation: HTTP %d, %v", status, postErr)
 		}
 		if _, err := postAs(w, &apiServer, storeReview(t)); err == nil || !strings.Contains(err.Error(), "remote error: tls: unknown certificate authority") {
 			t.Fatalf("a certificate from the old CA got %v after the rotation, want it refused at the handshake", err)
@@ -97,7 +95,7 @@ func TestServerWarnsWithoutClientAuthentication(t *testing.T) {
 	}
 	ca := newTestCA(t)
 	cert := clientCert(t, ca, apiServerName)
-	w = startWebhookAs(t, &cert, "--client-ca-file="+ca.CertFile)
+	w = startWebhookAs(t, &cert, "--client-ca-file="+ca.CertFile, "--client-cert-names="+apiServerName)
 	if strings.Contains(w.logs.String(), warning) {
 		t.Fatalf("the warning is logged although --client-ca-file is set:\n%s", w.logs.String())
 	}

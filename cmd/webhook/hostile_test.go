@@ -239,13 +239,14 @@ func TestServerAnswersHostileRequests(t *testing.T) {
 }
 
 // TestServerDisconnectsSlowClients holds connections open the way a slowloris client
-// does. controller-runtime's server gives the TLS handshake, the request line and the
-// headers 32s together (its ReadHeaderTimeout); run gives the body 10s (server.BodyTimeout).
+// does. The server gives the TLS handshake --handshake-timeout (5s by default), the
+// request line and the headers server.ReadHeaderTimeout (10s), and the body
+// server.BodyTimeout (10s).
 func TestServerDisconnectsSlowClients(t *testing.T) {
 	t.Parallel()
 	w := startWebhook(t)
 	valid := storeReview(t)
-	const headerTimeout = 32 * time.Second
+	headerTimeout, handshakeTimeout := server.ReadHeaderTimeout, server.DefaultConnLimits.HandshakeTimeout
 	tests := map[string]struct {
 		// raw is true for a client that never starts the TLS handshake.
 		raw bool
@@ -260,7 +261,7 @@ func TestServerDisconnectsSlowClients(t *testing.T) {
 		closedNoSooner, closedNoLater time.Duration
 	}{
 		"a client that never starts the TLS handshake is disconnected": {
-			raw: true, closedNoSooner: headerTimeout - time.Second, closedNoLater: headerTimeout + 10*time.Second,
+			raw: true, closedNoSooner: handshakeTimeout - time.Second, closedNoLater: handshakeTimeout + 10*time.Second,
 		},
 		"a client that sends half a header gets a 400 and is disconnected": {
 			send:           []string{"POST " + server.MutatePath + " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Ty"},

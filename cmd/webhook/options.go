@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/kratix-community/bucketstatestore-webhook/internal/probeflags"
+	"github.com/kratix-community/bucketstatestore-webhook/internal/server"
 	"github.com/kratix-community/bucketstatestore-webhook/pkg/admission"
 	"github.com/kratix-community/bucketstatestore-webhook/pkg/probe"
 )
@@ -28,10 +29,12 @@ type Options struct {
 	TLSMinVersion string
 	ClientCAFile  string
 	ClientNames   []string
-	HealthAddr    string
-	MetricsAddr   string
-	Kubeconfig    string
-	ProbeMode     string
+	// Conns bound the webhook server's connections.
+	Conns       server.ConnLimits
+	HealthAddr  string
+	MetricsAddr string
+	Kubeconfig  string
+	ProbeMode   string
 	// Probe are the probe flags bucketstatestore-check shares.
 	Probe         probeflags.Options
 	ProbeCacheTTL time.Duration
@@ -60,6 +63,7 @@ func NewOptions() *Options {
 		CertName:        "tls.crt",
 		KeyName:         "tls.key",
 		TLSMinVersion:   "1.2",
+		Conns:           server.DefaultConnLimits,
 		HealthAddr:      ":8081",
 		MetricsAddr:     ":8080",
 		ProbeMode:       string(admission.ProbeEnforce),
@@ -90,6 +94,10 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.TLSMinVersion, "tls-min-version", o.TLSMinVersion, "minimum TLS version of the webhook server: 1.2 or 1.3")
 	fs.StringVar(&o.ClientCAFile, "client-ca-file", o.ClientCAFile, "PEM file of the CAs that sign the API server's client certificate; when set, only clients with such a certificate are served; it is reloaded when it changes")
 	fs.StringSliceVar(&o.ClientNames, "client-cert-names", o.ClientNames, "with --client-ca-file, names (common name or DNS name) of which a client certificate must carry one")
+	fs.IntVar(&o.Conns.MaxConns, "max-connections", o.Conns.MaxConns, "most established connections the webhook server keeps; past it a new one closes the longest-idle connection of the client with the most, or is closed itself when all are busy")
+	fs.IntVar(&o.Conns.MaxHandshakes, "max-handshakes", o.Conns.MaxHandshakes, "most connections the webhook server keeps in their TLS handshake; past it a new one closes the oldest handshake of the client with the most")
+	fs.DurationVar(&o.Conns.HandshakeTimeout, "handshake-timeout", o.Conns.HandshakeTimeout, "time a client has to finish its TLS handshake")
+	fs.DurationVar(&o.Conns.IdleTimeout, "idle-timeout", o.Conns.IdleTimeout, "time an established connection may wait for its next request before it is closed")
 	fs.StringVar(&o.HealthAddr, "health-probe-bind-address", o.HealthAddr, "address of /healthz and /readyz; 0 disables them")
 	fs.StringVar(&o.MetricsAddr, "metrics-bind-address", o.MetricsAddr, "address of the Prometheus /metrics endpoint; 0 disables it")
 	fs.StringVar(&o.Kubeconfig, "kubeconfig", o.Kubeconfig, "kubeconfig for running outside a cluster; empty means the in-cluster config")
@@ -123,6 +131,21 @@ func (o *Options) Validate() error {
 	}
 	if len(o.ClientNames) > 0 && o.ClientCAFile == "" {
 		errs = append(errs, errors.New("--client-cert-names needs --client-ca-file"))
+	}
+	if o.ClientCAFile != "" && len(o.ClientNames) == 0 {
+		errs = append(errs, errors.New("--client-ca-file needs --client-cert-names: without names any certificate the CA signed is let in (a kubelet's, if it is the cluster's CA); name the API server's client certificate, e.g. --client-cert-names=kube-apiserver-webhook-client"))
+	}
+	if o.Conns.MaxConns < 1 {
+		errs = append(errs, fmt.Errorf("--max-connections must be at least 1, not %d", o.Conns.MaxConns))
+	}
+	if o.Conns.MaxHandshakes < 1 {
+		errs = append(errs, fmt.Errorf("--max-handshakes must be at least 1, not %d", o.Conns.MaxHandshakes))
+	}
+	if o.Conns.HandshakeTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("--handshake-timeout must be more than 0, not %s", o.Conns.HandshakeTimeout))
+	}
+	if o.Conns.IdleTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("--idle-timeout must be more than 0, not %s", o.Conns.IdleTimeout))
 	}
 	if !slices.Contains(admission.ProbeModes, admission.ProbeMode(o.ProbeMode)) {
 		errs = append(errs, fmt.Errorf("--probe must be one of %v, not %q", admission.ProbeModes, o.ProbeMode))

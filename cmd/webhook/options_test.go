@@ -22,7 +22,8 @@ func TestOptionsValidate(t *testing.T) {
 				"--client-ca-file=/etc/client-ca/ca.crt", "--client-cert-names=kube-apiserver",
 				"--probe-timeout=2s", "--probe-cache-ttl=0", "--deny-cidrs=10.0.0.0/8,fd00::/8", "--allow-endpoints=s3.amazonaws.com,127.0.0.0/8",
 				"--subject-access-review=false", "--max-concurrent-probes=4", "--probe-via-proxy", "--secret-namespaces=kratix-credentials,platform", "--zap-log-level=debug",
-				"--iam-endpoints=minio.example.com,10.0.0.0/8", "--iam-untrusted-endpoints=deny", "--allow-control-plane"},
+				"--iam-endpoints=minio.example.com,10.0.0.0/8", "--iam-untrusted-endpoints=deny", "--allow-control-plane",
+				"--max-connections=64", "--max-handshakes=16", "--handshake-timeout=2s", "--idle-timeout=30s"},
 		},
 		"an IAM policy that is neither admit nor deny is refused": {
 			args:    []string{"--iam-untrusted-endpoints=warn"},
@@ -35,6 +36,19 @@ func TestOptionsValidate(t *testing.T) {
 		"client certificate names without a client CA are refused": {
 			args:    []string{"--client-cert-names=kube-apiserver"},
 			wantErr: []string{"--client-cert-names needs --client-ca-file"},
+		},
+		"a client CA without client certificate names is refused, with the fix": {
+			args:    []string{"--client-ca-file=/etc/client-ca/ca.crt"},
+			wantErr: []string{"--client-ca-file needs --client-cert-names: without names any certificate the CA signed is let in (a kubelet's, if it is the cluster's CA); name the API server's client certificate, e.g. --client-cert-names=kube-apiserver-webhook-client"},
+		},
+		"connection limits that would serve nothing are refused": {
+			args: []string{"--max-connections=0", "--max-handshakes=0", "--handshake-timeout=0", "--idle-timeout=-1s"},
+			wantErr: []string{
+				"--max-connections must be at least 1, not 0",
+				"--max-handshakes must be at least 1, not 0",
+				"--handshake-timeout must be more than 0, not 0s",
+				"--idle-timeout must be more than 0, not -1s",
+			},
 		},
 		"a secret namespace that cannot be a namespace is refused": {
 			args:    []string{"--secret-namespaces=platform,Kratix_Creds"},

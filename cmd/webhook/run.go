@@ -39,7 +39,8 @@ func run(ctx context.Context, opts *Options) error {
 	if err := opts.Validate(); err != nil {
 		return err
 	}
-	log := zap.New(zap.UseFlagOptions(&opts.Zap))
+	// Every line is bounded and cleared of credentials, whoever writes it.
+	log := server.SafeLogger(zap.New(zap.UseFlagOptions(&opts.Zap)))
 	ctrl.SetLogger(log)
 	log.Info("starting", "version", version, "probe", opts.ProbeMode, "probeTimeout", opts.Probe.Timeout.String(), "probeCacheTTL", opts.ProbeCacheTTL.String(),
 		"maxConcurrentProbes", opts.MaxProbes, "probeViaProxy", opts.ProbeViaProxy, "deleteGuard", opts.DeleteGuard, "secretGuard", opts.SecretGuard)
@@ -93,6 +94,7 @@ func run(ctx context.Context, opts *Options) error {
 		MetricsAddr:   opts.MetricsAddr,
 		ClientCAFile:  opts.ClientCAFile,
 		ClientNames:   opts.ClientNames,
+		ConnLimits:    opts.Conns,
 	}, server.Handlers{
 		server.MutatePath:   admission.Defaulter{},
 		server.ValidatePath: validator,

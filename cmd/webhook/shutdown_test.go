@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"crypto/tls"
 	"encoding/json"
 	"fmt"
@@ -88,15 +89,15 @@ func (r *inFlight) finish(t *testing.T) answer {
 // waitRefused waits until addr refuses connections, which it does once shutdown has begun.
 func waitRefused(t *testing.T, addr string) {
 	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+	if err := testkit.Poll(context.Background(), 10*time.Second, func(context.Context) (bool, error) {
 		conn, err := net.DialTimeout("tcp", addr, time.Second)
 		if err != nil {
-			return
+			return true, nil
 		}
 		_ = conn.Close()
-		if time.Now().After(deadline) {
-			t.Fatalf("%s still takes connections 10s after shutdown began", addr)
-		}
+		return false, nil
+	}); err != nil {
+		t.Fatalf("%s still takes connections 10s after shutdown began", addr)
 	}
 }
 
@@ -235,15 +236,16 @@ func TestMainFinishesInFlightRequestsAndExitsZeroOnSIGTERM(t *testing.T) {
 
 	addr := net.JoinHostPort("127.0.0.1", port)
 	cfg := &tls.Config{RootCAs: roots, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12, NextProtos: []string{"http/1.1"}}
-	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+	var dialErr error
+	if err := testkit.Poll(context.Background(), 60*time.Second, func(context.Context) (bool, error) {
 		conn, err := tls.Dial("tcp", addr, cfg)
-		if err == nil {
-			_ = conn.Close()
-			break
+		if dialErr = err; err != nil {
+			return false, nil
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the webhook does not serve within 60s: %v", err)
-		}
+		_ = conn.Close()
+		return true, nil
+	}); err != nil {
+		t.Fatalf("the webhook does not serve within 60s: %v", dialErr)
 	}
 	req := startRequest(t, addr, cfg, server.MutatePath, storeReview(t))
 

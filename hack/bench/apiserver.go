@@ -44,11 +44,11 @@ func measureAPIServer(ctx context.Context, b *benchEnv, o options, r *Report) er
 	for range 3 { // warm the probe cache, the connections and the API server's caches
 		r.CheckRuns("through the API server, warm-up", withWebhooks(), withBare(), without())
 	}
-	webBefore, err := b.Webhook.Metrics(ctx)
+	webBefore, err := scrape(ctx, b.Webhook)
 	if err != nil {
 		return err
 	}
-	bareBefore, err := b.Bare.Metrics(ctx)
+	bareBefore, err := scrape(ctx, b.Bare)
 	if err != nil {
 		return err
 	}
@@ -66,25 +66,25 @@ func measureAPIServer(ctx context.Context, b *benchEnv, o options, r *Report) er
 		floor.Add(latency(runs[1].Percentile(50)), latency(runs[2].Percentile(50)))
 		ours, base = append(ours, runs[0]), append(base, runs[2])
 	}
-	webAfter, err := b.Webhook.Metrics(ctx)
+	webAfter, err := scrape(ctx, b.Webhook)
 	if err != nil {
 		return err
 	}
-	bareAfter, err := b.Bare.Metrics(ctx)
+	bareAfter, err := scrape(ctx, b.Bare)
 	if err != nil {
 		return err
 	}
 	// Each create must have reached exactly the webhooks of its side. The objects
 	// returned say whether the defaulting webhook ran; the counters confirm the rest.
 	for _, hook := range []string{"mutate", "validate"} {
-		n := metricValue(webAfter, "bucketstatestore_webhook_admissions_total", `webhook="`+hook+`"`, `result="allowed"`) -
-			metricValue(webBefore, "bucketstatestore_webhook_admissions_total", `webhook="`+hook+`"`, `result="allowed"`)
+		n := webAfter.Sum("bucketstatestore_webhook_admissions_total", "webhook", hook, "result", "allowed") -
+			webBefore.Sum("bucketstatestore_webhook_admissions_total", "webhook", hook, "result", "allowed")
 		if int(n) != o.apiPairs {
 			r.Fail("through the API server: the %s webhook admitted %.0f requests, want %d (one per create routed to it)", hook, n, o.apiPairs)
 		}
 	}
-	bareCalls := metricValue(bareAfter, "controller_runtime_webhook_requests_total", `code="200"`) -
-		metricValue(bareBefore, "controller_runtime_webhook_requests_total", `code="200"`)
+	bareCalls := bareAfter.Sum("controller_runtime_webhook_requests_total", "code", "200") -
+		bareBefore.Sum("controller_runtime_webhook_requests_total", "code", "200")
 	if int(bareCalls) != 2*o.apiPairs {
 		r.Fail("through the API server: the bare webhook answered %.0f requests, want %d (two per create routed to it)", bareCalls, 2*o.apiPairs)
 	}
@@ -163,17 +163,14 @@ func route(ctx context.Context, b *benchEnv) error {
 		obj.Spec.Endpoint = "https://" + b.MinIO.Endpoint
 		return b.KubeClient.Create(ctx, obj, client.DryRunAll)
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		ours, viaBare, none := invalid(""), invalid(routeBare), invalid(routeNone)
-		if ours != nil && strings.Contains(ours.Error(), "without a scheme") && viaBare == nil && none == nil {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("the API server did not route stores by %s within 30s: ours: %v; bare: %v; none: %v", routeLabel, ours, viaBare, none)
-		}
-		time.Sleep(200 * time.Millisecond)
+	var ours, viaBare, none error
+	if err := testkit.Poll(ctx, 30*time.Second, func(context.Context) (bool, error) {
+		ours, viaBare, none = invalid(""), invalid(routeBare), invalid(routeNone)
+		return ours != nil && strings.Contains(ours.Error(), "without a scheme") && viaBare == nil && none == nil, nil
+	}); err != nil {
+		return fmt.Errorf("the API server did not route stores by %s within 30s: ours: %v; bare: %v; none: %v", routeLabel, ours, viaBare, none)
 	}
+	return nil
 }
 
 func setSelectors(cfgs *localenv.WebhookConfigurations, sel *metav1.LabelSelector) {

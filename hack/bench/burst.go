@@ -60,7 +60,7 @@ func measureBurst(ctx context.Context, b *benchEnv, o options, r *Report) error 
 		probes = b.S3Proxy.Uploads() - before
 		return run
 	}
-	metricsBefore, err := b.Webhook.Metrics(ctx)
+	metricsBefore, err := scrape(ctx, b.Webhook)
 	if err != nil {
 		return err
 	}
@@ -89,7 +89,7 @@ func measureBurst(ctx context.Context, b *benchEnv, o options, r *Report) error 
 			break
 		}
 	}
-	metricsAfter, err := b.Webhook.Metrics(ctx)
+	metricsAfter, err := scrape(ctx, b.Webhook)
 	if err != nil {
 		return err
 	}
@@ -105,7 +105,7 @@ func measureBurst(ctx context.Context, b *benchEnv, o options, r *Report) error 
 	s.Add(Row{Figure: "p99 (burst) vs median lone admission", Ours: fmtDurF(p99.Ours()), Base: fmtDurF(p99.Base()), Ratio: p99.Ratio(),
 		Target: "<= 1.50x", Met: atMost(p99.Ratio(), 1.5)})
 	s.Add(Row{Figure: "bare webhook, same burst, p99", Ours: fmtDurF(median(bareP99)), Base: fmtDurF(p99.Base()), Ratio: ratio(median(bareP99), p99.Base())})
-	metricProbes := metricValue(metricsAfter, "bucketstatestore_webhook_probes_total") - metricValue(metricsBefore, "bucketstatestore_webhook_probes_total")
+	metricProbes := metricsAfter.Sum("bucketstatestore_webhook_probes_total") - metricsBefore.Sum("bucketstatestore_webhook_probes_total")
 	s.Note("probes are counted by a proxy in front of MinIO (one POST ?uploads per probe); the webhook's bucketstatestore_webhook_probes_total rose by %.0f for %d bursts and %d lone admissions",
 		metricProbes, o.reps, o.reps*singlesPerRep)
 	s.Note("the bare-webhook row is the floor: answering %d requests at once with no work at all, against the same lone-admission baseline", o.burstSize)

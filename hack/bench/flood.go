@@ -78,5 +78,5 @@ func measureFlood(ctx context.Context, b *benchEnv, o options, r *Report) error 
 	s.Add(Row{Figure: "p99 answer", Ours: fmtDur(webRun.Percentile(99)), Base: fmtDur(bareRun.Percentile(99)), Ratio: ratio(float64(webRun.Percentile(99)), float64(bareRun.Percentile(99)))})
 	s.Note("the webhook denies each store as ResponseTooLarge (checked); %d kinds of endless answer: %s", len(kinds), strings.Join(kinds, "; "))
 	s.Note("each side gets %d connections, one per store of a round", o.floodStores)
-	return nil
+	return measureConnFlood(ctx, b, o, r)
 }

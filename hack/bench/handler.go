@@ -32,7 +32,7 @@ func measureHandler(ctx context.Context, b *benchEnv, o options, r *Report) erro
 		r.Fail("handler overhead: %v", err)
 		return nil
 	}
-	before, err := b.Webhook.Metrics(ctx)
+	before, err := scrape(ctx, b.Webhook)
 	if err != nil {
 		return err
 	}
@@ -60,14 +60,14 @@ func measureHandler(ctx context.Context, b *benchEnv, o options, r *Report) erro
 		s.Add(Row{Figure: fmt.Sprintf("c=%d req/s", c), Ours: fmtRate(p.rps.Ours()), Base: fmtRate(p.rps.Base()), Ratio: p.rps.Ratio(), Target: rps.Target, Met: rps.Met})
 	}
 
-	after, err := b.Webhook.Metrics(ctx)
+	after, err := scrape(ctx, b.Webhook)
 	if err != nil {
 		return err
 	}
-	admissions := metricValue(after, "bucketstatestore_webhook_admissions_total", `webhook="validate"`) -
-		metricValue(before, "bucketstatestore_webhook_admissions_total", `webhook="validate"`)
-	apiCalls := metricValue(after, "rest_client_requests_total") - metricValue(before, "rest_client_requests_total")
-	probes := metricValue(after, "bucketstatestore_webhook_probes_total") - metricValue(before, "bucketstatestore_webhook_probes_total")
+	admissions := after.Sum("bucketstatestore_webhook_admissions_total", "webhook", "validate") -
+		before.Sum("bucketstatestore_webhook_admissions_total", "webhook", "validate")
+	apiCalls := after.Sum("rest_client_requests_total") - before.Sum("rest_client_requests_total")
+	probes := after.Sum("bucketstatestore_webhook_probes_total") - before.Sum("bucketstatestore_webhook_probes_total")
 	s.Note("the webhook made %.0f API server calls for %.0f validations (%.2f each) and %.0f probes (as the default --probe-cache-ttl of 1m lapses)",
 		apiCalls, admissions, apiCalls/max(admissions, 1), probes)
 

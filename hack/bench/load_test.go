@@ -140,33 +140,3 @@ func TestReviewTemplateFillsInTheUID(t *testing.T) {
 		}
 	}
 }
-
-func TestMetricValue(t *testing.T) {
-	text := `# HELP bucketstatestore_webhook_probes_total Probes.
-bucketstatestore_webhook_probes_total{reason="OK"} 3
-bucketstatestore_webhook_probes_total{reason="Timeout"} 2
-bucketstatestore_webhook_probes_total_extra{reason="OK"} 100
-rest_client_requests_total{code="201",host="127.0.0.1:1",method="POST"} 7
-rest_client_requests_total{code="200",host="127.0.0.1:1",method="GET"} 5
-plain_gauge 1.5
-`
-	tests := map[string]struct {
-		name   string
-		labels []string
-		want   float64
-	}{
-		"every series of a metric is summed":             {name: "bucketstatestore_webhook_probes_total", want: 5},
-		"labels pick series":                             {name: "bucketstatestore_webhook_probes_total", labels: []string{`reason="OK"`}, want: 3},
-		"several labels must all match":                  {name: "rest_client_requests_total", labels: []string{`code="200"`, `method="GET"`}, want: 5},
-		"a metric whose name extends another's is apart": {name: "bucketstatestore_webhook_probes_total_extra", want: 100},
-		"a metric without labels":                        {name: "plain_gauge", want: 1.5},
-		"a metric that is not there is zero":             {name: "missing_total", want: 0},
-	}
-	for name, tc := range tests {
-		t.Run(name, func(t *testing.T) {
-			if got := metricValue(text, tc.name, tc.labels...); got != tc.want {
-				t.Fatalf("metricValue = %v, want %v", got, tc.want)
-			}
-		})
-	}
-}

@@ -51,6 +51,9 @@ type options struct {
 	// floodStores stores at once, floodRounds times, name hostile endpoints.
 	floodStores int
 	floodRounds int
+	// floodRaw sockets that never handshake and floodIdle idle TLS connections make the
+	// connection flood.
+	floodRaw, floodIdle int
 
 	// cliPairs are the interleaved runs of bucketstatestore-check and kubeconform;
 	// kubeconform is the path of its binary.
@@ -86,6 +89,8 @@ func defaultOptions() options {
 		memWindow:       30 * time.Second,
 		floodStores:     32,
 		floodRounds:     5,
+		floodRaw:        6000,
+		floodIdle:       3000,
 		cliPairs:        5,
 	}
 }
@@ -101,6 +106,7 @@ func quickOptions() options {
 	o.unreachableSeq, o.unreachableConc = 1, 2
 	o.memRate, o.memWindow = 200, 2*time.Second
 	o.floodStores, o.floodRounds = 8, 1
+	o.floodRaw, o.floodIdle = 3000, 1500
 	o.cliPairs = 1
 	return o
 }

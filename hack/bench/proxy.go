@@ -9,7 +9,6 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -138,37 +137,4 @@ func (b *blackHole) Close() {
 	for _, c := range b.conns {
 		_ = c.Close()
 	}
-}
-
-// metricValue sums the samples of the Prometheus metric name in text whose labels
-// contain every one of labels (each written as `key="value"`).
-func metricValue(text, name string, labels ...string) float64 {
-	var sum float64
-	for _, line := range strings.Split(text, "\n") {
-		if !strings.HasPrefix(line, name) {
-			continue
-		}
-		rest := line[len(name):]
-		if rest == "" || (rest[0] != '{' && rest[0] != ' ') {
-			continue // a longer metric name with this one as its prefix
-		}
-		matches := true
-		for _, l := range labels {
-			if !strings.Contains(rest, l) {
-				matches = false
-				break
-			}
-		}
-		if !matches {
-			continue
-		}
-		fields := strings.Fields(rest[strings.LastIndex(rest, "}")+1:])
-		if len(fields) == 0 {
-			continue
-		}
-		if v, err := strconv.ParseFloat(fields[0], 64); err == nil {
-			sum += v
-		}
-	}
-	return sum
 }

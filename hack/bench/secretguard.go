@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/kratix-community/bucketstatestore-webhook/api/v1alpha1"
+	"github.com/kratix-community/bucketstatestore-webhook/internal/testkit"
 )
 
 // The second MinIO user the guarded Secret is rotated to and from.
@@ -88,7 +89,7 @@ func measureSecretGuard(ctx context.Context, b *benchEnv, o options, r *Report) 
 	for i := range 4 { // warm the probe cache with both key pairs, and the connections
 		r.CheckRuns("secret guard, warm-up", round(i+1)...)
 	}
-	before, err := b.Webhook.Metrics(ctx)
+	before, err := scrape(ctx, b.Webhook)
 	if err != nil {
 		return err
 	}
@@ -99,13 +100,13 @@ func measureSecretGuard(ctx context.Context, b *benchEnv, o options, r *Report) 
 		reached.Add(latency(runs[0].Percentile(50)), latency(runs[1].Percentile(50)))
 		filtered.Add(latency(runs[1].Percentile(50)), latency(runs[2].Percentile(50)))
 	}
-	after, err := b.Webhook.Metrics(ctx)
+	after, err := scrape(ctx, b.Webhook)
 	if err != nil {
 		return err
 	}
 	// Only the guarded Secret's updates may reach the guard, each admitted quietly.
-	calls := metricValue(after, "bucketstatestore_webhook_admissions_total", `webhook="secretguard"`) -
-		metricValue(before, "bucketstatestore_webhook_admissions_total", `webhook="secretguard"`)
+	calls := after.Sum("bucketstatestore_webhook_admissions_total", "webhook", "secretguard") -
+		before.Sum("bucketstatestore_webhook_admissions_total", "webhook", "secretguard")
 	if int(calls) != o.apiPairs {
 		r.Fail("secret guard: the guard answered %.0f requests, want %d (one per update of the guarded Secret)", calls, o.apiPairs)
 	}
@@ -140,20 +141,20 @@ func waitForGuardedStore(ctx context.Context, b *benchEnv, secret types.Namespac
 	if err != nil {
 		return err
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	var deleteErr error
+	if err := testkit.Poll(ctx, 30*time.Second, func(ctx context.Context) (bool, error) {
 		obj := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: secret.Namespace, Name: secret.Name}}
-		if err := c.Delete(ctx, obj, client.DryRunAll); err != nil {
-			return fmt.Errorf("dry-run delete of Secret %s: %w", secret, err)
+		if deleteErr = c.Delete(ctx, obj, client.DryRunAll); deleteErr != nil {
+			return false, deleteErr
 		}
-		if warnings.seen.Load() {
-			return nil
+		return warnings.seen.Load(), nil
+	}); err != nil {
+		if deleteErr != nil {
+			return fmt.Errorf("dry-run delete of Secret %s: %w", secret, deleteErr)
 		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("the Secret guard did not find the store that uses Secret %s within 30s", secret)
-		}
-		time.Sleep(200 * time.Millisecond)
+		return fmt.Errorf("the Secret guard did not find the store that uses Secret %s within 30s", secret)
 	}
+	return nil
 }
 
 // warningCollector notes that the API server sent a warning.

@@ -19,6 +19,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
+
+	"github.com/kratix-community/bucketstatestore-webhook/internal/testkit"
 )
 
 // WebhookConfigurations are the admission webhook configurations that ship with the
@@ -180,15 +182,10 @@ func (c *WebhookConfigurations) WaitUntilCalled(ctx context.Context, cl client.C
 // webhook itself returned (rejection_count with error_type no_error). Failed calls count
 // under other codes and error types.
 func webhookAnswered(metrics, name string) bool {
-	nameLabel := `name="` + name + `"`
-	for _, line := range strings.Split(metrics, "\n") {
-		if !strings.Contains(line, nameLabel) {
-			continue
-		}
-		if strings.HasPrefix(line, "apiserver_admission_webhook_request_total{") && strings.Contains(line, `code="200"`) ||
-			strings.HasPrefix(line, "apiserver_admission_webhook_rejection_count{") && strings.Contains(line, `error_type="no_error"`) {
-			return true
-		}
+	m, err := testkit.ParseMetrics(metrics)
+	if err != nil {
+		return false
 	}
-	return false
+	return m.Sum("apiserver_admission_webhook_request_total", "name", name, "code", "200") > 0 ||
+		m.Sum("apiserver_admission_webhook_rejection_count", "name", name, "error_type", "no_error") > 0
 }

@@ -36,6 +36,17 @@ type clientAuth struct {
 	pem     []byte // the file as last read, parsed or not
 	pool    *x509.CertPool
 	checked time.Time
+	// pemInvalid: pem did not parse, so pool is from an older file.
+	pemInvalid bool
+}
+
+// setStale sets bucketstatestore_webhook_client_ca_stale.
+func (a *clientAuth) setStale(stale bool) {
+	v := 0.0
+	if stale {
+		v = 1
+	}
+	clientCAStale.Set(v)
 }
 
 // newClientAuth reads the CA file; an unreadable or invalid file is an error here, and
@@ -50,6 +61,7 @@ func newClientAuth(path string, names []string, log logr.Logger, now func() time
 		return nil, fmt.Errorf("client CA file %s: %w", path, err)
 	}
 	a.pem, a.checked = data, now()
+	a.setStale(false)
 	return a, nil
 }
 
@@ -68,7 +80,10 @@ func (a *clientAuth) configure(c *tls.Config) {
 }
 
 // current returns the CA pool, reading the file again first if it was last read more
-// than ClientCACheckInterval ago.
+// than ClientCACheckInterval ago. A file that cannot be read or holds no certificate (an
+// emptied one, say, in the middle of a rotation) keeps the CAs read before in use, so
+// that a bad write does not lock the API server out; bucketstatestore_webhook_client_ca_stale
+// says so until a valid file is read.
 func (a *clientAuth) current() *x509.CertPool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -80,18 +95,24 @@ func (a *clientAuth) current() *x509.CertPool {
 	data, err := readBounded(a.path, MaxClientCAFileSize)
 	if err != nil {
 		a.log.Error(err, "reading the client CA file again; the CAs read before stay in use", "file", a.path)
+		a.setStale(true)
 		return a.pool
 	}
 	if bytes.Equal(data, a.pem) {
+		// Readable again; stale still when what it holds did not parse.
+		a.setStale(a.pemInvalid)
 		return a.pool
 	}
 	a.pem = data // a file that does not parse is reported once, not at every handshake
 	pool, err := parsePool(data)
 	if err != nil {
 		a.log.Error(err, "the client CA file changed but is not valid; the CAs read before stay in use", "file", a.path)
+		a.pemInvalid = true
+		a.setStale(true)
 		return a.pool
 	}
-	a.pool = pool
+	a.pool, a.pemInvalid = pool, false
+	a.setStale(false)
 	a.log.Info("client CA file reloaded", "file", a.path)
 	return a.pool
 }

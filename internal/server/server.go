@@ -1,8 +1,3 @@
-// Package server builds the webhook's HTTPS server and the manager that runs it: the
-// paths the webhook configurations call, the TLS settings, the request-body deadline, the
-// request logger, health and metrics. cmd/webhook and the benchmark's baseline
-// (hack/bench/bare-webhook) both build their server here, so the baseline is set up like
-// the webhook by construction.
 package server
 
 import (
@@ -49,6 +44,12 @@ type Options struct {
 	// ClientNames, when set with ClientCAFile, are the names a client certificate must
 	// carry one of, as its common name or a DNS name.
 	ClientNames []string
+	// ConnLimits bound the webhook server's connections; the zero value means
+	// DefaultConnLimits.
+	ConnLimits ConnLimits
+	// ConnLogInterval is how often, at most, closed connections are logged; zero means
+	// ConnLogInterval.
+	ConnLogInterval time.Duration
 }
 
 // Handlers are the admission handlers to serve, by path.
@@ -66,21 +67,14 @@ func NewManager(cfg *rest.Config, opts Options, handlers Handlers) (ctrl.Manager
 			return nil, err
 		}
 	}
-	webhookServer := webhook.NewServer(webhook.Options{
-		Host:     opts.Host,
-		Port:     opts.Port,
-		CertDir:  opts.CertDir,
-		CertName: opts.CertName,
-		KeyName:  opts.KeyName,
-		TLSOpts: []func(*tls.Config){func(c *tls.Config) {
-			c.MinVersion = minTLS
-			// HTTP/2 is off: its Rapid Reset attack (CVE-2023-44487) needs no credentials.
-			c.NextProtos = []string{"http/1.1"}
-			if clients != nil {
-				clients.configure(c)
-			}
-		}},
-	})
+	webhookServer := newWebhookServer(opts, []func(*tls.Config){func(c *tls.Config) {
+		c.MinVersion = minTLS
+		// HTTP/2 is off: its Rapid Reset attack (CVE-2023-44487) needs no credentials.
+		c.NextProtos = []string{"http/1.1"}
+		if clients != nil {
+			clients.configure(c)
+		}
+	}}, ctrl.Log.WithName("webhook-server"))
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		WebhookServer:          webhookServer,
 		Metrics:                metricsserver.Options{BindAddress: opts.MetricsAddr},

@@ -10,6 +10,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	ctrladmission "sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	"github.com/kratix-community/bucketstatestore-webhook/internal/text"
 )
 
 // AllowDeleteAnnotation on a BucketStateStore, set to "true", lets the delete guard pass
@@ -68,6 +70,6 @@ func (g *DeleteGuard) check(ctx context.Context, req ctrladmission.Request, note
 		return ctrladmission.Allowed("")
 	}
 	note[AuditGuard] = GuardFindingBreaks
-	message := fmt.Sprintf(messageStoreInUse, cut(store.Name, 63), len(names), listNames(names))
-	return guardAnswer(g.Mode, bucketStateStores, cut(store.Name, 63), []string{message}, message)
+	message := fmt.Sprintf(messageStoreInUse, text.Cut(store.Name, text.MaxLabel), len(names), listNames(names))
+	return guardAnswer(g.Mode, bucketStateStores, text.Cut(store.Name, text.MaxLabel), []string{message}, message)
 }

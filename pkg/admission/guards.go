@@ -6,12 +6,13 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"unicode/utf8"
 
 	admissionv1 "k8s.io/api/admission/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	ctrladmission "sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	"github.com/kratix-community/bucketstatestore-webhook/internal/text"
 )
 
 // GuardMode says what a guard does when a request would break a store that is in use.
@@ -95,12 +96,12 @@ func guardAnswer(mode GuardMode, gr schema.GroupResource, name string, problems 
 // maxNamesShown is how many names an answer lists before it says how many there are.
 const maxNamesShown = 3
 
-// listNames shows the first maxNamesShown names, each cut to 63 bytes, and how many
+// listNames shows the first maxNamesShown names, each cut to text.MaxLabel bytes, and how many
 // there are in all when that is more: `"a", "b", "c" and 2 more`.
 func listNames(names []string) string {
 	shown := make([]string, 0, min(len(names), maxNamesShown))
 	for _, n := range names[:min(len(names), maxNamesShown)] {
-		shown = append(shown, fmt.Sprintf("%q", cut(n, 63)))
+		shown = append(shown, fmt.Sprintf("%q", text.Cut(n, text.MaxLabel)))
 	}
 	s := strings.Join(shown, ", ")
 	if more := len(names) - len(shown); more > 0 {
@@ -109,23 +110,11 @@ func listNames(names []string) string {
 	return s
 }
 
-// cut shortens s to at most n bytes, at a character boundary, marking the cut with "...".
-func cut(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	end := n - len("...")
-	for end > 0 && !utf8.RuneStart(s[end]) {
-		end--
-	}
-	return s[:end] + "..."
-}
-
 // asWarnings cuts each message to maxWarningLength.
 func asWarnings(messages []string) []string {
 	warnings := make([]string, len(messages))
 	for i, m := range messages {
-		warnings[i] = cut(m, maxWarningLength)
+		warnings[i] = text.Cut(m, maxWarningLength)
 	}
 	return warnings
 }

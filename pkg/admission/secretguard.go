@@ -16,6 +16,7 @@ import (
 	ctrladmission "sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/kratix-community/bucketstatestore-webhook/api/v1alpha1"
+	"github.com/kratix-community/bucketstatestore-webhook/internal/text"
 	"github.com/kratix-community/bucketstatestore-webhook/pkg/probe"
 )
 
@@ -115,7 +116,7 @@ func (g *SecretGuard) check(ctx context.Context, req ctrladmission.Request, note
 	if len(denials) > 0 {
 		denial = joinProblems(denials)
 	}
-	return guardAnswer(g.Mode, secrets, cut(old.Name, 253), problems, denial)
+	return guardAnswer(g.Mode, secrets, text.Cut(old.Name, text.MaxName), problems, denial)
 }
 
 // probeAll probes every store with the credentials in secret, Parallel at a time and all
@@ -146,11 +147,11 @@ func (g *SecretGuard) probeAll(ctx context.Context, stores []v1alpha1.BucketStat
 		// any other (an endpoint down or slow, the webhook busy) says they could not be
 		// checked, and the message says so.
 		if probe.Info(failure.Reason).RefusesCredentials {
-			message := fmt.Sprintf(messageSecretBreaks, shown, cut(stores[i].Name, 63), failure.Error())
+			message := fmt.Sprintf(messageSecretBreaks, shown, text.Cut(stores[i].Name, text.MaxLabel), failure.Error())
 			all, credentials = append(all, message), append(credentials, message)
 			continue
 		}
-		all = append(all, fmt.Sprintf(messageSecretUnchecked, shown, cut(stores[i].Name, 63), failure.Error()))
+		all = append(all, fmt.Sprintf(messageSecretUnchecked, shown, text.Cut(stores[i].Name, text.MaxLabel), failure.Error()))
 	}
 	return all, credentials
 }
@@ -197,7 +198,7 @@ func joinProblems(problems []string) string {
 		if i > 0 {
 			s += "; "
 		}
-		s += cut(p, 512)
+		s += text.Cut(p, text.MaxProblem)
 	}
 	if more := len(problems) - maxNamesShown; more > 0 {
 		s += fmt.Sprintf("; and %d more", more)

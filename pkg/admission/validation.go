@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/kratix-community/bucketstatestore-webhook/api/v1alpha1"
+	"github.com/kratix-community/bucketstatestore-webhook/internal/text"
 )
 
 var supportedAuthMethods = []string{v1alpha1.AuthMethodAccessKey, v1alpha1.AuthMethodIAM}
@@ -208,29 +209,9 @@ func validateSecretRef(spec *v1alpha1.BucketStateStoreSpec, fldPath *field.Path)
 	return allErrs
 }
 
-// maxQuotedLength is the most that quoteShort gives: a warning that repeats a value stays
-// under maxWarningLength whatever the value.
-const maxQuotedLength = 66
-
-// quoteShort quotes s as %q does, cut at a character so that it is at most
-// maxQuotedLength bytes, quotes and "..." included.
-func quoteShort(s string) string {
-	if q := strconv.Quote(s); len(q) <= maxQuotedLength {
-		return q
-	}
-	var b strings.Builder
-	b.WriteByte('"')
-	for _, r := range s {
-		q := strconv.Quote(string(r))
-		q = q[1 : len(q)-1]
-		if b.Len()+len(q)+len(`..."`) > maxQuotedLength {
-			break
-		}
-		b.WriteString(q)
-	}
-	b.WriteString(`..."`)
-	return b.String()
-}
+// quoteShort quotes s as %q does, cut to text.MaxQuoted bytes: a warning that repeats a
+// value stays under maxWarningLength whatever the value.
+func quoteShort(s string) string { return text.Quote(s, text.MaxQuoted) }
 
 func lowerFirst(s string) string {
 	if s == "" {

@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/kratix-community/bucketstatestore-webhook/api/v1alpha1"
+	"github.com/kratix-community/bucketstatestore-webhook/internal/testkit"
 	"github.com/kratix-community/bucketstatestore-webhook/pkg/admission"
 )
 
@@ -322,20 +323,17 @@ func guardCalls(t *testing.T, webhook string) int {
 	return total
 }
 
-// waitFor polls cond every 200ms until it holds, failing the test after timeout with
+// waitFor polls cond (testkit.Poll) until it holds, failing the test after timeout with
 // cond's last word on why not.
 func waitFor(t *testing.T, timeout time.Duration, what string, cond func() (bool, string)) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		ok, why := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("waited %s for %s: %s", timeout, what, why)
-		}
-		time.Sleep(200 * time.Millisecond)
+	var why string
+	if err := testkit.Poll(context.Background(), timeout, func(context.Context) (bool, error) {
+		var ok bool
+		ok, why = cond()
+		return ok, nil
+	}); err != nil {
+		t.Fatalf("waited %s for %s: %s", timeout, what, why)
 	}
 }
 

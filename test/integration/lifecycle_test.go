@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/kratix-community/bucketstatestore-webhook/api/v1alpha1"
+	"github.com/kratix-community/bucketstatestore-webhook/internal/testkit"
 )
 
 // TestLifecycle covers what happens to a stored store after its creation.
@@ -114,12 +115,11 @@ func TestLifecycle(t *testing.T) {
 		}
 		// The server counts a request once its answer is written, a moment after the
 		// API server may have read it.
-		deadline := time.Now().Add(5 * time.Second)
-		after := webhookRequests(t)
-		for after < before+2 && time.Now().Before(deadline) {
-			time.Sleep(50 * time.Millisecond)
+		var after int
+		_ = testkit.Poll(ctx, 5*time.Second, func(context.Context) (bool, error) {
 			after = webhookRequests(t)
-		}
+			return after >= before+2, nil
+		})
 		if after != before+2 {
 			t.Errorf("the webhooks served %d requests during a spec update, want 2 (mutate and validate)", after-before)
 		}

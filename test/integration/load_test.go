@@ -237,20 +237,20 @@ func waitForNewCertificate(t *testing.T) *x509.Certificate {
 		t.Errorf("reading the rotated certificate: %v", err)
 		return nil
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
+	var served *x509.Certificate
+	if err := testkit.Poll(context.Background(), 30*time.Second, func(context.Context) (bool, error) {
 		conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", strings.TrimPrefix(env.Webhook.URL(""), "https://"), webhookTLS(t))
-		if err == nil {
-			served := conn.ConnectionState().PeerCertificates[0]
-			conn.Close()
-			if bytes.Equal(served.Raw, written.Certificate[0]) {
-				return served
-			}
+		if err != nil {
+			return false, nil
 		}
-		time.Sleep(200 * time.Millisecond)
+		served = conn.ConnectionState().PeerCertificates[0]
+		conn.Close()
+		return bytes.Equal(served.Raw, written.Certificate[0]), nil
+	}); err != nil {
+		t.Errorf("the webhook did not serve the rotated certificate within 30s")
+		return nil
 	}
-	t.Errorf("the webhook did not serve the rotated certificate within 30s")
-	return nil
+	return served
 }
 
 // residentKiB returns the resident set size of process pid.

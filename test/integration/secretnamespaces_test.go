@@ -105,8 +105,7 @@ func waitUntilSecretAccess(t *testing.T, user string, want map[string]bool) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	waitFor(t, 30*time.Second, user+"'s access to Secrets", func() (bool, string) {
 		got := map[string]bool{}
 		for ns := range want {
 			r, err := cs.AuthorizationV1().SubjectAccessReviews().Create(context.Background(), &authorizationv1.SubjectAccessReview{
@@ -118,12 +117,6 @@ func waitUntilSecretAccess(t *testing.T, user string, want map[string]bool) {
 			}
 			got[ns] = r.Status.Allowed
 		}
-		if fmt.Sprint(got) == fmt.Sprint(want) {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s may get Secrets in %v, want %v", user, got, want)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return fmt.Sprint(got) == fmt.Sprint(want), fmt.Sprintf("%s may get Secrets in %v, want %v", user, got, want)
+	})
 }
