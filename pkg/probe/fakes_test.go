@@ -12,7 +12,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 )
 
 // init loads the system's certificate pool before any test sets SSL_CERT_FILE: Go reads
@@ -28,8 +27,9 @@ type s3Answer struct {
 	// code is the S3 error code of an XML error body; empty sends body as it is.
 	code string
 	body string
-	// delay holds the answer back.
-	delay time.Duration
+	// gate, when not nil, holds the answer back until it is closed or the client hangs
+	// up, so a test decides when the answer comes.
+	gate chan struct{}
 }
 
 // fakeS3 is an S3 endpoint good enough for the requests a probe makes. It answers
@@ -53,7 +53,22 @@ func newFakeS3(answers map[string]s3Answer) *fakeS3 {
 // start serves f over plain HTTP, or TLS with the test server's self-signed certificate.
 func (f *fakeS3) start(t *testing.T, tls bool) *httptest.Server {
 	t.Helper()
+	return f.startOn(t, "", tls)
+}
+
+// startOn is start on a free port of addr ("127.0.0.2", say), or of 127.0.0.1 when addr
+// is empty.
+func (f *fakeS3) startOn(t *testing.T, addr string, tls bool) *httptest.Server {
+	t.Helper()
 	srv := httptest.NewUnstartedServer(f)
+	if addr != "" {
+		l, err := net.Listen("tcp", net.JoinHostPort(addr, "0"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv.Listener.Close()
+		srv.Listener = l
+	}
 	// Failed handshakes are what some tests are about; keep them out of the output.
 	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
 	if tls {
@@ -77,7 +92,13 @@ func (f *fakeS3) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	a, ok := f.answers[op]
-	time.Sleep(a.delay)
+	if a.gate != nil {
+		select {
+		case <-a.gate:
+		case <-r.Context().Done():
+			return
+		}
+	}
 	if ok && a.status != 0 {
 		body := a.body
 		if a.code != "" {

@@ -120,13 +120,14 @@ func TestS3ProberWithoutIAMCredentials(t *testing.T) {
 			fake := newFakeS3(nil)
 			target := iamTarget(startTrusted(t, fake))
 
-			start := time.Now()
 			err := mustProber(t, S3Options{Timeout: 1500 * time.Millisecond, IAMEndpoint: tc.iamEndpoint(t), IAMEndpoints: localIAMEndpoints(t)}).
 				Probe(context.Background(), target)
 
 			checkFailure(t, err, tc.want)
-			if elapsed := time.Since(start); elapsed > 2500*time.Millisecond {
-				t.Errorf("the probe took %s, want it within its budget of 1.5s", elapsed)
+			// A metadata service that never answers holds the probe only until its budget
+			// ends, not for the IAM client's own timeouts.
+			if tc.want.Reason == ReasonTimeout && !errors.Is(err, errBudget) {
+				t.Errorf("the probe ended with %v, want its budget's end", err)
 			}
 			if got := fake.seen(); len(got) != 0 {
 				t.Errorf("S3 got requests %q without credentials", got)
