@@ -53,22 +53,7 @@ func newFakeS3(answers map[string]s3Answer) *fakeS3 {
 // start serves f over plain HTTP, or TLS with the test server's self-signed certificate.
 func (f *fakeS3) start(t *testing.T, tls bool) *httptest.Server {
 	t.Helper()
-	return f.startOn(t, "", tls)
-}
-
-// startOn is start on a free port of addr ("127.0.0.2", say), or of 127.0.0.1 when addr
-// is empty.
-func (f *fakeS3) startOn(t *testing.T, addr string, tls bool) *httptest.Server {
-	t.Helper()
 	srv := httptest.NewUnstartedServer(f)
-	if addr != "" {
-		l, err := net.Listen("tcp", net.JoinHostPort(addr, "0"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		srv.Listener.Close()
-		srv.Listener = l
-	}
 	// Failed handshakes are what some tests are about; keep them out of the output.
 	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
 	if tls {

@@ -9,37 +9,45 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
-func TestPerHostLimit(t *testing.T) {
+func TestPerEndpointLimit(t *testing.T) {
 	tests := map[string]struct{ all, want int }{
-		"the default process-wide limit gives a host a quarter": {all: 0, want: DefaultMaxConcurrent / 4},
-		"a large limit gives a host a quarter":                  {all: 64, want: 16},
-		"a host gets at least four slots":                       {all: 8, want: 4},
-		"a host gets every slot when there are four or fewer":   {all: 3, want: 3},
-		"one slot is one slot":                                  {all: 1, want: 1},
+		"the default process-wide limit gives an endpoint a quarter": {all: 0, want: DefaultMaxConcurrent / 4},
+		"a large limit gives an endpoint a quarter":                  {all: 64, want: 16},
+		"an endpoint gets at least four slots":                       {all: 8, want: 4},
+		"an endpoint gets every slot when there are four or fewer":   {all: 3, want: 3},
+		"one slot is one slot":                                       {all: 1, want: 1},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			if got := PerHostLimit(tc.all); got != tc.want {
-				t.Errorf("PerHostLimit(%d) = %d, want %d", tc.all, got, tc.want)
+			if got := PerEndpointLimit(tc.all); got != tc.want {
+				t.Errorf("PerEndpointLimit(%d) = %d, want %d", tc.all, got, tc.want)
 			}
 		})
 	}
 }
 
-func TestLimitHost(t *testing.T) {
-	tests := map[string]struct{ endpoint, want string }{
-		"the port is not part of the host":                {endpoint: "127.0.0.1:9000", want: "127.0.0.1"},
-		"a short numeric spelling is the address":         {endpoint: "127.1:9000", want: "127.0.0.1"},
-		"a decimal spelling is the address":               {endpoint: "2130706433", want: "127.0.0.1"},
-		"a hexadecimal spelling is the address":           {endpoint: "0x7f000001:80", want: "127.0.0.1"},
-		"an IPv4-mapped IPv6 address is the IPv4 address": {endpoint: "[::ffff:127.0.0.1]:9000", want: "127.0.0.1"},
-		"an IPv6 address loses its brackets":              {endpoint: "[2001:db8::1]:9000", want: "2001:db8::1"},
-		"a name is lowercased without its final dot":      {endpoint: "S3.Example.COM.:443", want: "s3.example.com"},
+func TestLimitKey(t *testing.T) {
+	tests := map[string]struct {
+		endpoint string
+		insecure bool
+		want     string
+	}{
+		"an address and port are the endpoint":            {endpoint: "127.0.0.1:9000", want: "127.0.0.1:9000"},
+		"a short numeric spelling is the address":         {endpoint: "127.1:9000", want: "127.0.0.1:9000"},
+		"a decimal spelling is the address":               {endpoint: "2130706433:9000", want: "127.0.0.1:9000"},
+		"a hexadecimal spelling is the address":           {endpoint: "0x7f000001:9000", want: "127.0.0.1:9000"},
+		"an IPv4-mapped IPv6 address is the IPv4 address": {endpoint: "[::ffff:127.0.0.1]:9000", want: "127.0.0.1:9000"},
+		"an IPv6 address keeps its brackets":              {endpoint: "[2001:DB8::1]:9000", want: "[2001:db8::1]:9000"},
+		"a name is lowercased without its final dot":      {endpoint: "S3.Example.COM.:9000", want: "s3.example.com:9000"},
+		"without a port HTTPS's is the endpoint's":        {endpoint: "s3.example.com", want: "s3.example.com:443"},
+		"without a port plain HTTP's is the endpoint's":   {endpoint: "s3.example.com", insecure: true, want: "s3.example.com:80"},
+		"the same host on another port is another server": {endpoint: "127.0.0.1:9001", want: "127.0.0.1:9001"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			if got := limitHost(tc.endpoint); got != tc.want {
-				t.Errorf("limitHost(%q) = %q, want %q", tc.endpoint, got, tc.want)
+			target := Target{Endpoint: tc.endpoint, Insecure: tc.insecure}
+			if got := limitKey(target); got != tc.want {
+				t.Errorf("limitKey(%q) = %q, want %q", tc.endpoint, got, tc.want)
 			}
 		})
 	}
@@ -53,55 +61,55 @@ func budgetCtx(t *testing.T, d time.Duration) context.Context {
 	return ctx
 }
 
-func TestSlotsGiveEachHostOnlyItsShare(t *testing.T) {
+func TestSlotsGiveEachEndpointOnlyItsShare(t *testing.T) {
 	const budget = 20 * time.Millisecond
-	s := newSlots(8) // four a host
+	s := newSlots(8) // four an endpoint
 	var releases []func()
-	take := func(host string) error {
-		release, err := s.acquire(budgetCtx(t, budget), budget, host)
+	take := func(endpoint string) error {
+		release, err := s.acquire(budgetCtx(t, budget), budget, endpoint)
 		if err == nil {
 			releases = append(releases, release)
 		}
 		return err
 	}
 	for i := range 4 {
-		if err := take("hostile.example"); err != nil {
-			t.Fatalf("slot %d of the hostile host: %v", i, err)
+		if err := take("hostile.example:443"); err != nil {
+			t.Fatalf("slot %d of the hostile endpoint: %v", i, err)
 		}
 	}
-	busy := testutil.ToFloat64(probesBusyForHost)
+	busy := testutil.ToFloat64(probesBusyForEndpoint)
 
-	checkFailure(t, take("hostile.example"), &Failure{Reason: ReasonBusy, Message: `the webhook is busy: it runs at most 4 probes ` +
-		`at once against one endpoint host, "hostile.example" has that many running, and no slot came free within the budget of 20ms; ` +
+	checkFailure(t, take("hostile.example:443"), &Failure{Reason: ReasonBusy, Message: `the webhook is busy: it runs at most 4 probes ` +
+		`at once against one endpoint, "hostile.example:443" has that many running, and no slot came free within the budget of 20ms; ` +
 		`apply the store again in a moment`})
-	if got := testutil.ToFloat64(probesBusyForHost) - busy; got != 1 {
+	if got := testutil.ToFloat64(probesBusyForEndpoint) - busy; got != 1 {
 		t.Errorf("probes_busy_for_endpoint_total grew by %v, want 1", got)
 	}
 	for i := range 4 {
-		if err := take(fmt.Sprintf("s3-%d.example", i)); err != nil {
-			t.Errorf("another host beside the hostile one: %v", err)
+		if err := take(fmt.Sprintf("s3-%d.example:443", i)); err != nil {
+			t.Errorf("another endpoint beside the hostile one: %v", err)
 		}
 	}
-	checkFailure(t, take("s3-4.example"), &Failure{Reason: ReasonBusy, Message: "the webhook is busy: it runs at most 8 probes at once " +
+	checkFailure(t, take("s3-4.example:443"), &Failure{Reason: ReasonBusy, Message: "the webhook is busy: it runs at most 8 probes at once " +
 		"and no slot came free within the budget of 20ms; apply the store again in a moment"})
 
 	for _, release := range releases {
 		release()
 	}
-	if len(s.hosts) != 0 {
-		t.Errorf("after every slot came back the limiter still tracks %d hosts", len(s.hosts))
+	if len(s.endpoints) != 0 {
+		t.Errorf("after every slot came back the limiter still tracks %d endpoints", len(s.endpoints))
 	}
 }
 
 func TestSlotsHandAFreedSlotToAProbeWaitingForIt(t *testing.T) {
 	s := newSlots(1)
-	release, err := s.acquire(budgetCtx(t, time.Minute), time.Minute, "s3.example")
+	release, err := s.acquire(budgetCtx(t, time.Minute), time.Minute, "s3.example:443")
 	if err != nil {
 		t.Fatal(err)
 	}
 	got := make(chan error, 1)
 	go func() {
-		release, err := s.acquire(budgetCtx(t, time.Minute), time.Minute, "s3.example")
+		release, err := s.acquire(budgetCtx(t, time.Minute), time.Minute, "s3.example:443")
 		if err == nil {
 			release()
 		}
@@ -132,8 +140,8 @@ func TestS3ProberHoldsItsSlotUntilTheCleanUpEnds(t *testing.T) {
 		t.Fatalf("the first probe: want success, got %v", err)
 	}
 	err := cached.Probe(context.Background(), second)
-	checkFailure(t, err, &Failure{Reason: ReasonBusy, Message: `the webhook is busy: it runs at most 1 probes at once against one endpoint host, ` +
-		`"127.0.0.1" has that many running, and no slot came free within the budget of 1s; apply the store again in a moment`})
+	checkFailure(t, err, withEndpoint(&Failure{Reason: ReasonBusy, Message: `the webhook is busy: it runs at most 1 probes at once against one endpoint, ` +
+		`"ENDPOINT" has that many running, and no slot came free within the budget of 1s; apply the store again in a moment`}, first.Endpoint))
 	if err := cached.Probe(context.Background(), first); err != nil {
 		t.Errorf("a cache hit needs no slot: want success, got %v", err)
 	}
@@ -167,13 +175,13 @@ func TestS3ProberGivesUpWaitingForASlotWhenItsCallerDoes(t *testing.T) {
 
 // TestS3ProberKeepsAnEndpointToItsShareOfTheSlots is the starvation of issue 18: an
 // endpoint that answers at once but never answers the clean-up of the write check holds
-// every probe's slot as long as it may. Eight probes of it at once get only their host's
-// four slots, and a store at another endpoint is still probed.
+// every probe's slot as long as it may. Eight probes of it at once get only its four
+// slots, and a store at another endpoint is still probed.
 func TestS3ProberKeepsAnEndpointToItsShareOfTheSlots(t *testing.T) {
 	const budget = 2 * time.Second
 	gate := make(chan struct{})
 	hostile := newFakeS3(map[string]s3Answer{"abort": {gate: gate}})
-	hostileSrv := hostile.startOn(t, "127.0.0.2", false)
+	hostileSrv := hostile.start(t, false)
 	t.Cleanup(func() { close(gate) })
 	other := newFakeS3(nil).start(t, false)
 	prober := mustProber(t, S3Options{Timeout: budget, MaxConcurrent: 8})

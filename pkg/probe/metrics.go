@@ -19,12 +19,12 @@ var (
 		Buckets: []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30},
 	})
 
-	// probesBusyForHost counts the probes denied Busy because their endpoint's host
-	// already ran its share of the slots: the sign of an endpoint that holds its probes,
-	// or of a burst at one endpoint larger than PerHostLimit lets through in the budget.
-	probesBusyForHost = prometheus.NewCounter(prometheus.CounterOpts{
+	// probesBusyForEndpoint counts the probes denied Busy because their endpoint already
+	// ran its share of the slots: the sign of an endpoint that holds its probes, or of a
+	// burst at one endpoint larger than PerEndpointLimit lets through in the budget.
+	probesBusyForEndpoint = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "bucketstatestore_webhook_probes_busy_for_endpoint_total",
-		Help: "Probes denied Busy because their endpoint's host already ran its share of the probe slots (a quarter of --max-concurrent-probes, at least 4).",
+		Help: "Probes denied Busy because their endpoint already ran its share of the probe slots (a quarter of --max-concurrent-probes, at least 4).",
 	})
 
 	cacheHits = prometheus.NewCounter(prometheus.CounterOpts{
@@ -42,7 +42,7 @@ var (
 // serves on the metrics endpoint, and creates a series for every reason so dashboards
 // see zeros rather than gaps.
 func init() {
-	metrics.Registry.MustRegister(probesTotal, probeDuration, probesBusyForHost, cacheHits, cacheMisses)
+	metrics.Registry.MustRegister(probesTotal, probeDuration, probesBusyForEndpoint, cacheHits, cacheMisses)
 	for _, r := range Reasons {
 		probesTotal.WithLabelValues(string(r))
 	}

@@ -50,7 +50,7 @@ type S3Options struct {
 	// the built-in rules.
 	Guard *Guard
 	// MaxConcurrent bounds the probes that run at once; zero means DefaultMaxConcurrent.
-	// PerHostLimit(MaxConcurrent) of them may run against one endpoint host. A probe
+	// PerEndpointLimit(MaxConcurrent) of them may run against one endpoint. A probe
 	// waits for a slot within its budget and fails with ReasonBusy past it.
 	MaxConcurrent int
 	// Proxy, when set, chooses the HTTP proxy of each request as http.Transport.Proxy
@@ -116,7 +116,7 @@ func (p *S3Prober) Probe(ctx context.Context, t Target) (err error) {
 
 	ctx, cancel := context.WithTimeoutCause(ctx, p.timeout, errBudget)
 	defer cancel()
-	release, err := p.slots.acquire(ctx, p.timeout, limitHost(t.Endpoint))
+	release, err := p.slots.acquire(ctx, p.timeout, limitKey(t))
 	if err != nil {
 		return err
 	}
