@@ -102,44 +102,6 @@ func (p *countingProxy) Kinds() map[string]int {
 
 func (p *countingProxy) Close() { _ = p.server.Close() }
 
-// blackHole accepts TCP connections and never answers on them.
-type blackHole struct {
-	Endpoint string
-
-	l     net.Listener
-	mu    sync.Mutex
-	conns []net.Conn
-}
-
-func startBlackHole() (*blackHole, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	b := &blackHole{Endpoint: l.Addr().String(), l: l}
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			b.mu.Lock()
-			b.conns = append(b.conns, c)
-			b.mu.Unlock()
-		}
-	}()
-	return b, nil
-}
-
-func (b *blackHole) Close() {
-	_ = b.l.Close()
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	for _, c := range b.conns {
-		_ = c.Close()
-	}
-}
-
 // metricValue sums the samples of the Prometheus metric name in text whose labels
 // contain every one of labels (each written as `key="value"`).
 func metricValue(text, name string, labels ...string) float64 {

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/kratix-community/bucketstatestore-webhook/internal/localenv"
 )
 
 // init loads the system's certificate pool before any test sets SSL_CERT_FILE: Go reads
@@ -146,36 +148,15 @@ func (f *fakeS3) seen() []string {
 	return append([]string(nil), f.requests...)
 }
 
-// blackHole accepts connections and never answers, like a firewall that drops packets
-// after the handshake. It returns its address.
+// blackHole returns the address of a localenv.BlackHole that lives until the test ends.
 func blackHole(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	b, err := localenv.StartBlackHole()
 	if err != nil {
 		t.Fatal(err)
 	}
-	var mu sync.Mutex
-	var conns []net.Conn
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		_ = l.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			_ = c.Close()
-		}
-	})
-	return l.Addr().String()
+	t.Cleanup(func() { _ = b.Close() })
+	return b.Endpoint
 }
 
 // closedPort returns a loopback address nothing listens on.
