@@ -67,8 +67,8 @@ func newSlots(n int) *slots {
 }
 
 // acquire waits for a slot of endpoint's (a limitKey) and one of the process's within
-// ctx, the probe's budget. It returns the function that gives them back, or the Failure that ends the
-// probe: Busy when the budget ran out while waiting.
+// ctx, the probe's budget. It returns the function that gives them back, or the Failure
+// that ends the probe: Busy when the budget ran out while waiting.
 func (s *slots) acquire(ctx context.Context, budget time.Duration, endpoint string) (release func(), err error) {
 	h := s.endpoint(endpoint)
 	if err := h.sem.Acquire(ctx, 1); err != nil {
