@@ -51,7 +51,7 @@ type benchEnv struct {
 	// S3Proxy is a TLS proxy in front of MinIO that counts the probes reaching it.
 	S3Proxy *countingProxy
 	// BlackHole accepts connections and never answers.
-	BlackHole *blackHole
+	BlackHole *localenv.BlackHole
 	// TLS trusts the environment's CA, which signed the webhooks' and MinIO's certificates.
 	TLS *tls.Config
 	// KubeClient is an administrator's client that knows BucketStateStores.
@@ -102,7 +102,7 @@ func startEnv(ctx context.Context, progress io.Writer) (_ *benchEnv, retErr erro
 	if b.S3Proxy, err = startCountingProxy(b.CA, filepath.Join(b.WorkDir, "s3-proxy"), b.MinIO.Endpoint); err != nil {
 		return nil, err
 	}
-	if b.BlackHole, err = startBlackHole(); err != nil {
+	if b.BlackHole, err = localenv.StartBlackHole(); err != nil {
 		return nil, err
 	}
 
@@ -151,7 +151,7 @@ func (b *benchEnv) restartWebhooks(ctx context.Context) (web, bare int, err erro
 
 func (b *benchEnv) stop() error {
 	if b.BlackHole != nil {
-		b.BlackHole.Close()
+		_ = b.BlackHole.Close()
 	}
 	if b.S3Proxy != nil {
 		b.S3Proxy.Close()

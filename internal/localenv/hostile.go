@@ -1,10 +1,12 @@
 package localenv
 
 import (
+	"context"
 	"net"
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 )
 
 // HostileAnswers are the ways an endpoint can answer a bucket probe without end, keyed
@@ -29,23 +31,64 @@ func HostileKinds() []string {
 	return kinds
 }
 
-// Hostile is a local plain-HTTP endpoint serving one of HostileAnswers.
+// Hostile is a local plain-HTTP endpoint serving one of HostileAnswers, or holding the
+// abort of the write check (StartHoldingAbort).
 type Hostile struct {
 	// Endpoint is its host:port.
 	Endpoint string
 	srv      *http.Server
+	held     chan struct{}
 }
 
 // StartHostile serves HostileAnswers[kind] on a free port of 127.0.0.1.
 func StartHostile(kind string) (*Hostile, error) {
+	return startHostile(HostileAnswers[kind])
+}
+
+func startHostile(handler http.Handler) (*Hostile, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
-	h := &Hostile{Endpoint: l.Addr().String(), srv: &http.Server{Handler: HostileAnswers[kind]}}
+	h := &Hostile{Endpoint: l.Addr().String(), srv: &http.Server{Handler: handler}}
 	go func() { _ = h.srv.Serve(l) }()
 	return h, nil
 }
+
+// StartHoldingAbort serves, on a free port of 127.0.0.1, an endpoint that answers the
+// probe's requests at once, as an S3 server whose bucket exists and may be written to,
+// but never answers the abort of the upload the write check started: it holds that
+// request until the client hangs up, so each probe keeps its slot for as long as the
+// clean-up may take.
+func StartHoldingAbort() (*Hostile, error) {
+	held := make(chan struct{}, 1024)
+	h, err := startHostile(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		w.Header().Set("Content-Type", "application/xml")
+		switch {
+		case r.Method == http.MethodGet && q.Has("location"):
+			_, _ = w.Write([]byte(xmlHeader + `<LocationConstraint>us-east-1</LocationConstraint>`))
+		case r.Method == http.MethodPost && q.Has("uploads"):
+			_, _ = w.Write([]byte(xmlHeader + `<InitiateMultipartUploadResult><Bucket>kratix</Bucket>` +
+				`<Key>.kratix-write-permission-check</Key><UploadId>held</UploadId></InitiateMultipartUploadResult>`))
+		case r.Method == http.MethodDelete && q.Has("uploadId"):
+			select {
+			case held <- struct{}{}:
+			default:
+			}
+			<-r.Context().Done()
+		}
+		// HEAD bucket: 200
+	}))
+	if err == nil {
+		h.held = held
+	}
+	return h, err
+}
+
+// Held receives once for each abort a StartHoldingAbort endpoint has begun to hold (up
+// to 1024 not yet received); it is nil for other endpoints.
+func (h *Hostile) Held() <-chan struct{} { return h.held }
 
 // Stop closes the listener and every connection.
 func (h *Hostile) Stop() error {
@@ -106,4 +149,73 @@ func endlessHeader(w http.ResponseWriter, _ *http.Request) {
 			return
 		}
 	}
+}
+
+// BlackHole is a local endpoint that accepts TCP connections and never answers on them,
+// like a firewall that drops packets after the handshake.
+type BlackHole struct {
+	// Endpoint is its host:port.
+	Endpoint string
+
+	l        net.Listener
+	mu       sync.Mutex
+	conns    []net.Conn
+	closed   bool
+	accepted chan struct{} // closed, and replaced, when a connection is accepted
+}
+
+// StartBlackHole listens on a free port of 127.0.0.1 until Close.
+func StartBlackHole() (*BlackHole, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	b := &BlackHole{Endpoint: l.Addr().String(), l: l, accepted: make(chan struct{})}
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			b.mu.Lock()
+			if b.closed {
+				_ = c.Close()
+			}
+			b.conns = append(b.conns, c)
+			close(b.accepted)
+			b.accepted = make(chan struct{})
+			b.mu.Unlock()
+		}
+	}()
+	return b, nil
+}
+
+// WaitAccepted returns when the black hole has accepted n connections in all, or with
+// ctx's error when ctx ends first.
+func (b *BlackHole) WaitAccepted(ctx context.Context, n int) error {
+	for {
+		b.mu.Lock()
+		count, next := len(b.conns), b.accepted
+		b.mu.Unlock()
+		if count >= n {
+			return nil
+		}
+		select {
+		case <-next:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// Close closes the listener and every connection it accepted.
+func (b *BlackHole) Close() error {
+	err := b.l.Close()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.closed = true
+	for _, c := range b.conns {
+		_ = c.Close()
+	}
+	return err
 }

@@ -43,6 +43,10 @@ type Cache struct {
 	// value is the success's expiry, so that a success ends exactly ttl after it was
 	// stored (the LRU cache itself keeps an entry up to and including that instant).
 	successes *utilcache.LRUExpireCache
+
+	// joined, when set, is called each time a caller has joined or started a probe in
+	// flight: tests wait for it instead of guessing how long joining takes.
+	joined func()
 }
 
 var _ Prober = &Cache{}
@@ -93,6 +97,9 @@ func (c *Cache) join(ctx context.Context, t Target, k cacheKey) error {
 		}
 		return nil, err
 	})
+	if c.joined != nil {
+		c.joined()
+	}
 	select {
 	case r := <-ch:
 		return r.Err

@@ -70,6 +70,8 @@ func TestCache(t *testing.T) {
 			inner := blockingProber()
 			cache := NewCache(inner, ttl, clock.Now)
 			const callers = 10
+			joined := make(chan struct{}, callers)
+			cache.joined = func() { joined <- struct{}{} }
 			misses := testutil.ToFloat64(cacheMisses)
 
 			errs := make(chan error, callers)
@@ -77,8 +79,9 @@ func TestCache(t *testing.T) {
 				go func() { errs <- cache.Probe(context.Background(), testTarget("s3:9000")) }()
 			}
 			<-inner.started
-			waitFor(t, func() bool { return testutil.ToFloat64(cacheMisses)-misses == callers })
-			time.Sleep(20 * time.Millisecond) // from the miss to joining the flight
+			for range callers {
+				<-joined
+			}
 			close(inner.gate)
 
 			for range callers {
@@ -88,6 +91,9 @@ func TestCache(t *testing.T) {
 			}
 			if got := inner.calls.Load(); got != 1 {
 				t.Errorf("inner prober called %d times, want 1", got)
+			}
+			if got := testutil.ToFloat64(cacheMisses) - misses; got != callers {
+				t.Errorf("misses grew by %v, want %d", got, callers)
 			}
 		},
 		"a success is answered from the cache until its ttl has passed": func(t *testing.T, clock *fakeClock) {
@@ -168,12 +174,16 @@ func TestCache(t *testing.T) {
 		"a caller that goes away does not fail the others": func(t *testing.T, clock *fakeClock) {
 			inner := blockingProber()
 			cache := NewCache(inner, ttl, clock.Now)
+			joined := make(chan struct{}, 2)
+			cache.joined = func() { joined <- struct{}{} }
 			first, cancel := context.WithCancel(context.Background())
 			firstErr := make(chan error, 1)
 			go func() { firstErr <- cache.Probe(first, testTarget("s3:9000")) }()
 			<-inner.started
 			secondErr := make(chan error, 1)
 			go func() { secondErr <- cache.Probe(context.Background(), testTarget("s3:9000")) }()
+			<-joined
+			<-joined
 
 			cancel()
 			select {
@@ -243,16 +253,5 @@ func probeN(t *testing.T, p Prober, target Target, n int) {
 		if err := p.Probe(context.Background(), target); err != nil {
 			t.Fatalf("want success, got %v", err)
 		}
-	}
-}
-
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 5s")
-		}
-		time.Sleep(time.Millisecond)
 	}
 }

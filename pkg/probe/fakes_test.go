@@ -12,7 +12,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
+
+	"github.com/kratix-community/bucketstatestore-webhook/internal/localenv"
 )
 
 // init loads the system's certificate pool before any test sets SSL_CERT_FILE: Go reads
@@ -28,8 +29,9 @@ type s3Answer struct {
 	// code is the S3 error code of an XML error body; empty sends body as it is.
 	code string
 	body string
-	// delay holds the answer back.
-	delay time.Duration
+	// gate, when not nil, holds the answer back until it is closed or the client hangs
+	// up, so a test decides when the answer comes.
+	gate chan struct{}
 }
 
 // fakeS3 is an S3 endpoint good enough for the requests a probe makes. It answers
@@ -77,7 +79,13 @@ func (f *fakeS3) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	a, ok := f.answers[op]
-	time.Sleep(a.delay)
+	if a.gate != nil {
+		select {
+		case <-a.gate:
+		case <-r.Context().Done():
+			return
+		}
+	}
 	if ok && a.status != 0 {
 		body := a.body
 		if a.code != "" {
@@ -140,36 +148,15 @@ func (f *fakeS3) seen() []string {
 	return append([]string(nil), f.requests...)
 }
 
-// blackHole accepts connections and never answers, like a firewall that drops packets
-// after the handshake. It returns its address.
+// blackHole returns the address of a localenv.BlackHole that lives until the test ends.
 func blackHole(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	b, err := localenv.StartBlackHole()
 	if err != nil {
 		t.Fatal(err)
 	}
-	var mu sync.Mutex
-	var conns []net.Conn
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		_ = l.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			_ = c.Close()
-		}
-	})
-	return l.Addr().String()
+	t.Cleanup(func() { _ = b.Close() })
+	return b.Endpoint
 }
 
 // closedPort returns a loopback address nothing listens on.

@@ -187,6 +187,18 @@ func TestGuardCheckEndpoint(t *testing.T) {
 			host: "fd00:ec2::254",
 			want: refused(`endpoint "fd00:ec2::254" is refused: cloud metadata address fd00:ec2::254 (AWS)`),
 		},
+		"GCP's IPv6 metadata address is refused": {
+			host: "fd20:ce::254",
+			want: refused(`endpoint "fd20:ce::254" is refused: cloud metadata address fd20:ce::254 (GCP)`),
+		},
+		"Oracle Cloud's IPv6 metadata address is refused": {
+			host: "fd00:c1::a9fe:a9fe",
+			want: refused(`endpoint "fd00:c1::a9fe:a9fe" is refused: cloud metadata address fd00:c1::a9fe:a9fe (Oracle Cloud)`),
+		},
+		"Oracle Cloud's other IPv4 metadata address is refused": {
+			host: "192.0.0.192",
+			want: refused(`endpoint "192.0.0.192" is refused: cloud metadata address 192.0.0.192 (Oracle Cloud)`),
+		},
 		"the Alibaba Cloud metadata address is refused": {
 			host: "100.100.100.200",
 			want: refused(`endpoint "100.100.100.200" is refused: cloud metadata address 100.100.100.200 (Alibaba Cloud)`),

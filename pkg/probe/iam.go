@@ -60,17 +60,21 @@ func (p *iamProvider) IsExpired() bool {
 }
 
 // newIAMClient is the HTTP client for the metadata service and STS. It must not use
-// the guarded transport: reaching 169.254.169.254 is its whole point.
+// the guarded transport: reaching 169.254.169.254 is its whole point. Its answers are
+// bounded as the probe's are: minio-go reads them whole (a credentials document or an
+// STS answer is 1 to 3 KiB), and --iam-endpoint or a web identity's STS endpoint could
+// stream without end.
 func newIAMClient() *http.Client {
-	return &http.Client{Transport: &http.Transport{
-		Proxy:                 proxyUnlessLinkLocal,
-		DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		TLSClientConfig:       &tls.Config{MinVersion: tls.VersionTLS12},
-		TLSHandshakeTimeout:   5 * time.Second,
-		MaxIdleConns:          4,
-		IdleConnTimeout:       time.Minute,
-		ResponseHeaderTimeout: 10 * time.Second,
-	}}
+	return &http.Client{Transport: boundedTransport{next: &http.Transport{
+		Proxy:                  proxyUnlessLinkLocal,
+		DialContext:            (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		TLSClientConfig:        &tls.Config{MinVersion: tls.VersionTLS12},
+		TLSHandshakeTimeout:    5 * time.Second,
+		MaxIdleConns:           4,
+		IdleConnTimeout:        time.Minute,
+		ResponseHeaderTimeout:  10 * time.Second,
+		MaxResponseHeaderBytes: MaxResponseHeaderBytes,
+	}}}
 }
 
 // proxyUnlessLinkLocal sends STS requests through the environment's proxy, as AWS SDKs

@@ -19,6 +19,14 @@ var (
 		Buckets: []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30},
 	})
 
+	// probesBusyForEndpoint counts the probes denied Busy because their endpoint already
+	// ran its share of the slots: the sign of an endpoint that holds its probes, or of a
+	// burst at one endpoint larger than PerEndpointLimit lets through in the budget.
+	probesBusyForEndpoint = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "bucketstatestore_webhook_probes_busy_for_endpoint_total",
+		Help: "Probes denied Busy because their endpoint already ran its share of the probe slots (a quarter of --max-concurrent-probes, at least 4).",
+	})
+
 	cacheHits = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "bucketstatestore_webhook_probe_cache_hits_total",
 		Help: "Probes answered from the cache of recent successes.",
@@ -34,7 +42,7 @@ var (
 // serves on the metrics endpoint, and creates a series for every reason so dashboards
 // see zeros rather than gaps.
 func init() {
-	metrics.Registry.MustRegister(probesTotal, probeDuration, cacheHits, cacheMisses)
+	metrics.Registry.MustRegister(probesTotal, probeDuration, probesBusyForEndpoint, cacheHits, cacheMisses)
 	for _, r := range Reasons {
 		probesTotal.WithLabelValues(string(r))
 	}

@@ -43,6 +43,10 @@ func viaProxy(t *http.Transport, g *Guard, proxy func(*http.Request) (*url.URL, 
 
 // checkProxied refuses u, the URL of a request about to leave through a proxy, when its
 // host and port are refused as written or when any address its host resolves to here is.
+// It also refuses the shorthand spellings of IPv4 addresses ("127.1", "2130706433",
+// "0x7f000001", "0177.0.0.1") that inet_aton reads and net/netip does not: a proxy that
+// resolves them as glibc does reaches an address the webhook's NO_PROXY never matched,
+// and one that does not may reach another.
 func (g *Guard) checkProxied(ctx context.Context, u *url.URL) error {
 	host, port := u.Hostname(), urlPort(u)
 	scope, _ := ctx.Value(dialScopeKey{}).(dialScope)
@@ -53,8 +57,10 @@ func (g *Guard) checkProxied(ctx context.Context, u *url.URL) error {
 	if _, err := netip.ParseAddr(host); err == nil {
 		return nil // checkHost checked the address
 	}
-	if _, numeric, _ := parseNumericIPv4(host); numeric {
-		return nil
+	if a, numeric, _ := parseNumericIPv4(host); numeric {
+		// checkHost checked the address; the proxy, though, may read the spelling
+		// otherwise, and NO_PROXY, which matches text, does not know it for the address.
+		return refuse(host, "it means "+a.String()+", ", shorthandViaProxy)
 	}
 	addrs, err := net.DefaultResolver.LookupNetIP(ctx, "ip", host)
 	if err != nil {
@@ -67,6 +73,9 @@ func (g *Guard) checkProxied(ctx context.Context, u *url.URL) error {
 	}
 	return nil
 }
+
+// shorthandViaProxy is why checkProxied refuses a shorthand numeric address.
+const shorthandViaProxy = "a shorthand numeric address is not sent through the proxy, which may read it otherwise; write the address in dotted-decimal form"
 
 // urlPort is the port a request for u goes to.
 func urlPort(u *url.URL) uint16 {

@@ -130,3 +130,32 @@ func TestS3ProberThroughAProxyRefusesTheAPIServer(t *testing.T) {
 		t.Errorf("the proxy was asked %q, want nothing", got)
 	}
 }
+
+// TestS3ProberThroughAProxyRefusesShorthandAddresses: the guard reads "127.1" as
+// 127.0.0.1, but the proxy resolves it itself, perhaps as glibc does, to its own
+// loopback, and NO_PROXY's "127.0.0.1" never matched it. Through a proxy, only the usual
+// spelling of an address is sent; the guard's default rules (loopback allowed) apply.
+func TestS3ProberThroughAProxyRefusesShorthandAddresses(t *testing.T) {
+	tests := map[string]struct{ endpoint, means string }{
+		"two parts are refused":                         {endpoint: "127.1:9000", means: "127.0.0.1"},
+		"one decimal part is refused":                   {endpoint: "2130706433:9000", means: "127.0.0.1"},
+		"one hexadecimal part is refused":               {endpoint: "0x7f000001:9000", means: "127.0.0.1"},
+		"octal parts are refused":                       {endpoint: "0177.0.0.1:9000", means: "127.0.0.1"},
+		"a leading zero is refused":                     {endpoint: "010.0.0.1:9000", means: "8.0.0.1"},
+		"a shorthand public address is refused as well": {endpoint: "3325256705:9000", means: "198.51.100.1"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			proxy, proxyFunc := startProxy(t, closedPort(t))
+			host, _, _ := strings.Cut(tc.endpoint, ":")
+
+			err := mustProber(t, S3Options{Proxy: proxyFunc}).Probe(context.Background(), testTarget(tc.endpoint))
+
+			checkFailure(t, err, &Failure{Reason: ReasonEndpointForbidden,
+				Message: `endpoint "` + host + `" is refused: it means ` + tc.means + ", " + shorthandViaProxy})
+			if got := proxy.Asked(); len(got) != 0 {
+				t.Errorf("the proxy was asked %q, want nothing", got)
+			}
+		})
+	}
+}

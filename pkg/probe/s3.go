@@ -25,7 +25,9 @@ const (
 	checkObject = ".kratix-write-permission-check"
 
 	// abortTimeout bounds the clean-up of the write check, which runs even when the
-	// probe's budget has run out so that no incomplete upload is left in the bucket.
+	// probe's budget has run out so that no incomplete upload is left in the bucket. It
+	// is the longest an endpoint that never answers the clean-up holds a probe's slot
+	// past the probe's answer.
 	abortTimeout = 2 * time.Second
 )
 
@@ -47,7 +49,8 @@ type S3Options struct {
 	// the built-in rules.
 	Guard *Guard
 	// MaxConcurrent bounds the probes that run at once; zero means DefaultMaxConcurrent.
-	// A probe waits for a slot within its budget and fails with ReasonBusy past it.
+	// PerEndpointLimit(MaxConcurrent) of them may run against one endpoint. A probe
+	// waits for a slot within its budget and fails with ReasonBusy past it.
 	MaxConcurrent int
 	// Proxy, when set, chooses the HTTP proxy of each request as http.Transport.Proxy
 	// does (http.ProxyFromEnvironment, typically). The guard then checks the host each
@@ -66,6 +69,8 @@ type S3Prober struct {
 	transport http.RoundTripper
 	iam       *credentials.Credentials
 	slots     *slots
+	// abortTimeout is the const abortTimeout; tests hold the clean-up with a gate instead.
+	abortTimeout time.Duration
 	// iamEndpoints and denyUntrustedIAM are S3Options.IAMEndpoints and DenyUntrustedIAM.
 	iamEndpoints     HostList
 	denyUntrustedIAM bool
@@ -83,6 +88,7 @@ func NewS3Prober(opts S3Options) (*S3Prober, error) {
 		iam:     newIAMCredentials(opts.IAMEndpoint),
 		slots:   newSlots(opts.MaxConcurrent),
 
+		abortTimeout:     abortTimeout,
 		iamEndpoints:     opts.IAMEndpoints,
 		denyUntrustedIAM: opts.DenyUntrustedIAM,
 	}
@@ -109,7 +115,8 @@ func (p *S3Prober) Probe(ctx context.Context, t Target) (err error) {
 
 	ctx, cancel := context.WithTimeoutCause(ctx, p.timeout, errBudget)
 	defer cancel()
-	if err = p.slots.acquire(ctx, p.timeout); err != nil {
+	release, err := p.slots.acquire(ctx, p.timeout, limitKey(t))
+	if err != nil {
 		return err
 	}
 
@@ -117,7 +124,7 @@ func (p *S3Prober) Probe(ctx context.Context, t Target) (err error) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		defer p.slots.release()
+		defer release()
 		p.run(ctx, t, checked)
 	}()
 
@@ -159,7 +166,7 @@ func (p *S3Prober) run(ctx context.Context, t Target, checked chan<- error) {
 	if uploadID == "" {
 		return
 	}
-	abortCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), abortTimeout)
+	abortCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.abortTimeout)
 	defer cancel()
 	// Kratix ignores a failed abort too; the probe's outcome is already decided.
 	_ = core.AbortMultipartUpload(abortCtx, t.Bucket, s.key, uploadID)

@@ -203,26 +203,21 @@ func stoppedMinIO(t *testing.T) string {
 	return m.Endpoint
 }
 
-// blackHole returns a local endpoint that accepts connections and never answers.
+// blackHole returns the address of a localenv.BlackHole that lives until the test ends.
 func blackHole(t *testing.T) string {
 	t.Helper()
-	l := listen(t)
-	go func() {
-		var held []net.Conn
-		defer func() {
-			for _, c := range held {
-				c.Close()
-			}
-		}()
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			held = append(held, c)
-		}
-	}()
-	return l.Addr().String()
+	return startBlackHole(t).Endpoint
+}
+
+// startBlackHole starts a localenv.BlackHole that lives until the test ends.
+func startBlackHole(t *testing.T) *localenv.BlackHole {
+	t.Helper()
+	b, err := localenv.StartBlackHole()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = b.Close() })
+	return b
 }
 
 // delayingProxy returns a local endpoint that forwards connections to target and holds

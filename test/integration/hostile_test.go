@@ -7,13 +7,16 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/kratix-community/bucketstatestore-webhook/api/v1alpha1"
 	"github.com/kratix-community/bucketstatestore-webhook/internal/localenv"
+	"github.com/kratix-community/bucketstatestore-webhook/pkg/probe"
 )
 
 // TestHostileEndpointsCannotExhaustTheWebhook sends many stores at once through the API
@@ -69,6 +72,85 @@ func TestHostileEndpointsCannotExhaustTheWebhook(t *testing.T) {
 		t.Errorf("/healthz after the flood: %d, %v; want 200", code, err)
 	}
 	t.Logf("webhook RSS after %d hostile stores at once: %d KiB (make bench's flood figure measures the peak)", stores, residentKiB(t, pid))
+}
+
+// TestAnEndpointThatHoldsItsProbesCannotStarveTheOthers is issue 18's probe starvation:
+// an endpoint that answers at once but never answers the abort of the write check keeps
+// each probe's slot for the clean-up's 2 s. Hammered with dry-run stores through the API
+// server by many clients at once (a bounded number, for a bounded time), it gets only its
+// share of the slots: some of its stores are denied Busy for that endpoint, and stores at
+// MinIO sent meanwhile are all admitted.
+func TestAnEndpointThatHoldsItsProbesCannotStarveTheOthers(t *testing.T) {
+	const (
+		hammers   = 96 // three times the webhook's default --max-concurrent-probes
+		perHammer = 4  // stores each sends, one after the other
+		legit     = 8
+	)
+	logWebhookOnFailure(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	h, err := localenv.StartHoldingAbort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = h.Stop() })
+
+	var wg sync.WaitGroup
+	hostile := make([][]error, hammers)
+	for w := range hammers {
+		hostile[w] = make([]error, perHammer)
+		wg.Go(func() {
+			for i := range perHammer {
+				s := hostileStore(fmt.Sprintf("holding-%d-%d", w, i), h.Endpoint)
+				s.Spec.Path = fmt.Sprintf("holding/%d/%d", w, i) // distinct probes, none merged or cached
+				hostile[w][i] = k8sClient.Create(ctx, s, client.DryRunAll)
+			}
+		})
+	}
+	// The endpoint holds its share of aborts: from here on it keeps every slot it may.
+	for range probe.PerEndpointLimit(probe.DefaultMaxConcurrent) {
+		select {
+		case <-h.Held():
+		case <-ctx.Done():
+			t.Fatalf("the holding endpoint never got its share of probes: %v", ctx.Err())
+		}
+	}
+	admitted := make([]error, legit)
+	var legitWG sync.WaitGroup
+	for i := range legit {
+		s := hostileStore(fmt.Sprintf("beside-holding-%d", i), fixtures.Endpoint)
+		s.Spec.Path = fmt.Sprintf("beside-holding/%d", i)
+		s.Spec.Insecure = new(bool)
+		legitWG.Go(func() { admitted[i] = k8sClient.Create(ctx, s, client.DryRunAll) })
+	}
+	legitWG.Wait()
+	wg.Wait()
+
+	for i, err := range admitted {
+		if err != nil {
+			t.Errorf("store %d at MinIO while the endpoint held its probes: %v", i, err)
+		}
+	}
+	counts := map[string]int{}
+	for _, errs := range hostile {
+		for _, err := range errs {
+			switch {
+			case err == nil:
+				counts["admitted"]++
+			case apierrors.IsInvalid(err) && containsAll(err.Error(), []string{"against one endpoint", `"` + h.Endpoint + `" has that many running`, "(reason: Busy)"}):
+				counts["Busy for its endpoint"]++
+			case apierrors.IsInvalid(err) && strings.Contains(err.Error(), "(reason: Timeout)"):
+				counts["Timeout"]++ // a slot that came free just before its budget ran out
+			default:
+				counts["other"]++
+				t.Errorf("a store at the holding endpoint: %v", err)
+			}
+		}
+	}
+	if counts["Busy for its endpoint"] == 0 {
+		t.Errorf("the holding endpoint's stores ended %v, want some denied Busy for their endpoint", counts)
+	}
+	t.Logf("the holding endpoint's %d stores ended %v", hammers*perHammer, counts)
 }
 
 func hostileStore(name, endpoint string) *v1alpha1.BucketStateStore {

@@ -23,6 +23,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/kratix-community/bucketstatestore-webhook/api/v1alpha1"
+	"github.com/kratix-community/bucketstatestore-webhook/internal/localenv"
 	"github.com/kratix-community/bucketstatestore-webhook/internal/server"
 	"github.com/kratix-community/bucketstatestore-webhook/internal/testkit"
 )
@@ -119,23 +120,30 @@ func TestLoad(t *testing.T) {
 }
 
 // TestGracefulShutdown shows that SIGTERM lets the admissions in flight finish: each of
-// them waits for a probe of an endpoint that never answers, so they are still in the
-// webhook when the signal arrives.
+// them waits for a probe of its own endpoint that never answers, and the signal is sent
+// once every endpoint has been reached, so they are all still in the webhook.
 func TestGracefulShutdown(t *testing.T) {
 	const inFlight = 16
 	logWebhookOnFailure(t)
 	client := newReviewClient(t)
-	hole := blackHole(t)
 	answers := make(chan error, inFlight)
+	holes := make([]*localenv.BlackHole, inFlight)
 	for i := range inFlight {
+		holes[i] = startBlackHole(t)
 		go func() {
 			spec := writerSpec("")
-			spec.Endpoint = hole
+			spec.Endpoint = holes[i].Endpoint
 			spec.Path = "shutdown/" + strconv.Itoa(i) // distinct probes, none merged
 			answers <- checkReview(client, i, review{spec: func(int) v1alpha1.BucketStateStoreSpec { return spec }, want: testkit.Denied("(reason: Timeout)")})
 		}()
 	}
-	time.Sleep(time.Second) // well inside the 3s budget each request waits for
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for i, hole := range holes {
+		if err := hole.WaitAccepted(ctx, 1); err != nil {
+			t.Fatalf("admission %d never reached its endpoint: %v", i, err)
+		}
+	}
 
 	retiredWebhookOutput.record(env.Webhook.Output.String())
 	code, err := env.Webhook.Terminate(30 * time.Second)
