@@ -187,6 +187,10 @@ var (
 		"kubeconfig":                    "a pod uses its ServiceAccount (in-cluster config)",
 		"iam-endpoint":                  "for tests: an instance-metadata stand-in",
 		"destination-crd-poll-interval": "a tuning knob whose default suits every cluster",
+		"max-connections":               "connection bounds sized for the shipped 128Mi memory limit; raise them only with that limit",
+		"max-handshakes":                "connection bounds sized for the shipped 128Mi memory limit; raise them only with that limit",
+		"handshake-timeout":             "connection bounds sized for the shipped 128Mi memory limit; raise them only with that limit",
+		"idle-timeout":                  "longer than the API server's own idle timeout for its keep-alive connections (90s)",
 		"secret-namespaces":             "pairs with namespaced RBAC the chart does not render (manifests/components/secret-namespaces)",
 		"version":                       "prints the version and exits",
 	}
