@@ -3,6 +3,7 @@ package certmanager
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/kratix-community/bucketstatestore-webhook/internal/localenv"
 	"github.com/kratix-community/bucketstatestore-webhook/internal/release"
 )
 
@@ -68,8 +70,11 @@ func TestReleaseFileDeletesWebhooksBeforeItsNamespace(t *testing.T) {
 	rendered, err := release.Render(env.Root, dir, "")
 	must(t, err)
 	file := string(rendered)
+	// The release file's ClusterRole and ClusterRoleBinding are the suite's webhook's own
+	// (cluster-scoped, one name): take them over for the test, and give them back after it.
+	t.Cleanup(func() { restoreIdentity(t) })
 	t.Cleanup(func() { kubectl(t, file, "delete", "--ignore-not-found", "--wait=false", "-f", "-") })
-	if res := kubectl(t, file, "apply", "--server-side", "--field-manager="+fieldManager, "-f", "-"); res.Exit != 0 {
+	if res := kubectl(t, file, "apply", "--server-side", "--force-conflicts", "--field-manager="+fieldManager, "-f", "-"); res.Exit != 0 {
 		t.Fatalf("kubectl apply --server-side -f the release file: exit %d: %s", res.Exit, res.Stderr)
 	}
 
@@ -85,6 +90,19 @@ func TestReleaseFileDeletesWebhooksBeforeItsNamespace(t *testing.T) {
 	assertGone(t, "bucketstatestore-webhook-validating", "bucketstatestore-webhook-mutating", "bucketstatestore-webhook-namespace")
 	if !strings.Contains(res.Stdout, `namespace "`+namespace+`" deleted`) {
 		t.Errorf("kubectl delete -f did not delete namespace %s:\n%s", namespace, res.Stdout)
+	}
+}
+
+// restoreIdentity applies the suite webhook's identity files again (localenv.IdentityFiles),
+// which a test that installs and deletes the release file takes over and deletes.
+func restoreIdentity(t *testing.T) {
+	t.Helper()
+	for _, file := range localenv.IdentityFiles {
+		objs, err := localenv.ReadObjects(filepath.Join(env.Root, file))
+		must(t, err)
+		for _, obj := range objs {
+			must(t, localenv.Apply(context.Background(), env.Client, obj))
+		}
 	}
 }
 
