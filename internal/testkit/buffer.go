@@ -2,7 +2,10 @@ package testkit
 
 import (
 	"bytes"
+	"context"
+	"strings"
 	"sync"
+	"time"
 )
 
 // Buffer collects output that several goroutines write, such as a process's or a
@@ -43,4 +46,17 @@ func (b *Buffer) Since(offset int) string {
 		return ""
 	}
 	return string(b.buf.Bytes()[offset:])
+}
+
+// SinceOnceContains waits, up to timeout, until what was written after offset contains
+// want, and returns it then, or what there is when the time is up. A process's output
+// reaches the buffer through a pipe, a moment after the process wrote it: a test that
+// reads it at once after the request that caused it may find nothing yet.
+func (b *Buffer) SinceOnceContains(ctx context.Context, offset int, want string, timeout time.Duration) string {
+	var got string
+	_ = Poll(ctx, timeout, func(context.Context) (bool, error) {
+		got = b.Since(offset)
+		return strings.Contains(got, want), nil
+	})
+	return got
 }
