@@ -59,11 +59,13 @@ type benchEnv struct {
 
 	webhookArgs []string
 	bareOpts    localenv.WebhookOptions
+	// progress receives the environment's progress (-v).
+	progress io.Writer
 }
 
 // startEnv brings everything up; on error it stops what it started.
 func startEnv(ctx context.Context, progress io.Writer) (_ *benchEnv, retErr error) {
-	b := &benchEnv{}
+	b := &benchEnv{progress: progress}
 	defer func() {
 		if retErr != nil {
 			_ = b.stop()
@@ -127,6 +129,38 @@ func startEnv(ctx context.Context, progress io.Writer) (_ *benchEnv, retErr erro
 		return nil, fmt.Errorf("starting the bare webhook with a Secret read: %w", err)
 	}
 	return b, nil
+}
+
+// startSeaweedFS builds SeaweedFS if it is missing and starts it with the bench bucket
+// and the bench writer as an identity that may read and write every bucket, as the
+// writer's MinIO policy "readwrite" may; it returns the server and its version. The
+// caller stops it.
+func (b *benchEnv) startSeaweedFS(ctx context.Context) (*localenv.SeaweedFS, string, error) {
+	binary, err := localenv.BuildSeaweedFS(ctx, b.Root, b.progress)
+	if err != nil {
+		return nil, "", err
+	}
+	seaweed, err := localenv.StartSeaweedFS(ctx, localenv.SeaweedFSOptions{
+		Binary: binary,
+		Dir:    filepath.Join(b.WorkDir, "seaweedfs"),
+		CA:     b.CA,
+		Identities: []localenv.SeaweedFSIdentity{
+			{Name: "bench-writer", AccessKey: accessKey, SecretKey: secretKey, Actions: localenv.SeaweedFSReadWrite},
+		},
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	if err := seaweed.MakeBucket(ctx, bucket); err != nil {
+		_ = seaweed.Stop()
+		return nil, "", err
+	}
+	version, err := localenv.BinaryVersion(ctx, binary, "version")
+	if err != nil {
+		_ = seaweed.Stop()
+		return nil, "", err
+	}
+	return seaweed, version, nil
 }
 
 // restartWebhooks starts both webhooks afresh, on the same ports, so that a figure about

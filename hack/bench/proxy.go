@@ -17,7 +17,7 @@ import (
 	"github.com/kratix-community/bucketstatestore-webhook/internal/localenv"
 )
 
-// countingProxy is a TLS reverse proxy in front of MinIO that counts what reaches it, so
+// countingProxy is a TLS reverse proxy in front of an S3 server that counts what reaches it, so
 // the burst figure counts probes where they arrive rather than trusting the webhook's
 // own metrics. It keeps the Host header, so S3 signatures made for it still verify.
 type countingProxy struct {
