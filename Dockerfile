@@ -11,11 +11,11 @@ RUN go mod download
 COPY . .
 ARG VERSION=dev
 RUN CGO_ENABLED=0 GOOS=${TARGETOS:-linux} GOARCH=${TARGETARCH} \
-    go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/ ./cmd/webhook ./cmd/bucketstatestore-check
+    go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/ ./cmd/webhook ./cmd/statestore-check
 
 FROM gcr.io/distroless/static:nonroot
 COPY --from=build /out/webhook /webhook
-# The offline checker, for CI: docker run --entrypoint /bucketstatestore-check <image> -
-COPY --from=build /out/bucketstatestore-check /bucketstatestore-check
+# The offline checker, for CI: docker run --entrypoint /statestore-check <image> -
+COPY --from=build /out/statestore-check /statestore-check
 USER 65532:65532
 ENTRYPOINT ["/webhook"]

@@ -1,7 +1,7 @@
-# bucketstatestore-webhook: admission webhook for Kratix BucketStateStores.
+# statestore-webhook: admission webhook for Kratix BucketStateStores.
 
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-IMG ?= ghcr.io/kratix-community/bucketstatestore-webhook:$(VERSION)
+IMG ?= ghcr.io/kratix-community/statestore-webhook:$(VERSION)
 BIN := $(CURDIR)/bin
 KUBECTL := $(BIN)/k8s/kubectl
 CONTROLLER_GEN := $(BIN)/k8s/controller-gen
@@ -9,7 +9,7 @@ GOLANGCI_LINT_VERSION ?= v2.15.0
 GOLANGCI_LINT := $(BIN)/golangci-lint-$(GOLANGCI_LINT_VERSION)
 ACTIONLINT_VERSION ?= v1.7.12
 ACTIONLINT := $(BIN)/actionlint-$(ACTIONLINT_VERSION)
-# kubeconform is make bench's baseline for bucketstatestore-check; only bench builds it.
+# kubeconform is make bench's baseline for statestore-check; only bench builds it.
 KUBECONFORM_VERSION ?= v0.7.0
 KUBECONFORM := $(BIN)/kubeconform-$(KUBECONFORM_VERSION)
 export KUBEBUILDER_ASSETS := $(BIN)/k8s
@@ -107,8 +107,8 @@ run: components build ## Start a local API server, S3 server (S3=minio or seawee
 ##@ Build
 
 .PHONY: build
-build: ## Build the webhook and bucketstatestore-check into bin/.
-	CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o $(BIN)/ ./cmd/webhook ./cmd/bucketstatestore-check
+build: ## Build the webhook and statestore-check into bin/.
+	CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o $(BIN)/ ./cmd/webhook ./cmd/statestore-check
 
 .PHONY: docker-build
 docker-build: ## Build the container image (needs a Docker engine).
@@ -150,5 +150,5 @@ undeploy: ## Remove it from the cluster of the current kubeconfig, webhook confi
 DIST ?= $(CURDIR)/dist
 
 .PHONY: release
-release: ## Stamp VERSION=vX.Y.Z into the manifests and the chart, render dist/bucketstatestore-webhook.yaml and package the chart into dist/.
+release: ## Stamp VERSION=vX.Y.Z into the manifests and the chart, render dist/statestore-webhook.yaml and package the chart into dist/.
 	go run ./hack/release build -version $(VERSION) -dist $(DIST)

@@ -1,4 +1,4 @@
-module github.com/kratix-community/bucketstatestore-webhook
+module github.com/kratix-community/statestore-webhook
 
 go 1.26.8
 

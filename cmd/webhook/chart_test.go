@@ -14,7 +14,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	"sigs.k8s.io/yaml"
 
-	"github.com/kratix-community/bucketstatestore-webhook/internal/release"
+	"github.com/kratix-community/statestore-webhook/internal/release"
 )
 
 // chartPath is the chart in the tree, relative to this package's directory; its ci/

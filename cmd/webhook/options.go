@@ -13,10 +13,10 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
-	"github.com/kratix-community/bucketstatestore-webhook/internal/probeflags"
-	"github.com/kratix-community/bucketstatestore-webhook/internal/server"
-	"github.com/kratix-community/bucketstatestore-webhook/pkg/admission"
-	"github.com/kratix-community/bucketstatestore-webhook/pkg/probe"
+	"github.com/kratix-community/statestore-webhook/internal/probeflags"
+	"github.com/kratix-community/statestore-webhook/internal/server"
+	"github.com/kratix-community/statestore-webhook/pkg/admission"
+	"github.com/kratix-community/statestore-webhook/pkg/probe"
 )
 
 // Options are the webhook's settings, one flag each.
@@ -35,7 +35,7 @@ type Options struct {
 	MetricsAddr string
 	Kubeconfig  string
 	ProbeMode   string
-	// Probe are the probe flags bucketstatestore-check shares.
+	// Probe are the probe flags statestore-check shares.
 	Probe         probeflags.Options
 	ProbeCacheTTL time.Duration
 	MaxProbes     int

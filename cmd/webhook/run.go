@@ -16,10 +16,10 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
-	"github.com/kratix-community/bucketstatestore-webhook/internal/server"
-	"github.com/kratix-community/bucketstatestore-webhook/internal/watch"
-	"github.com/kratix-community/bucketstatestore-webhook/pkg/admission"
-	"github.com/kratix-community/bucketstatestore-webhook/pkg/probe"
+	"github.com/kratix-community/statestore-webhook/internal/server"
+	"github.com/kratix-community/statestore-webhook/internal/watch"
+	"github.com/kratix-community/statestore-webhook/pkg/admission"
+	"github.com/kratix-community/statestore-webhook/pkg/probe"
 )
 
 // accessReviewTTL is how long a SubjectAccessReview that allowed a user to get a Secret
@@ -51,7 +51,7 @@ func run(ctx context.Context, opts *Options) error {
 
 	// The prober's own problems, such as an unusable trust bundle, need no cluster and
 	// are reported first; the guard needs the API server's address when there is one.
-	cfg, cfgErr := server.RestConfig(opts.Kubeconfig, "bucketstatestore-webhook/"+version)
+	cfg, cfgErr := server.RestConfig(opts.Kubeconfig, "statestore-webhook/"+version)
 	apiServer := ""
 	if cfgErr == nil {
 		apiServer = cfg.Host

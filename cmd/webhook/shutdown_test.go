@@ -21,8 +21,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/kratix-community/bucketstatestore-webhook/internal/server"
-	"github.com/kratix-community/bucketstatestore-webhook/internal/testkit"
+	"github.com/kratix-community/statestore-webhook/internal/server"
+	"github.com/kratix-community/statestore-webhook/internal/testkit"
 )
 
 // mainArgsEnv, when set, makes the test binary run main with its value, a JSON list, as

@@ -10,9 +10,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/kratix-community/bucketstatestore-webhook/api/v1alpha1"
-	"github.com/kratix-community/bucketstatestore-webhook/internal/localenv"
-	"github.com/kratix-community/bucketstatestore-webhook/internal/testkit"
+	"github.com/kratix-community/statestore-webhook/api/v1alpha1"
+	"github.com/kratix-community/statestore-webhook/internal/localenv"
+	"github.com/kratix-community/statestore-webhook/internal/testkit"
 )
 
 // routeLabel says which webhooks the API server calls for a store: the registered
@@ -77,8 +77,8 @@ func measureAPIServer(ctx context.Context, b *benchEnv, o options, r *Report) er
 	// Each create must have reached exactly the webhooks of its side. The objects
 	// returned say whether the defaulting webhook ran; the counters confirm the rest.
 	for _, hook := range []string{"mutate", "validate"} {
-		n := webAfter.Sum("bucketstatestore_webhook_admissions_total", "webhook", hook, "result", "allowed") -
-			webBefore.Sum("bucketstatestore_webhook_admissions_total", "webhook", hook, "result", "allowed")
+		n := webAfter.Sum("statestore_webhook_admissions_total", "webhook", hook, "result", "allowed") -
+			webBefore.Sum("statestore_webhook_admissions_total", "webhook", hook, "result", "allowed")
 		if int(n) != o.apiPairs {
 			r.Fail("through the API server: the %s webhook admitted %.0f requests, want %d (one per create routed to it)", hook, n, o.apiPairs)
 		}

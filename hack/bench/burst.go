@@ -6,8 +6,8 @@ import (
 
 	admissionv1 "k8s.io/api/admission/v1"
 
-	"github.com/kratix-community/bucketstatestore-webhook/internal/server"
-	"github.com/kratix-community/bucketstatestore-webhook/internal/testkit"
+	"github.com/kratix-community/statestore-webhook/internal/server"
+	"github.com/kratix-community/statestore-webhook/internal/testkit"
 )
 
 // singlesPerRep is how many lone cold admissions make the "one probe" baseline of a
@@ -105,8 +105,8 @@ func measureBurst(ctx context.Context, b *benchEnv, o options, r *Report) error 
 	s.Add(Row{Figure: "p99 (burst) vs median lone admission", Ours: fmtDurF(p99.Ours()), Base: fmtDurF(p99.Base()), Ratio: p99.Ratio(),
 		Target: "<= 1.50x", Met: atMost(p99.Ratio(), 1.5)})
 	s.Add(Row{Figure: "bare webhook, same burst, p99", Ours: fmtDurF(median(bareP99)), Base: fmtDurF(p99.Base()), Ratio: ratio(median(bareP99), p99.Base())})
-	metricProbes := metricsAfter.Sum("bucketstatestore_webhook_probes_total") - metricsBefore.Sum("bucketstatestore_webhook_probes_total")
-	s.Note("probes are counted by a proxy in front of MinIO (one POST ?uploads per probe); the webhook's bucketstatestore_webhook_probes_total rose by %.0f for %d bursts and %d lone admissions",
+	metricProbes := metricsAfter.Sum("statestore_webhook_probes_total") - metricsBefore.Sum("statestore_webhook_probes_total")
+	s.Note("probes are counted by a proxy in front of MinIO (one POST ?uploads per probe); the webhook's statestore_webhook_probes_total rose by %.0f for %d bursts and %d lone admissions",
 		metricProbes, o.reps, o.reps*singlesPerRep)
 	s.Note("the bare-webhook row is the floor: answering %d requests at once with no work at all, against the same lone-admission baseline", o.burstSize)
 	return nil

@@ -16,7 +16,7 @@ import (
 
 	"sigs.k8s.io/yaml"
 
-	"github.com/kratix-community/bucketstatestore-webhook/internal/localenv"
+	"github.com/kratix-community/statestore-webhook/internal/localenv"
 )
 
 // The manifests the cli figure checks: cliFiles files of cliStoresPerFile stores each,
@@ -29,13 +29,13 @@ const (
 	cliStores        = cliFiles * cliStoresPerFile
 )
 
-// measureCLI times bucketstatestore-check on 10,000 stores (static rules and Secret
+// measureCLI times statestore-check on 10,000 stores (static rules and Secret
 // checks, no probe) beside kubeconform schema-checking the same files against a schema
 // generated from the CRD. Both are whole processes, as CI runs them, and both get one
 // core (GOMAXPROCS=1, kubeconform with one worker): the target is on one core.
 func measureCLI(ctx context.Context, o options, r *Report) error {
-	s := r.Section(fmt.Sprintf("bucketstatestore-check: %d stores in %d files, static rules, one core (%d interleaved pairs)", cliStores, cliFiles, o.cliPairs),
-		"bucketstatestore-check", "kubeconform")
+	s := r.Section(fmt.Sprintf("statestore-check: %d stores in %d files, static rules, one core (%d interleaved pairs)", cliStores, cliFiles, o.cliPairs),
+		"statestore-check", "kubeconform")
 	if o.kubeconform == "" {
 		r.Fail("cli: no kubeconform binary; pass -kubeconform (make bench builds it)")
 		return nil
@@ -49,7 +49,7 @@ func measureCLI(ctx context.Context, o options, r *Report) error {
 		return err
 	}
 	defer func() { _ = os.RemoveAll(dir) }()
-	ours, err := localenv.BuildCommand(ctx, root, dir, "bucketstatestore-check")
+	ours, err := localenv.BuildCommand(ctx, root, dir, "statestore-check")
 	if err != nil {
 		return err
 	}
@@ -67,7 +67,7 @@ func measureCLI(ctx context.Context, o options, r *Report) error {
 	var cpu Pairs
 	var cpuOurs, cpuTheirs time.Duration
 	oursOnce := func() *Run {
-		run, used := timedProcess(ctx, "bucketstatestore-check", checkSummary, ours, "--output=text", manifests)
+		run, used := timedProcess(ctx, "statestore-check", checkSummary, ours, "--output=text", manifests)
 		cpuOurs = used
 		return run
 	}
@@ -97,7 +97,7 @@ func measureCLI(ctx context.Context, o options, r *Report) error {
 	s.Add(Row{Figure: "CPU time", Ours: fmtDurF(cpu.Ours()), Base: fmtDurF(cpu.Base()), Ratio: cpu.Ratio(), Target: "ours < 1s", Met: underASecond})
 	s.Add(Row{Figure: "wall time", Ours: fmtDurF(wall.Ours()), Base: fmtDurF(wall.Base()), Ratio: wall.Ratio()})
 	s.Note("both are processes started fresh, with GOMAXPROCS=1 (CPU time is user plus system time, the target's measure on a shared machine); kubeconform with -n 1 against a JSON schema generated from the CRD, skipping the Secrets (it has no schema for them here)")
-	s.Note("bucketstatestore-check applies the defaults, every static rule and the Secret checks to each store, and finds the line of each of the %d invalid stores' fields", cliStores/cliInvalidEvery)
+	s.Note("statestore-check applies the defaults, every static rule and the Secret checks to each store, and finds the line of each of the %d invalid stores' fields", cliStores/cliInvalidEvery)
 	return nil
 }
 
@@ -106,13 +106,13 @@ type summaryCheck func(stdout, stderr string) error
 
 var checkSummaryLine = regexp.MustCompile(`(?m)^(\d+) BucketStateStores in (\d+) files: (\d+) invalid`)
 
-// checkSummary holds bucketstatestore-check to having checked every store and found
+// checkSummary holds statestore-check to having checked every store and found
 // exactly the broken ones.
 func checkSummary(_, stderr string) error {
 	m := checkSummaryLine.FindStringSubmatch(stderr)
 	want := []string{strconv.Itoa(cliStores), strconv.Itoa(cliFiles), strconv.Itoa(cliStores / cliInvalidEvery)}
 	if m == nil || m[1] != want[0] || m[2] != want[1] || m[3] != want[2] {
-		return fmt.Errorf("bucketstatestore-check's summary is not %s stores in %s files, %s invalid: %q", want[0], want[1], want[2], tail(stderr, 300))
+		return fmt.Errorf("statestore-check's summary is not %s stores in %s files, %s invalid: %q", want[0], want[1], want[2], tail(stderr, 300))
 	}
 	return nil
 }
@@ -147,7 +147,7 @@ func timedProcess(ctx context.Context, side string, check summaryCheck, bin stri
 		used = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
 	}
 	if exitErr, ok := err.(*exec.ExitError); ok && exitErr.ExitCode() == 1 {
-		err = nil // an invalid store is what bucketstatestore-check must report
+		err = nil // an invalid store is what statestore-check must report
 	}
 	if err == nil {
 		err = check(stdout.String(), stderr.String())

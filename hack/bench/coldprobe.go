@@ -14,8 +14,8 @@ import (
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
 
-	"github.com/kratix-community/bucketstatestore-webhook/internal/testkit"
-	"github.com/kratix-community/bucketstatestore-webhook/pkg/probe"
+	"github.com/kratix-community/statestore-webhook/internal/testkit"
+	"github.com/kratix-community/statestore-webhook/pkg/probe"
 )
 
 // checkKey is the object the write check starts and aborts an upload of, as pkg/probe

@@ -6,8 +6,8 @@ import (
 
 	admissionv1 "k8s.io/api/admission/v1"
 
-	"github.com/kratix-community/bucketstatestore-webhook/internal/server"
-	"github.com/kratix-community/bucketstatestore-webhook/internal/testkit"
+	"github.com/kratix-community/statestore-webhook/internal/server"
+	"github.com/kratix-community/statestore-webhook/internal/testkit"
 )
 
 // handlerTargetConcurrency is the concurrency the handler targets are set at.
@@ -64,10 +64,10 @@ func measureHandler(ctx context.Context, b *benchEnv, o options, r *Report) erro
 	if err != nil {
 		return err
 	}
-	admissions := after.Sum("bucketstatestore_webhook_admissions_total", "webhook", "validate") -
-		before.Sum("bucketstatestore_webhook_admissions_total", "webhook", "validate")
+	admissions := after.Sum("statestore_webhook_admissions_total", "webhook", "validate") -
+		before.Sum("statestore_webhook_admissions_total", "webhook", "validate")
 	apiCalls := after.Sum("rest_client_requests_total") - before.Sum("rest_client_requests_total")
-	probes := after.Sum("bucketstatestore_webhook_probes_total") - before.Sum("bucketstatestore_webhook_probes_total")
+	probes := after.Sum("statestore_webhook_probes_total") - before.Sum("statestore_webhook_probes_total")
 	s.Note("the webhook made %.0f API server calls for %.0f validations (%.2f each) and %.0f probes (as the default --probe-cache-ttl of 1m lapses)",
 		apiCalls, admissions, apiCalls/max(admissions, 1), probes)
 

@@ -15,8 +15,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
-	"github.com/kratix-community/bucketstatestore-webhook/internal/server"
-	"github.com/kratix-community/bucketstatestore-webhook/internal/testkit"
+	"github.com/kratix-community/statestore-webhook/internal/server"
+	"github.com/kratix-community/statestore-webhook/internal/testkit"
 )
 
 // fakeWebhook answers AdmissionReviews over TLS the way answer says.

@@ -56,7 +56,7 @@ type options struct {
 	// connection flood.
 	floodRaw, floodIdle int
 
-	// cliPairs are the interleaved runs of bucketstatestore-check and kubeconform;
+	// cliPairs are the interleaved runs of statestore-check and kubeconform;
 	// kubeconform is the path of its binary.
 	cliPairs    int
 	kubeconform string
@@ -284,7 +284,7 @@ func machineHeader() []string {
 		load = strings.Join(strings.Fields(string(b))[:3], " ")
 	}
 	return []string{
-		fmt.Sprintf("bucketstatestore-webhook benchmarks, %s", time.Now().UTC().Format(time.RFC3339)),
+		fmt.Sprintf("statestore-webhook benchmarks, %s", time.Now().UTC().Format(time.RFC3339)),
 		fmt.Sprintf("machine: %d cores (GOMAXPROCS %d), %s, %s/%s; load average at start %s", runtime.NumCPU(), runtime.GOMAXPROCS(0), cpu, runtime.GOOS, runtime.GOARCH, load),
 		fmt.Sprintf("go: %s", runtime.Version()),
 	}

@@ -3,8 +3,8 @@ package main
 import (
 	"context"
 
-	"github.com/kratix-community/bucketstatestore-webhook/internal/localenv"
-	"github.com/kratix-community/bucketstatestore-webhook/internal/testkit"
+	"github.com/kratix-community/statestore-webhook/internal/localenv"
+	"github.com/kratix-community/statestore-webhook/internal/testkit"
 )
 
 // scrape reads and parses w's /metrics.

@@ -14,7 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/kratix-community/bucketstatestore-webhook/internal/localenv"
+	"github.com/kratix-community/statestore-webhook/internal/localenv"
 )
 
 // countingProxy is a TLS reverse proxy in front of an S3 server that counts what reaches it, so

@@ -12,8 +12,8 @@ import (
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/kratix-community/bucketstatestore-webhook/api/v1alpha1"
-	"github.com/kratix-community/bucketstatestore-webhook/internal/testkit"
+	"github.com/kratix-community/statestore-webhook/api/v1alpha1"
+	"github.com/kratix-community/statestore-webhook/internal/testkit"
 )
 
 // The second MinIO user the guarded Secret is rotated to and from.
@@ -105,8 +105,8 @@ func measureSecretGuard(ctx context.Context, b *benchEnv, o options, r *Report) 
 		return err
 	}
 	// Only the guarded Secret's updates may reach the guard, each admitted quietly.
-	calls := after.Sum("bucketstatestore_webhook_admissions_total", "webhook", "secretguard") -
-		before.Sum("bucketstatestore_webhook_admissions_total", "webhook", "secretguard")
+	calls := after.Sum("statestore_webhook_admissions_total", "webhook", "secretguard") -
+		before.Sum("statestore_webhook_admissions_total", "webhook", "secretguard")
 	if int(calls) != o.apiPairs {
 		r.Fail("secret guard: the guard answered %.0f requests, want %d (one per update of the guarded Secret)", calls, o.apiPairs)
 	}

@@ -8,7 +8,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/kratix-community/bucketstatestore-webhook/internal/testkit"
+	"github.com/kratix-community/statestore-webhook/internal/testkit"
 )
 
 // maxKeptErrors bounds the error messages a Run keeps for the report.

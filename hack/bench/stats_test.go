@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kratix-community/bucketstatestore-webhook/internal/testkit"
+	"github.com/kratix-community/statestore-webhook/internal/testkit"
 )
 
 func TestRunCheck(t *testing.T) {

@@ -18,7 +18,7 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 	sigsyaml "sigs.k8s.io/yaml"
 
-	"github.com/kratix-community/bucketstatestore-webhook/internal/release"
+	"github.com/kratix-community/statestore-webhook/internal/release"
 )
 
 func main() {

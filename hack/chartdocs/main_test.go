@@ -5,7 +5,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/kratix-community/bucketstatestore-webhook/internal/release"
+	"github.com/kratix-community/statestore-webhook/internal/release"
 )
 
 // TestChartReadmeIsGeneratedFromValues keeps the chart's README.md what chartdocs

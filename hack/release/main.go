@@ -10,7 +10,7 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/kratix-community/bucketstatestore-webhook/internal/release"
+	"github.com/kratix-community/statestore-webhook/internal/release"
 )
 
 func main() {

@@ -20,8 +20,8 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/kratix-community/bucketstatestore-webhook/internal/demo"
-	"github.com/kratix-community/bucketstatestore-webhook/internal/localenv"
+	"github.com/kratix-community/statestore-webhook/internal/demo"
+	"github.com/kratix-community/statestore-webhook/internal/localenv"
 )
 
 // options are the command's flags.

@@ -10,8 +10,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
-	"github.com/kratix-community/bucketstatestore-webhook/pkg/admission"
-	"github.com/kratix-community/bucketstatestore-webhook/pkg/probe"
+	"github.com/kratix-community/statestore-webhook/pkg/admission"
+	"github.com/kratix-community/statestore-webhook/pkg/probe"
 )
 
 const storeHeader = "apiVersion: platform.kratix.io/v1alpha1\nkind: BucketStateStore\nmetadata:\n  name: s\n"

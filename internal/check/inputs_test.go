@@ -10,7 +10,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/kratix-community/bucketstatestore-webhook/pkg/admission"
+	"github.com/kratix-community/statestore-webhook/pkg/admission"
 )
 
 // gitOpsTree is a repository as GitOps keeps them: a store with its Secret, and files
@@ -28,7 +28,7 @@ func TestGitOpsTreeWithFilesThatAreNotManifests(t *testing.T) {
 		t.Fatal(err)
 	}
 	const (
-		template = "DIR/charts/app/templates/store.yaml:7: notice: skipped: a template: it holds {{ }} actions; check what it renders instead, such as helm template ... | bucketstatestore-check -; --strict makes this an error\n"
+		template = "DIR/charts/app/templates/store.yaml:7: notice: skipped: a template: it holds {{ }} actions; check what it renders instead, such as helm template ... | statestore-check -; --strict makes this an error\n"
 		values   = "DIR/charts/app/values.yaml:1: notice: skipped: the document has no apiVersion or no kind, so it is not a Kubernetes object (a values or configuration file?); --strict makes this an error\n"
 		pipe     = "DIR/clusters/prod/pipe.yaml: notice: skipped: not a regular file but a named pipe\n"
 		patch    = "DIR/clusters/prod/patches/bucket-patch.yaml:1: notice: skipped: the document is a JSON patch (as kustomize applies), not a Kubernetes object; --strict makes this an error\n"
@@ -49,7 +49,7 @@ func TestGitOpsTreeWithFilesThatAreNotManifests(t *testing.T) {
 			args:     []string{"--strict", dir},
 			wantCode: ExitUsage,
 			wantStdout: pipe +
-				"DIR/charts/app/templates/store.yaml:7: a template: it holds {{ }} actions; check what it renders instead, such as helm template ... | bucketstatestore-check -\n" +
+				"DIR/charts/app/templates/store.yaml:7: a template: it holds {{ }} actions; check what it renders instead, such as helm template ... | statestore-check -\n" +
 				"DIR/charts/app/values.yaml:1: the document has no apiVersion or no kind, so it is not a Kubernetes object (a values or configuration file?)\n" +
 				"DIR/clusters/prod/patches/bucket-patch.yaml:1: the document is a JSON patch (as kustomize applies), not a Kubernetes object\n",
 			wantStderr: "1 BucketStateStores in 4 files: 0 invalid, 0 with warnings; 1 skipped; 3 inputs could not be read\n",

@@ -8,7 +8,7 @@ import (
 )
 
 // junitName is the name of the report, and of the suite of findings that concern no file.
-const junitName = "bucketstatestore-check"
+const junitName = "statestore-check"
 
 // junit is r as a JUnit XML report, as CI systems (GitLab's test reports, Jenkins)
 // show test results, and as kubeconform writes it: a suite per file, a test case per

@@ -10,8 +10,8 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/kratix-community/bucketstatestore-webhook/internal/probeflags"
-	"github.com/kratix-community/bucketstatestore-webhook/pkg/probe"
+	"github.com/kratix-community/statestore-webhook/internal/probeflags"
+	"github.com/kratix-community/statestore-webhook/pkg/probe"
 )
 
 // Options are the command's settings, one flag each.

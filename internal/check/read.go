@@ -243,7 +243,7 @@ func (in *Inputs) read(ctx context.Context, args []string, stdin io.Reader) inpu
 		}
 		budget -= int64(len(data))
 		if line := templateAction(data); line > 0 {
-			notManifest(InputError{File: name, Line: line, Message: "a template: it holds {{ }} actions; check what it renders instead, such as helm template ... | bucketstatestore-check -"})
+			notManifest(InputError{File: name, Line: line, Message: "a template: it holds {{ }} actions; check what it renders instead, such as helm template ... | statestore-check -"})
 			continue
 		}
 		docs, ierr := splitDocuments(name, data)

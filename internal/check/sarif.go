@@ -7,7 +7,7 @@ import (
 )
 
 // informationURI is where a SARIF reader learns about the tool.
-const informationURI = "https://github.com/kratix-community/bucketstatestore-webhook/blob/main/docs/ci.md"
+const informationURI = "https://github.com/kratix-community/statestore-webhook/blob/main/docs/ci.md"
 
 // sarifRules are the rules a finding of each kind is reported under, with their levels.
 var sarifRules = []struct {

@@ -4,7 +4,7 @@ import "runtime/debug"
 
 // Version is the command's version: stamped, when the build stamped one (make build, the
 // image, the release), else the module's version from the build information, which
-// `go install .../cmd/bucketstatestore-check@v1.2.3` records, else the commit the build
+// `go install .../cmd/statestore-check@v1.2.3` records, else the commit the build
 // information records, else "dev".
 func Version(stamped string) string {
 	if stamped != "" {

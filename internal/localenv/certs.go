@@ -1,6 +1,6 @@
 package localenv
 
-import "github.com/kratix-community/bucketstatestore-webhook/internal/testkit"
+import "github.com/kratix-community/statestore-webhook/internal/testkit"
 
 // CA is the environment's throw-away certificate authority: the API server trusts it
 // through the webhook configurations' caBundle; the webhook trusts it (for MinIO)

@@ -14,20 +14,20 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
-	"github.com/kratix-community/bucketstatestore-webhook/internal/testkit"
+	"github.com/kratix-community/statestore-webhook/internal/testkit"
 )
 
-// CheckRun is what one run of bucketstatestore-check printed and how it exited.
+// CheckRun is what one run of statestore-check printed and how it exited.
 type CheckRun = testkit.CommandResult
 
-// checkBinary is bucketstatestore-check built once per environment.
+// checkBinary is statestore-check built once per environment.
 type checkBinary struct {
 	once sync.Once
 	path string
 	err  error
 }
 
-// RunCheck runs the bucketstatestore-check binary built from this module on input as
+// RunCheck runs the statestore-check binary built from this module on input as
 // standard input, with -o json and args, in the environment the webhook gets: trusting
 // the CA that signed MinIO's certificate and without AWS_ variables. It decodes the JSON
 // result into result (a *check.Result: this package cannot import internal/check, which
@@ -35,7 +35,7 @@ type checkBinary struct {
 // prints no JSON result, is an error; a non-zero exit is not.
 func (e *Env) RunCheck(ctx context.Context, input string, result any, args ...string) (CheckRun, error) {
 	e.check.once.Do(func() {
-		e.check.path, e.check.err = BuildCommand(ctx, e.Root, e.WorkDir, "bucketstatestore-check")
+		e.check.path, e.check.err = BuildCommand(ctx, e.Root, e.WorkDir, "statestore-check")
 	})
 	if e.check.err != nil {
 		return CheckRun{}, e.check.err
@@ -48,13 +48,13 @@ func (e *Env) RunCheck(ctx context.Context, input string, result any, args ...st
 		return run, err
 	}
 	if err := json.Unmarshal([]byte(run.Stdout), result); err != nil {
-		return run, fmt.Errorf("bucketstatestore-check exited %d without a JSON result (%v); stdout: %s; stderr: %s", run.Exit, err, run.Stdout, run.Stderr)
+		return run, fmt.Errorf("statestore-check exited %d without a JSON result (%v); stdout: %s; stderr: %s", run.Exit, err, run.Stdout, run.Stderr)
 	}
 	return run, nil
 }
 
 // SecretManifests returns the Secrets in namespace as manifests: the input from which
-// bucketstatestore-check learns the Secrets the webhook reads. They hold the Secrets'
+// statestore-check learns the Secrets the webhook reads. They hold the Secrets'
 // values; do not log them.
 func (e *Env) SecretManifests(ctx context.Context, namespace string) (string, error) {
 	var list corev1.SecretList

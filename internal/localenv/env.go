@@ -66,7 +66,7 @@ type Env struct {
 	progress progress
 	// webhookEnv is Options.WebhookEnv, which RestartWebhook gives the webhook again.
 	webhookEnv []string
-	// check is bucketstatestore-check, built on the first RunCheck.
+	// check is statestore-check, built on the first RunCheck.
 	check checkBinary
 }
 

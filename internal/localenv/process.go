@@ -12,7 +12,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/kratix-community/bucketstatestore-webhook/internal/testkit"
+	"github.com/kratix-community/statestore-webhook/internal/testkit"
 )
 
 // LogBuffer collects a process's output so a caller can search it while the process

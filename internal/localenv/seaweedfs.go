@@ -14,7 +14,7 @@ import (
 
 	"github.com/minio/minio-go/v7/pkg/credentials"
 
-	"github.com/kratix-community/bucketstatestore-webhook/internal/testkit"
+	"github.com/kratix-community/statestore-webhook/internal/testkit"
 )
 
 // SeaweedFS is SeaweedFS's `weed mini` on loopback: master, volume server, filer and S3

@@ -11,7 +11,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/kratix-community/bucketstatestore-webhook/internal/testkit"
+	"github.com/kratix-community/statestore-webhook/internal/testkit"
 )
 
 // WebhookOptions configures StartWebhook.

@@ -6,7 +6,7 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/kratix-community/bucketstatestore-webhook/pkg/probe"
+	"github.com/kratix-community/statestore-webhook/pkg/probe"
 )
 
 // Options are the shared probe flags' values.

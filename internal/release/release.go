@@ -20,16 +20,16 @@ import (
 // Paths of what a release is made of, relative to the module root.
 const (
 	// ImageName is the image the manifests and the chart deploy, without a tag.
-	ImageName = "ghcr.io/kratix-community/bucketstatestore-webhook"
+	ImageName = "ghcr.io/kratix-community/statestore-webhook"
 	// BaseKustomization carries the released image tag (images[].newTag).
 	BaseKustomization = "manifests/base/kustomization.yaml"
 	// DefaultManifests is what the rendered file holds: the webhook with TLS from
 	// cert-manager.
 	DefaultManifests = "manifests/default"
 	// ChartDir is the Helm chart; its Chart.yaml carries version and appVersion.
-	ChartDir = "charts/bucketstatestore-webhook"
+	ChartDir = "charts/statestore-webhook"
 	// RenderedFile is the file of a release that `kubectl apply -f` takes.
-	RenderedFile = "bucketstatestore-webhook.yaml"
+	RenderedFile = "statestore-webhook.yaml"
 )
 
 // The lines a release rewrites. Each must occur exactly once in its file, so a stamp
@@ -98,7 +98,7 @@ func Render(root, dir, image string) (_ []byte, retErr error) {
 		return nil, err
 	}
 	if image != "" {
-		overlay, err := os.MkdirTemp("", "bucketstatestore-webhook-image-")
+		overlay, err := os.MkdirTemp("", "statestore-webhook-image-")
 		if err != nil {
 			return nil, err
 		}
@@ -176,7 +176,7 @@ func Build(root, dist string, v Version) (rendered, chart string, err error) {
 		return "", "", err
 	}
 	rendered = filepath.Join(dist, RenderedFile)
-	header := fmt.Sprintf("# bucketstatestore-webhook %s: kubectl apply --server-side -f %s (needs cert-manager)\n", v.Tag, RenderedFile)
+	header := fmt.Sprintf("# statestore-webhook %s: kubectl apply --server-side -f %s (needs cert-manager)\n", v.Tag, RenderedFile)
 	if err := os.WriteFile(rendered, append([]byte(header), manifests...), 0o644); err != nil {
 		return "", "", err
 	}

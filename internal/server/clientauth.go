@@ -40,7 +40,7 @@ type clientAuth struct {
 	pemInvalid bool
 }
 
-// setStale sets bucketstatestore_webhook_client_ca_stale.
+// setStale sets statestore_webhook_client_ca_stale.
 func (a *clientAuth) setStale(stale bool) {
 	v := 0.0
 	if stale {
@@ -82,7 +82,7 @@ func (a *clientAuth) configure(c *tls.Config) {
 // current returns the CA pool, reading the file again first if it was last read more
 // than ClientCACheckInterval ago. A file that cannot be read or holds no certificate (an
 // emptied one, say, in the middle of a rotation) keeps the CAs read before in use, so
-// that a bad write does not lock the API server out; bucketstatestore_webhook_client_ca_stale
+// that a bad write does not lock the API server out; statestore_webhook_client_ca_stale
 // says so until a valid file is read.
 func (a *clientAuth) current() *x509.CertPool {
 	a.mu.Lock()

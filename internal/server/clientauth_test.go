@@ -10,7 +10,7 @@ import (
 	"github.com/go-logr/logr/funcr"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/kratix-community/bucketstatestore-webhook/internal/testkit"
+	"github.com/kratix-community/statestore-webhook/internal/testkit"
 )
 
 func TestAnEmptiedClientCAFileKeepsTheLastGoodCAAndSaysSo(t *testing.T) {

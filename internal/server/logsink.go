@@ -5,7 +5,7 @@ import (
 
 	"github.com/go-logr/logr"
 
-	"github.com/kratix-community/bucketstatestore-webhook/internal/text"
+	"github.com/kratix-community/statestore-webhook/internal/text"
 )
 
 // SafeLogger returns base with every message and every string-like value bounded to

@@ -9,7 +9,7 @@ import (
 	"github.com/go-logr/logr"
 	"github.com/go-logr/logr/funcr"
 
-	"github.com/kratix-community/bucketstatestore-webhook/internal/text"
+	"github.com/kratix-community/statestore-webhook/internal/text"
 )
 
 const testAccessKeyID = "AKIAIOSFODNN7EXAMPLE"

@@ -5,7 +5,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 )
 
-// The states of the webhook server's connections, as bucketstatestore_webhook_connections
+// The states of the webhook server's connections, as statestore_webhook_connections
 // labels them.
 const (
 	ConnStateHandshake   = "handshake"
@@ -13,7 +13,7 @@ const (
 )
 
 // Why the webhook closed a connection before or instead of serving it, as
-// bucketstatestore_webhook_connections_closed_total labels it and the log counts it.
+// statestore_webhook_connections_closed_total labels it and the log counts it.
 const (
 	// ConnClosedHandshakeFailed: the TLS handshake failed, such as a client without an
 	// accepted certificate.
@@ -33,15 +33,15 @@ var ConnClosedReasons = []string{ConnClosedHandshakeFailed, ConnClosedHandshakeT
 
 var (
 	connsGauge = prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "bucketstatestore_webhook_connections",
+		Name: "statestore_webhook_connections",
 		Help: "Connections of the webhook server, by state: handshake (TLS not done yet) or established.",
 	}, []string{"state"})
 	connsClosed = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "bucketstatestore_webhook_connections_closed_total",
+		Name: "statestore_webhook_connections_closed_total",
 		Help: "Connections the webhook server closed before or instead of serving them, by reason.",
 	}, []string{"reason"})
 	clientCAStale = prometheus.NewGauge(prometheus.GaugeOpts{
-		Name: "bucketstatestore_webhook_client_ca_stale",
+		Name: "statestore_webhook_client_ca_stale",
 		Help: "1 when the client CA file could not be read or parsed the last time it changed, so the CAs read before stay in use; else 0.",
 	})
 )

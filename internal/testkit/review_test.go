@@ -12,7 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
-	"github.com/kratix-community/bucketstatestore-webhook/api/v1alpha1"
+	"github.com/kratix-community/statestore-webhook/api/v1alpha1"
 )
 
 // answer is a webhook's AdmissionReview answer; a denial with a message is a 422.

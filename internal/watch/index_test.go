@@ -13,7 +13,7 @@ import (
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/kratix-community/bucketstatestore-webhook/api/v1alpha1"
+	"github.com/kratix-community/statestore-webhook/api/v1alpha1"
 )
 
 func store(authMethod string, ref *corev1.SecretReference) *v1alpha1.BucketStateStore {

@@ -13,9 +13,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/kratix-community/bucketstatestore-webhook/api/v1alpha1"
-	"github.com/kratix-community/bucketstatestore-webhook/pkg/admission"
-	"github.com/kratix-community/bucketstatestore-webhook/pkg/defaults"
+	"github.com/kratix-community/statestore-webhook/api/v1alpha1"
+	"github.com/kratix-community/statestore-webhook/pkg/admission"
+	"github.com/kratix-community/statestore-webhook/pkg/defaults"
 )
 
 // secretRefIndex indexes accessKey stores by the namespace/name of their defaulted

@@ -5,7 +5,7 @@ import (
 
 	ctrladmission "sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
-	"github.com/kratix-community/bucketstatestore-webhook/pkg/probe"
+	"github.com/kratix-community/statestore-webhook/pkg/probe"
 )
 
 // Audit annotation keys. Every answer of the validating webhook and of the guards carries

@@ -12,10 +12,10 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	ctrladmission "sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
-	"github.com/kratix-community/bucketstatestore-webhook/api/v1alpha1"
-	"github.com/kratix-community/bucketstatestore-webhook/internal/testkit"
-	"github.com/kratix-community/bucketstatestore-webhook/pkg/defaults"
-	"github.com/kratix-community/bucketstatestore-webhook/pkg/probe"
+	"github.com/kratix-community/statestore-webhook/api/v1alpha1"
+	"github.com/kratix-community/statestore-webhook/internal/testkit"
+	"github.com/kratix-community/statestore-webhook/pkg/defaults"
+	"github.com/kratix-community/statestore-webhook/pkg/probe"
 )
 
 // The benchmarks here time the work of one admission of a valid accessKey store with

@@ -9,9 +9,9 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
-	"github.com/kratix-community/bucketstatestore-webhook/api/v1alpha1"
-	"github.com/kratix-community/bucketstatestore-webhook/pkg/defaults"
-	"github.com/kratix-community/bucketstatestore-webhook/pkg/probe"
+	"github.com/kratix-community/statestore-webhook/api/v1alpha1"
+	"github.com/kratix-community/statestore-webhook/pkg/defaults"
+	"github.com/kratix-community/statestore-webhook/pkg/probe"
 )
 
 var bucketStateStoreKind = v1alpha1.GroupVersion.WithKind("BucketStateStore").GroupKind()

@@ -8,7 +8,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/json"
 
-	"github.com/kratix-community/bucketstatestore-webhook/api/v1alpha1"
+	"github.com/kratix-community/statestore-webhook/api/v1alpha1"
 )
 
 // decode reads a BucketStateStore from a request's raw object, refusing any other kind.

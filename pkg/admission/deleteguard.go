@@ -11,18 +11,18 @@ import (
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	ctrladmission "sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
-	"github.com/kratix-community/bucketstatestore-webhook/internal/text"
+	"github.com/kratix-community/statestore-webhook/internal/text"
 )
 
 // AllowDeleteAnnotation on a BucketStateStore, set to "true", lets the delete guard pass
 // a deletion of the store whatever Destinations still name it: the escape hatch for a
 // deliberate teardown.
-const AllowDeleteAnnotation = "bucketstatestore-webhook.kratix-community.io/allow-delete"
+const AllowDeleteAnnotation = "statestore-webhook.kratix-community.io/allow-delete"
 
 // messageStoreInUse is the delete guard's message: the store's name, how many
 // Destinations use it and their names (listNames). It spells AllowDeleteAnnotation out, so
 // that the docs' check finds it in one literal.
-const messageStoreInUse = "BucketStateStore %q is the state store of %d Destination(s): %s; delete them or point their spec.stateStoreRef at another store first, or annotate the store bucketstatestore-webhook.kratix-community.io/allow-delete=true"
+const messageStoreInUse = "BucketStateStore %q is the state store of %d Destination(s): %s; delete them or point their spec.stateStoreRef at another store first, or annotate the store statestore-webhook.kratix-community.io/allow-delete=true"
 
 // DestinationIndex tells which Kratix Destinations write to a store.
 type DestinationIndex interface {

@@ -4,7 +4,7 @@
 //   - Defaulter, the mutating webhook, applies pkg/defaults and answers with a JSON patch.
 //   - Validator, the validating webhook, runs the Pipeline on the store: the static rules,
 //     the referenced Secret (behind a SubjectAccessReview) and, through a probe.Prober, the
-//     bucket itself. bucketstatestore-check runs the same Pipeline on manifest files.
+//     bucket itself. statestore-check runs the same Pipeline on manifest files.
 //   - DeleteGuard refuses (or warns about) deleting a BucketStateStore that Destinations
 //     still write to, and SecretGuard warns about (or refuses) deleting or changing a
 //     Secret so that the stores using it break. Both fail open and learn what depends on

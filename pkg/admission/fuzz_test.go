@@ -27,10 +27,10 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 	ctrladmission "sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
-	"github.com/kratix-community/bucketstatestore-webhook/api/v1alpha1"
-	"github.com/kratix-community/bucketstatestore-webhook/internal/testkit"
-	"github.com/kratix-community/bucketstatestore-webhook/pkg/defaults"
-	"github.com/kratix-community/bucketstatestore-webhook/pkg/probe"
+	"github.com/kratix-community/statestore-webhook/api/v1alpha1"
+	"github.com/kratix-community/statestore-webhook/internal/testkit"
+	"github.com/kratix-community/statestore-webhook/pkg/defaults"
+	"github.com/kratix-community/statestore-webhook/pkg/probe"
 )
 
 // The fuzz targets send bytes through the handlers exactly as cmd/webhook serves them:
@@ -450,7 +450,7 @@ func checkOperationLabels(t *testing.T) {
 			case l.GetName() != "operation":
 			case v == "CREATE", v == "UPDATE", v == "DELETE", v == "CONNECT", v == "other":
 			default:
-				t.Fatalf("bucketstatestore_webhook_admissions_total has a series for operation %q", v)
+				t.Fatalf("statestore_webhook_admissions_total has a series for operation %q", v)
 			}
 		}
 	}

@@ -12,7 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	ctrladmission "sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
-	"github.com/kratix-community/bucketstatestore-webhook/internal/text"
+	"github.com/kratix-community/statestore-webhook/internal/text"
 )
 
 // GuardMode says what a guard does when a request would break a store that is in use.

@@ -15,8 +15,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	ctrladmission "sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
-	"github.com/kratix-community/bucketstatestore-webhook/api/v1alpha1"
-	"github.com/kratix-community/bucketstatestore-webhook/pkg/probe"
+	"github.com/kratix-community/statestore-webhook/api/v1alpha1"
+	"github.com/kratix-community/statestore-webhook/pkg/probe"
 )
 
 // fakeDestinations maps a store to the Destinations that use it; nil means unknown.
@@ -72,7 +72,7 @@ func TestDeleteGuard(t *testing.T) {
 		return &v1alpha1.BucketStateStore{ObjectMeta: metav1.ObjectMeta{Name: "shared", Annotations: annotations}}
 	}
 	inUse := fakeDestinations{"shared": {"dev", "prod", "stage", "test"}}
-	denial := `bucketstatestores.platform.kratix.io "shared" is forbidden: BucketStateStore "shared" is the state store of 4 Destination(s): "dev", "prod", "stage" and 1 more; delete them or point their spec.stateStoreRef at another store first, or annotate the store bucketstatestore-webhook.kratix-community.io/allow-delete=true`
+	denial := `bucketstatestores.platform.kratix.io "shared" is forbidden: BucketStateStore "shared" is the state store of 4 Destination(s): "dev", "prod", "stage" and 1 more; delete them or point their spec.stateStoreRef at another store first, or annotate the store statestore-webhook.kratix-community.io/allow-delete=true`
 	cases := map[string]struct {
 		mode         GuardMode
 		destinations fakeDestinations
@@ -85,7 +85,7 @@ func TestDeleteGuard(t *testing.T) {
 		},
 		"in warn mode it is allowed with the same words as a warning": {
 			mode: GuardWarn, destinations: fakeDestinations{"shared": {"dev"}}, store: store(nil),
-			want: answer{Allowed: true, Warnings: []string{`BucketStateStore "shared" is the state store of 1 Destination(s): "dev"; delete them or point their spec.stateStoreRef at another store first, or annotate the store bucketstatestore-webhook.kratix-community.io/allow-delete=true`},
+			want: answer{Allowed: true, Warnings: []string{`BucketStateStore "shared" is the state store of 1 Destination(s): "dev"; delete them or point their spec.stateStoreRef at another store first, or annotate the store statestore-webhook.kratix-community.io/allow-delete=true`},
 				Audit: map[string]string{AuditVerdict: VerdictWarned, AuditGuard: GuardFindingBreaks}},
 		},
 		"the allow-delete annotation lets it go": {

@@ -8,7 +8,7 @@ import (
 )
 
 var admissionsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
-	Name: "bucketstatestore_webhook_admissions_total",
+	Name: "statestore_webhook_admissions_total",
 	Help: "Admission requests answered, by webhook (mutate, validate), operation and result (allowed, denied, error).",
 }, []string{"webhook", "operation", "result"})
 

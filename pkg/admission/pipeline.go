@@ -13,11 +13,11 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
-	"github.com/kratix-community/bucketstatestore-webhook/pkg/probe"
+	"github.com/kratix-community/statestore-webhook/pkg/probe"
 )
 
 // Pipeline is the one evaluation of a state store: the validating webhook runs it on the
-// object of a request, bucketstatestore-check on the objects of its files. It owns the
+// object of a request, statestore-check on the objects of its files. It owns the
 // order of the steps (defaults, static rules, the Secret behind the access review, the
 // probe) and the answer; what differs between the two callers is only where Secrets come
 // from and whether there is a prober. What differs between kinds of store is a storeKind.
@@ -36,7 +36,7 @@ type Pipeline struct {
 }
 
 // ErrSecretUnknown is what a SecretGetter returns when it cannot tell whether the Secret
-// exists: bucketstatestore-check, when its input does not hold the Secret. The pipeline
+// exists: statestore-check, when its input does not hold the Secret. The pipeline
 // then checks neither the Secret's keys nor the store's bucket, and the store is not
 // denied for it.
 var ErrSecretUnknown = errors.New("the Secret is not known")

@@ -15,9 +15,9 @@ import (
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	ctrladmission "sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
-	"github.com/kratix-community/bucketstatestore-webhook/api/v1alpha1"
-	"github.com/kratix-community/bucketstatestore-webhook/internal/text"
-	"github.com/kratix-community/bucketstatestore-webhook/pkg/probe"
+	"github.com/kratix-community/statestore-webhook/api/v1alpha1"
+	"github.com/kratix-community/statestore-webhook/internal/text"
+	"github.com/kratix-community/statestore-webhook/pkg/probe"
 )
 
 // Messages of the Secret guard; <stores> lists the stores' names (listNames). None holds

@@ -14,8 +14,8 @@ import (
 	utilvalidation "k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
-	"github.com/kratix-community/bucketstatestore-webhook/api/v1alpha1"
-	"github.com/kratix-community/bucketstatestore-webhook/internal/text"
+	"github.com/kratix-community/statestore-webhook/api/v1alpha1"
+	"github.com/kratix-community/statestore-webhook/internal/text"
 )
 
 var supportedAuthMethods = []string{v1alpha1.AuthMethodAccessKey, v1alpha1.AuthMethodIAM}

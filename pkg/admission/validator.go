@@ -11,8 +11,8 @@ import (
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	ctrladmission "sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
-	"github.com/kratix-community/bucketstatestore-webhook/pkg/defaults"
-	"github.com/kratix-community/bucketstatestore-webhook/pkg/probe"
+	"github.com/kratix-community/statestore-webhook/pkg/defaults"
+	"github.com/kratix-community/statestore-webhook/pkg/probe"
 )
 
 // ProbeMode says what a failed live probe does to the admission.

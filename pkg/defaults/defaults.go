@@ -1,7 +1,7 @@
 package defaults
 
 import (
-	"github.com/kratix-community/bucketstatestore-webhook/api/v1alpha1"
+	"github.com/kratix-community/statestore-webhook/api/v1alpha1"
 )
 
 // DefaultSecretNamespace is the namespace Kratix's controller reads a secretRef from when

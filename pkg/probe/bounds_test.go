@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kratix-community/bucketstatestore-webhook/internal/localenv"
+	"github.com/kratix-community/statestore-webhook/internal/localenv"
 )
 
 func TestS3ProberEndsAnswersTooLargeToBeS3(t *testing.T) {

@@ -13,7 +13,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/kratix-community/bucketstatestore-webhook/internal/localenv"
+	"github.com/kratix-community/statestore-webhook/internal/localenv"
 )
 
 // init loads the system's certificate pool before any test sets SSL_CERT_FILE: Go reads

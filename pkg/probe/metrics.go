@@ -9,12 +9,12 @@ import (
 
 var (
 	probesTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "bucketstatestore_webhook_probes_total",
+		Name: "statestore_webhook_probes_total",
 		Help: "Probes of S3 endpoints, by the reason they ended with (OK for success).",
 	}, []string{"reason"})
 
 	probeDuration = prometheus.NewHistogram(prometheus.HistogramOpts{
-		Name:    "bucketstatestore_webhook_probe_duration_seconds",
+		Name:    "statestore_webhook_probe_duration_seconds",
 		Help:    "Time a probe of an S3 endpoint took, whatever its outcome.",
 		Buckets: []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30},
 	})
@@ -23,17 +23,17 @@ var (
 	// ran its share of the slots: the sign of an endpoint that holds its probes, or of a
 	// burst at one endpoint larger than PerEndpointLimit lets through in the budget.
 	probesBusyForEndpoint = prometheus.NewCounter(prometheus.CounterOpts{
-		Name: "bucketstatestore_webhook_probes_busy_for_endpoint_total",
+		Name: "statestore_webhook_probes_busy_for_endpoint_total",
 		Help: "Probes denied Busy because their endpoint already ran its share of the probe slots (a quarter of --max-concurrent-probes, at least 4).",
 	})
 
 	cacheHits = prometheus.NewCounter(prometheus.CounterOpts{
-		Name: "bucketstatestore_webhook_probe_cache_hits_total",
+		Name: "statestore_webhook_probe_cache_hits_total",
 		Help: "Probes answered from the cache of recent successes.",
 	})
 
 	cacheMisses = prometheus.NewCounter(prometheus.CounterOpts{
-		Name: "bucketstatestore_webhook_probe_cache_misses_total",
+		Name: "statestore_webhook_probe_cache_misses_total",
 		Help: "Probes the cache could not answer, including those merged with one in flight.",
 	})
 )

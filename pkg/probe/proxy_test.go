@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/kratix-community/bucketstatestore-webhook/internal/localenv"
+	"github.com/kratix-community/statestore-webhook/internal/localenv"
 )
 
 // startProxy starts a localenv.RoutingProxy to upstream until the test ends and returns

@@ -18,13 +18,13 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/yaml"
 
-	"github.com/kratix-community/bucketstatestore-webhook/internal/release"
+	"github.com/kratix-community/statestore-webhook/internal/release"
 )
 
 // The release the chart's defaults are compared under: the names manifests/default uses.
 const (
-	defaultRelease   = "bucketstatestore-webhook"
-	defaultNamespace = "bucketstatestore-webhook-system"
+	defaultRelease   = "statestore-webhook"
+	defaultNamespace = "statestore-webhook-system"
 )
 
 // chartValues are the values every rendering test runs the chart with, by name: the
@@ -151,7 +151,7 @@ func TestChartSchemaRefusesWrongValues(t *testing.T) {
 }
 
 // TestChartWithDefaultsRendersManifestsDefault compares the chart's defaults, installed
-// as bucketstatestore-webhook in bucketstatestore-webhook-system, with
+// as statestore-webhook in statestore-webhook-system, with
 // manifests/default: the same objects with the same fields, labels aside. Selectors and
 // the pods' labels are compared too, but for the labels Helm adds (helmLabels). The
 // chart leaves the Namespace to `helm install --create-namespace`.

@@ -13,8 +13,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/kratix-community/bucketstatestore-webhook/internal/localenv"
-	"github.com/kratix-community/bucketstatestore-webhook/internal/release"
+	"github.com/kratix-community/statestore-webhook/internal/localenv"
+	"github.com/kratix-community/statestore-webhook/internal/release"
 )
 
 // The start of the namespace guard's refusal (its ValidatingAdmissionPolicy's message).
@@ -39,7 +39,7 @@ func TestHelmReleaseNamespaceIsDeletedOnlyAfterUninstall(t *testing.T) {
 			_, _ = action.NewUninstall(cfg).Run(name)
 		}
 	})
-	fullname := name + "-bucketstatestore-webhook"
+	fullname := name + "-statestore-webhook"
 
 	waitUntilNamespaceGuarded(t, namespace)
 	res := kubectl(t, "", "delete", "namespace", namespace, "--wait=false")
@@ -87,7 +87,7 @@ func TestReleaseFileDeletesWebhooksBeforeItsNamespace(t *testing.T) {
 	if res.Exit != 0 {
 		t.Fatalf("kubectl delete -f the release file: exit %d, want 0 (the guard and the webhook configurations first); stderr:\n%s", res.Exit, res.Stderr)
 	}
-	assertGone(t, "bucketstatestore-webhook-validating", "bucketstatestore-webhook-mutating", "bucketstatestore-webhook-namespace")
+	assertGone(t, "statestore-webhook-validating", "statestore-webhook-mutating", "statestore-webhook-namespace")
 	if !strings.Contains(res.Stdout, `namespace "`+namespace+`" deleted`) {
 		t.Errorf("kubectl delete -f did not delete namespace %s:\n%s", namespace, res.Stdout)
 	}

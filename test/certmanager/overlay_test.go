@@ -98,7 +98,7 @@ components:
 transformers:
 - %s
 patches:
-- target: {kind: NetworkPolicy, name: bucketstatestore-webhook}
+- target: {kind: NetworkPolicy, name: statestore-webhook}
   patch: |-
     - op: replace
       path: /spec/ingress/0/from

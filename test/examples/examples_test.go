@@ -22,10 +22,10 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
-	"github.com/kratix-community/bucketstatestore-webhook/internal/check"
-	"github.com/kratix-community/bucketstatestore-webhook/internal/localenv"
+	"github.com/kratix-community/statestore-webhook/internal/check"
+	"github.com/kratix-community/statestore-webhook/internal/localenv"
 
-	"github.com/kratix-community/bucketstatestore-webhook/internal/testkit"
+	"github.com/kratix-community/statestore-webhook/internal/testkit"
 )
 
 // TestExamples applies every file in examples/ with the command line `make run` prints
@@ -59,7 +59,7 @@ func TestExamples(t *testing.T) {
 	for _, ex := range examples {
 		t.Run(ex.file, func(t *testing.T) {
 			logStart := env.Env.Webhook.Output.Len()
-			// What bucketstatestore-check says of the file, given the Secrets the webhook
+			// What statestore-check says of the file, given the Secrets the webhook
 			// can read at this moment, before kubectl applies it.
 			checked, result := checkFile(t, filepath.Join(env.Env.Root, ex.file))
 			line := env.ApplyLine(ex.file)
@@ -86,16 +86,16 @@ func TestExamples(t *testing.T) {
 			}
 			for _, secret := range ex.secretValues {
 				if strings.Contains(output, secret) || strings.Contains(webhookLog, secret) || strings.Contains(checked.Stdout+checked.Stderr, secret) {
-					fail("a secret access key from the file appears in kubectl's output, the webhook's log or bucketstatestore-check's output")
+					fail("a secret access key from the file appears in kubectl's output, the webhook's log or statestore-check's output")
 				}
 			}
 			if len(result.Stores) != 1 {
-				fail("bucketstatestore-check found %d stores in the file, want 1", len(result.Stores))
+				fail("statestore-check found %d stores in the file, want 1", len(result.Stores))
 			} else if s := result.Stores[0]; s.Valid != ex.admitted || s.Valid != (res.Exit == 0) {
-				fail("bucketstatestore-check says valid=%v; kubectl exited %d (expect: %s)", s.Valid, res.Exit, outcome(ex.admitted))
+				fail("statestore-check says valid=%v; kubectl exited %d (expect: %s)", s.Valid, res.Exit, outcome(ex.admitted))
 			} else {
 				if diff := cmp.Diff(sorted(localenv.KubectlWarnings(res.Stderr)), sorted(s.Warnings)); diff != "" {
-					fail("bucketstatestore-check's warnings differ from the webhook's (-webhook +command):\n%s", diff)
+					fail("statestore-check's warnings differ from the webhook's (-webhook +command):\n%s", diff)
 				}
 				apiCauses, _ := localenv.KubectlCauses(res.Stderr)
 				var ours []string
@@ -103,11 +103,11 @@ func TestExamples(t *testing.T) {
 					ours = append(ours, c.String())
 				}
 				if diff := cmp.Diff(apiCauses, ours); diff != "" {
-					fail("bucketstatestore-check's causes differ from the webhook's (-webhook +command):\n%s", diff)
+					fail("statestore-check's causes differ from the webhook's (-webhook +command):\n%s", diff)
 				}
 			}
 			if want := result.ExitCode(); checked.Exit != want {
-				fail("bucketstatestore-check exited %d for a result that asks for %d", checked.Exit, want)
+				fail("statestore-check exited %d for a result that asks for %d", checked.Exit, want)
 			}
 			for _, name := range ex.stores {
 				if exists := storeExists(t, name); exists != ex.admitted {
@@ -115,7 +115,7 @@ func TestExamples(t *testing.T) {
 				}
 			}
 			if failed {
-				t.Logf("$ %s\nexit %d\nstdout:\n%s\nstderr:\n%s\nwebhook log during the apply:\n%s\nbucketstatestore-check before the apply: exit %d\n%s%s", line, res.Exit, res.Stdout, res.Stderr, webhookLog, checked.Exit, checked.Stdout, checked.Stderr)
+				t.Logf("$ %s\nexit %d\nstdout:\n%s\nstderr:\n%s\nwebhook log during the apply:\n%s\nstatestore-check before the apply: exit %d\n%s%s", line, res.Exit, res.Stdout, res.Stderr, webhookLog, checked.Exit, checked.Stdout, checked.Stderr)
 			}
 		})
 	}
@@ -127,7 +127,7 @@ func TestExamples(t *testing.T) {
 	}
 }
 
-// checkFile runs bucketstatestore-check with --probe on the example file, giving it the
+// checkFile runs statestore-check with --probe on the example file, giving it the
 // Secrets in default before the file's own, as the webhook will see them once kubectl has
 // applied the file's Secrets.
 func checkFile(t *testing.T, path string) (localenv.CheckRun, check.Result) {

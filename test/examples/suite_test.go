@@ -22,9 +22,9 @@ import (
 	"github.com/go-logr/logr/funcr"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
-	"github.com/kratix-community/bucketstatestore-webhook/internal/demo"
+	"github.com/kratix-community/statestore-webhook/internal/demo"
 
-	"github.com/kratix-community/bucketstatestore-webhook/internal/testkit"
+	"github.com/kratix-community/statestore-webhook/internal/testkit"
 )
 
 // lockWait is how long the suite waits for another demo to free the examples' ports.

@@ -5,8 +5,8 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/kratix-community/bucketstatestore-webhook/pkg/admission"
-	"github.com/kratix-community/bucketstatestore-webhook/pkg/probe"
+	"github.com/kratix-community/statestore-webhook/pkg/admission"
+	"github.com/kratix-community/statestore-webhook/pkg/probe"
 )
 
 // store is a BucketStateStore named {{.Name}} with spec, a YAML block indented by two

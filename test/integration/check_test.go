@@ -10,8 +10,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/kratix-community/bucketstatestore-webhook/internal/check"
-	"github.com/kratix-community/bucketstatestore-webhook/internal/localenv"
+	"github.com/kratix-community/statestore-webhook/internal/check"
+	"github.com/kratix-community/statestore-webhook/internal/localenv"
 )
 
 // checkCase is a store for TestCheckCommandMatchesWebhook, a template like a scenario's.
@@ -23,7 +23,7 @@ type checkCase struct {
 	schemaFirst bool
 }
 
-// TestCheckCommandMatchesWebhook holds bucketstatestore-check to the webhook: for a store
+// TestCheckCommandMatchesWebhook holds statestore-check to the webhook: for a store
 // breaking each static rule, each Secret check and the main probe failures, and for
 // admitted stores with and without warnings, the command (with --probe and the
 // cluster's Secrets as its input) gives the verdict, the causes (field and message, in
@@ -94,12 +94,12 @@ func TestCheckCommandMatchesWebhook(t *testing.T) {
 			}
 			got := runCheck(t, secrets+"---\n"+doc, "--probe", "--require-secrets")
 			if len(got.Errors) > 0 || len(got.Stores) != 1 {
-				t.Fatalf("bucketstatestore-check found %d stores and input errors %v, want 1 store", len(got.Stores), got.Errors)
+				t.Fatalf("statestore-check found %d stores and input errors %v, want 1 store", len(got.Stores), got.Errors)
 			}
 			s := got.Stores[0]
 
 			if s.Valid != (api.Exit == 0) {
-				t.Errorf("bucketstatestore-check says valid=%v; kubectl exited %d: %s", s.Valid, api.Exit, api.Stderr)
+				t.Errorf("statestore-check says valid=%v; kubectl exited %d: %s", s.Valid, api.Exit, api.Stderr)
 			}
 			if diff := cmp.Diff(localenv.KubectlWarnings(api.Stderr), s.Warnings); diff != "" {
 				t.Errorf("warnings (-webhook +command):\n%s", diff)
@@ -150,7 +150,7 @@ func secretRefStore(ref string) string {
 	return store("  bucketName: {{.Bucket}}\n  endpoint: {{.Endpoint}}\n  secretRef:\n    " + ref + "\n")
 }
 
-// runCheck runs bucketstatestore-check on input with the suite's --probe-timeout and
+// runCheck runs statestore-check on input with the suite's --probe-timeout and
 // metadata stand-in, and checks that its exit code agrees with its result.
 func runCheck(t *testing.T, input string, args ...string) check.Result {
 	t.Helper()
@@ -163,7 +163,7 @@ func runCheck(t *testing.T, input string, args ...string) check.Result {
 		t.Fatal(err)
 	}
 	if want := r.ExitCode(); run.Exit != want {
-		t.Errorf("bucketstatestore-check exited %d for a result that asks for %d", run.Exit, want)
+		t.Errorf("statestore-check exited %d for a result that asks for %d", run.Exit, want)
 	}
 	return r
 }

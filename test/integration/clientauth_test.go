@@ -13,8 +13,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/kratix-community/bucketstatestore-webhook/internal/localenv"
-	"github.com/kratix-community/bucketstatestore-webhook/internal/server"
+	"github.com/kratix-community/statestore-webhook/internal/localenv"
+	"github.com/kratix-community/statestore-webhook/internal/server"
 )
 
 // TestWebhookServesOnlyTheAPIServer: the suite's webhook requires the client certificate

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kratix-community/bucketstatestore-webhook/internal/localenv"
+	"github.com/kratix-community/statestore-webhook/internal/localenv"
 )
 
 // probeTimeout is the suite's --probe-timeout: short, so that the faults that run into

@@ -11,8 +11,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/kratix-community/bucketstatestore-webhook/internal/server"
-	"github.com/kratix-community/bucketstatestore-webhook/internal/testkit"
+	"github.com/kratix-community/statestore-webhook/internal/server"
+	"github.com/kratix-community/statestore-webhook/internal/testkit"
 )
 
 // The connection flood: sockets that never start a handshake, then TLS connections that
@@ -77,15 +77,15 @@ func TestConnectionFloodBesideAdmissions(t *testing.T) {
 		t.Errorf("the webhook's PID is %d, want %d: it was restarted", got, pid)
 	}
 	limits := server.DefaultConnLimits
-	if n := after.Sum("bucketstatestore_webhook_connections", "state", server.ConnStateEstablished); n > float64(limits.MaxConns) {
+	if n := after.Sum("statestore_webhook_connections", "state", server.ConnStateEstablished); n > float64(limits.MaxConns) {
 		t.Errorf("the webhook holds %v established connections, more than its limit of %d", n, limits.MaxConns)
 	}
-	if n := after.Sum("bucketstatestore_webhook_connections", "state", server.ConnStateHandshake); n > float64(limits.MaxHandshakes) {
+	if n := after.Sum("statestore_webhook_connections", "state", server.ConnStateHandshake); n > float64(limits.MaxHandshakes) {
 		t.Errorf("the webhook holds %v connections in their handshake, more than its limit of %d", n, limits.MaxHandshakes)
 	}
 	closed := func(reason string) float64 {
-		return after.Sum("bucketstatestore_webhook_connections_closed_total", "reason", reason) -
-			before.Sum("bucketstatestore_webhook_connections_closed_total", "reason", reason)
+		return after.Sum("statestore_webhook_connections_closed_total", "reason", reason) -
+			before.Sum("statestore_webhook_connections_closed_total", "reason", reason)
 	}
 	// Past the limits, the flood's connections made room for each other.
 	if n := closed(server.ConnClosedHandshakeEvicted); n == 0 {

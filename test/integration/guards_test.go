@@ -18,9 +18,9 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/kratix-community/bucketstatestore-webhook/api/v1alpha1"
-	"github.com/kratix-community/bucketstatestore-webhook/internal/testkit"
-	"github.com/kratix-community/bucketstatestore-webhook/pkg/admission"
+	"github.com/kratix-community/statestore-webhook/api/v1alpha1"
+	"github.com/kratix-community/statestore-webhook/internal/testkit"
+	"github.com/kratix-community/statestore-webhook/pkg/admission"
 )
 
 // TestSecretGuard changes and deletes credentials Secrets through the real API server,
@@ -299,7 +299,7 @@ func stringDataPatch(data map[string]string) string {
 	return `{"stringData":{` + strings.Join(fields, ",") + `}}`
 }
 
-var admissionsLine = regexp.MustCompile(`(?m)^bucketstatestore_webhook_admissions_total\{([^}]*)\} (\d+)$`)
+var admissionsLine = regexp.MustCompile(`(?m)^statestore_webhook_admissions_total\{([^}]*)\} (\d+)$`)
 
 // guardCalls returns how many requests the webhook's handler webhook (mutate, validate,
 // deleteguard, secretguard) has answered, from its metrics.

@@ -8,7 +8,7 @@ import (
 
 	"github.com/minio/minio-go/v7"
 
-	"github.com/kratix-community/bucketstatestore-webhook/internal/localenv"
+	"github.com/kratix-community/statestore-webhook/internal/localenv"
 )
 
 // TestKratixKey shows what each S3 server does with the keys Kratix writes for a path

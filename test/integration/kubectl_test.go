@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kratix-community/bucketstatestore-webhook/internal/testkit"
+	"github.com/kratix-community/statestore-webhook/internal/testkit"
 )
 
 // kubectlResult is what a kubectl run printed and how it exited.

@@ -22,10 +22,10 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
-	"github.com/kratix-community/bucketstatestore-webhook/api/v1alpha1"
-	"github.com/kratix-community/bucketstatestore-webhook/internal/localenv"
-	"github.com/kratix-community/bucketstatestore-webhook/internal/server"
-	"github.com/kratix-community/bucketstatestore-webhook/internal/testkit"
+	"github.com/kratix-community/statestore-webhook/api/v1alpha1"
+	"github.com/kratix-community/statestore-webhook/internal/localenv"
+	"github.com/kratix-community/statestore-webhook/internal/server"
+	"github.com/kratix-community/statestore-webhook/internal/testkit"
 )
 
 // review is one kind of admission request the load tests send, with its right verdict.

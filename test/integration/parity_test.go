@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/kratix-community/bucketstatestore-webhook/internal/localenv"
+	"github.com/kratix-community/statestore-webhook/internal/localenv"
 )
 
 // parityCase is a store that Kratix's own BucketStateStore controller was given, with

@@ -6,8 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/kratix-community/bucketstatestore-webhook/internal/localenv"
-	"github.com/kratix-community/bucketstatestore-webhook/pkg/admission"
+	"github.com/kratix-community/statestore-webhook/internal/localenv"
+	"github.com/kratix-community/statestore-webhook/pkg/admission"
 )
 
 // TestProbeViaProxy runs the webhook with --probe-via-proxy, HTTPS_PROXY and HTTP_PROXY

@@ -13,7 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/kratix-community/bucketstatestore-webhook/internal/localenv"
+	"github.com/kratix-community/statestore-webhook/internal/localenv"
 )
 
 // secretNamespacesDir is the least-privilege component: namespaced RBAC for Secrets and
@@ -79,7 +79,7 @@ func TestSecretNamespaces(t *testing.T) {
 func restoreShippedRBAC(t *testing.T, applied []*unstructured.Unstructured) {
 	ctx := context.Background()
 	for _, obj := range applied {
-		if obj.GetName() == "bucketstatestore-webhook" {
+		if obj.GetName() == "statestore-webhook" {
 			continue // the base's ClusterRole, patched: restored below
 		}
 		if err := k8sClient.Delete(ctx, obj); err != nil && !apierrors.IsNotFound(err) {

@@ -11,13 +11,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kratix-community/bucketstatestore-webhook/internal/localenv"
-	"github.com/kratix-community/bucketstatestore-webhook/internal/testkit"
+	"github.com/kratix-community/statestore-webhook/internal/localenv"
+	"github.com/kratix-community/statestore-webhook/internal/testkit"
 )
 
-// built is bucketstatestore-check, built once as the suites build it.
+// built is statestore-check, built once as the suites build it.
 var built = sync.OnceValues(func() (string, error) {
-	dir, err := os.MkdirTemp("", "bucketstatestore-check-")
+	dir, err := os.MkdirTemp("", "statestore-check-")
 	if err != nil {
 		return "", err
 	}
@@ -25,7 +25,7 @@ var built = sync.OnceValues(func() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return localenv.BuildCommand(context.Background(), root, dir, "bucketstatestore-check")
+	return localenv.BuildCommand(context.Background(), root, dir, "statestore-check")
 })
 
 func binaryPath(t *testing.T) string {
@@ -49,7 +49,7 @@ func run(t *testing.T, dir, stdin string, args ...string) testkit.CommandResult 
 
 func TestAnUnknownFlagPrintsTheErrorAndTheUsage(t *testing.T) {
 	res := run(t, "", "", "--no-such-flag", "-")
-	if res.Exit != 2 || !strings.HasPrefix(res.Stderr, "error: unknown flag: --no-such-flag\nUsage: bucketstatestore-check [flags] <file|directory|->...\n") || !strings.Contains(res.Stderr, "--require-stores") {
+	if res.Exit != 2 || !strings.HasPrefix(res.Stderr, "error: unknown flag: --no-such-flag\nUsage: statestore-check [flags] <file|directory|->...\n") || !strings.Contains(res.Stderr, "--require-stores") {
 		t.Errorf("exit %d, stderr:\n%s\nwant 2, the error, then the usage with every flag", res.Exit, res.Stderr)
 	}
 }
@@ -83,7 +83,7 @@ func TestAGitOpsTree(t *testing.T) {
 	res := run(t, dir, "", ".")
 	want := `clusters/prod/store.yaml:6: BucketStateStore/x\n::add-mask::secret\n::error::forged\x1b[31m: spec.endpoint: Invalid value: "https://s3.example.com": must be host[:port] without a scheme; drop "https://" and leave insecure false` + "\n" +
 		"clusters/prod/fifo.yaml: notice: skipped: not a regular file but a named pipe\n" +
-		"charts/app/templates/store.yaml:4: notice: skipped: a template: it holds {{ }} actions; check what it renders instead, such as helm template ... | bucketstatestore-check -; --strict makes this an error\n" +
+		"charts/app/templates/store.yaml:4: notice: skipped: a template: it holds {{ }} actions; check what it renders instead, such as helm template ... | statestore-check -; --strict makes this an error\n" +
 		"overlays/prod/patch.yaml:1: notice: skipped: the document is a JSON patch (as kustomize applies), not a Kubernetes object; --strict makes this an error\n"
 	if res.Exit != 1 || res.Stdout != want {
 		t.Errorf("exit %d, stdout:\n%s\nwant 1 and:\n%s", res.Exit, res.Stdout, want)

@@ -12,8 +12,8 @@ import (
 
 	"sigs.k8s.io/yaml"
 
-	"github.com/kratix-community/bucketstatestore-webhook/internal/localenv"
-	"github.com/kratix-community/bucketstatestore-webhook/internal/testkit"
+	"github.com/kratix-community/statestore-webhook/internal/localenv"
+	"github.com/kratix-community/statestore-webhook/internal/testkit"
 )
 
 // The CI snippets of docs/ci.md, run as far as this machine can run them.
@@ -53,9 +53,9 @@ func TestGitHubWorkflowSnippet(t *testing.T) {
 			if "github.com/"+step.With["repository"] != modulePath || step.With["ref"] != "main" {
 				t.Errorf("the workflow checks out %s at %s, want this module at main", step.With["repository"], step.With["ref"])
 			}
-		case step.Run == "go install ./cmd/bucketstatestore-check":
+		case step.Run == "go install ./cmd/statestore-check":
 			// install runs it.
-		case strings.HasPrefix(step.Run, "bucketstatestore-check "):
+		case strings.HasPrefix(step.Run, "statestore-check "):
 			checked++
 			if res := shell(t, storeTree(t), step.Run); res.Exit != 0 || strings.Contains(res.Stdout, "charts/") {
 				t.Errorf("$ %s: exit %d:\n%s%s", step.Run, res.Exit, res.Stdout, res.Stderr)
@@ -63,7 +63,7 @@ func TestGitHubWorkflowSnippet(t *testing.T) {
 		}
 	}
 	if checked == 0 {
-		t.Error("the workflow runs no bucketstatestore-check step")
+		t.Error("the workflow runs no statestore-check step")
 	}
 }
 
@@ -87,7 +87,7 @@ func TestGitLabJobSnippet(t *testing.T) {
 	if len(clone) != 6 || clone[4] != "https://"+modulePath {
 		t.Fatalf("the first line does not clone this module: %q", job.Script[0])
 	}
-	if want := "go -C " + clone[5] + " install ./cmd/bucketstatestore-check"; job.Script[1] != want {
+	if want := "go -C " + clone[5] + " install ./cmd/statestore-check"; job.Script[1] != want {
 		t.Errorf("the second line is %q, want %q (install runs it in this checkout)", job.Script[1], want)
 	}
 	dir := storeTree(t)
@@ -173,7 +173,7 @@ func TestPreCommitSnippetAndHook(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	version, err := testkit.RunCommand(dir, "", time.Minute, filepath.Join(root, "bin", "pre-commit", "bucketstatestore-check"), "--version")
+	version, err := testkit.RunCommand(dir, "", time.Minute, filepath.Join(root, "bin", "pre-commit", "statestore-check"), "--version")
 	if err != nil || version.Exit != 0 || version.Stdout != described.Stdout {
 		t.Errorf("the hook's build prints version %q (%v), want what git describes: %q", version.Stdout, err, described.Stdout)
 	}

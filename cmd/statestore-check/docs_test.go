@@ -14,14 +14,14 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/kratix-community/bucketstatestore-webhook/internal/check"
-	"github.com/kratix-community/bucketstatestore-webhook/internal/localenv"
-	"github.com/kratix-community/bucketstatestore-webhook/internal/testkit"
+	"github.com/kratix-community/statestore-webhook/internal/check"
+	"github.com/kratix-community/statestore-webhook/internal/localenv"
+	"github.com/kratix-community/statestore-webhook/internal/testkit"
 )
 
 const (
 	ciPath     = "../../docs/ci.md"
-	modulePath = "github.com/kratix-community/bucketstatestore-webhook"
+	modulePath = "github.com/kratix-community/statestore-webhook"
 )
 
 func readCI(t *testing.T) string {
@@ -89,13 +89,13 @@ func TestCIOptionsTableMatchesTheFlags(t *testing.T) {
 
 func TestCIDocsHaveNoPlaceholders(t *testing.T) {
 	for _, b := range testkit.FencedBlocks(readCI(t)) {
-		if strings.Contains(b.Text, "<version>") || strings.Contains(b.Text, "bucketstatestore-check@") {
+		if strings.Contains(b.Text, "<version>") || strings.Contains(b.Text, "statestore-check@") {
 			t.Errorf("a snippet of docs/ci.md names a version that is not published:\n%s", b.Text)
 		}
 	}
 }
 
-// install runs the snippets' install command (go install ./cmd/bucketstatestore-check) in
+// install runs the snippets' install command (go install ./cmd/statestore-check) in
 // this checkout, as the snippets run it in theirs, once, with the environment a user has
 // (no GOFLAGS), and returns the directory it installed into.
 var install = sync.OnceValues(func() (string, error) {
@@ -109,7 +109,7 @@ var install = sync.OnceValues(func() (string, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "go", "install", "./cmd/bucketstatestore-check")
+	cmd := exec.CommandContext(ctx, "go", "install", "./cmd/statestore-check")
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "GOBIN="+gobin, "GOFLAGS=")
 	res, err := testkit.Run(ctx, cmd, "")
@@ -128,7 +128,7 @@ func shell(t *testing.T, dir, line string) testkit.CommandResult {
 	t.Helper()
 	gobin, err := install()
 	if err != nil {
-		t.Fatalf("go install ./cmd/bucketstatestore-check: %v", err)
+		t.Fatalf("go install ./cmd/statestore-check: %v", err)
 	}
 	res, err := testkit.RunCommand(dir, "", time.Minute, "sh", "-c", "PATH="+gobin+":$PATH; "+line)
 	if err != nil {
@@ -158,16 +158,16 @@ func storeTree(t *testing.T) string {
 func TestTheInstallCommandGivesAVersionFromTheBuild(t *testing.T) {
 	block := ""
 	for _, b := range testkit.FencedBlocks(readCI(t)) {
-		if b.Info == "sh" && strings.Contains(b.Text, "go install ./cmd/bucketstatestore-check") {
+		if b.Info == "sh" && strings.Contains(b.Text, "go install ./cmd/statestore-check") {
 			block = b.Text
 		}
 	}
 	if !strings.Contains(block, "git clone https://"+modulePath+"\n") {
 		t.Fatalf("docs/ci.md's install block does not clone the repository:\n%s", block)
 	}
-	res := shell(t, "", "bucketstatestore-check --version")
+	res := shell(t, "", "statestore-check --version")
 	gobin, _ := install()
-	info, err := testkit.RunCommand("", "", time.Minute, "go", "version", "-m", filepath.Join(gobin, "bucketstatestore-check"))
+	info, err := testkit.RunCommand("", "", time.Minute, "go", "version", "-m", filepath.Join(gobin, "statestore-check"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,7 +195,7 @@ func TestThePipedExampleFailsWhenTheRendererFails(t *testing.T) {
 			line = strings.TrimSpace(b.Text)
 		}
 	}
-	if !strings.Contains(line, "| bucketstatestore-check --require-stores") {
+	if !strings.Contains(line, "| statestore-check --require-stores") {
 		t.Fatalf("docs/ci.md's piped example does not use --require-stores: %q", line)
 	}
 	dir := storeTree(t)

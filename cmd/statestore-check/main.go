@@ -1,9 +1,9 @@
-// Command bucketstatestore-check validates the BucketStateStores in manifest files with
+// Command statestore-check validates the BucketStateStores in manifest files with
 // the webhook's own defaults, static rules and Secret checks, and optionally its bucket
 // probe, so that CI and pre-commit hooks refuse what the webhook would refuse, with the
 // same message, on the file and line to fix.
 //
-//	bucketstatestore-check [flags] <file|directory|->...
+//	statestore-check [flags] <file|directory|->...
 //
 // It exits 0 when every store is valid, 1 when one is not, 2 for bad usage or an input
 // it cannot read, and 128 plus the signal's number when SIGINT or SIGTERM stops it.
@@ -17,7 +17,7 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/kratix-community/bucketstatestore-webhook/internal/check"
+	"github.com/kratix-community/statestore-webhook/internal/check"
 )
 
 // version is stamped at build time with -ldflags "-X main.version=..."; when it is not,
@@ -26,10 +26,10 @@ var version string
 
 func main() {
 	opts := check.NewOptions()
-	fs := pflag.NewFlagSet("bucketstatestore-check", pflag.ContinueOnError)
+	fs := pflag.NewFlagSet("statestore-check", pflag.ContinueOnError)
 	fs.SetOutput(os.Stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(os.Stderr, "Usage: bucketstatestore-check [flags] <file|directory|->...\n\nFlags:\n%s", fs.FlagUsages())
+		fmt.Fprintf(os.Stderr, "Usage: statestore-check [flags] <file|directory|->...\n\nFlags:\n%s", fs.FlagUsages())
 	}
 	opts.AddFlags(fs)
 	if err := fs.Parse(os.Args[1:]); err != nil {
