@@ -16,6 +16,10 @@ const (
 	PartCredentials Part = "credentials"
 	// PartAuthMethod is the auth method itself.
 	PartAuthMethod Part = "authMethod"
+	// PartRepository is a Git repository's URL: the repository behind a host that answers.
+	PartRepository Part = "repository"
+	// PartBranch is a Git store's branch.
+	PartBranch Part = "branch"
 )
 
 // ReasonInfo is what a Reason means.
