@@ -1,6 +1,7 @@
-// Package v1alpha1 holds the platform.kratix.io/v1alpha1 BucketStateStore API as Kratix
-// defines it (github.com/syntasso/kratix, api/v1alpha1/bucketstatestore_types.go), so the
-// webhook decodes exactly what Kratix's controller reads.
+// Package v1alpha1 holds the platform.kratix.io/v1alpha1 BucketStateStore and
+// GitStateStore APIs as Kratix defines them (github.com/syntasso/kratix,
+// api/v1alpha1/bucketstatestore_types.go and gitstatestore_types.go, with spec.insecure
+// of Kratix #943), so the webhook decodes exactly what Kratix's controller reads.
 //
 // +kubebuilder:object:generate=true
 // +groupName=platform.kratix.io
@@ -13,7 +14,7 @@ import (
 )
 
 var (
-	// GroupVersion is the group and version of the BucketStateStore API.
+	// GroupVersion is the group and version of the state store APIs.
 	GroupVersion = schema.GroupVersion{Group: "platform.kratix.io", Version: "v1alpha1"}
 
 	// SchemeBuilder adds the types of this package to a scheme. It is apimachinery's,
@@ -25,7 +26,7 @@ var (
 )
 
 func addKnownTypes(s *runtime.Scheme) error {
-	s.AddKnownTypes(GroupVersion, &BucketStateStore{}, &BucketStateStoreList{})
+	s.AddKnownTypes(GroupVersion, &BucketStateStore{}, &BucketStateStoreList{}, &GitStateStore{}, &GitStateStoreList{})
 	metav1.AddToGroupVersion(s, GroupVersion)
 	return nil
 }
