@@ -57,7 +57,9 @@ func (s bucketStore) secretRef() *corev1.SecretReference {
 // bucketSecretKeys are the keys Kratix reads from an accessKey store's Secret.
 var bucketSecretKeys = []string{v1alpha1.SecretKeyAccessKeyID, v1alpha1.SecretKeySecretAccessKey}
 
-func (bucketStore) secretKeys() []string { return bucketSecretKeys }
+func (bucketStore) validateSecret(secret *corev1.Secret, shown string, fldPath *field.Path) (field.ErrorList, []string) {
+	return validateSecretKeys(secret, bucketSecretKeys, shown, fldPath), nil
+}
 
 func (s bucketStore) target(secret *corev1.Secret) probe.Target {
 	var creds *probe.Credentials
@@ -82,7 +84,7 @@ func (s bucketStore) logValues() []any {
 // probeError puts a failed probe on the field the user would change to fix it: the
 // field of the part of the target its reason is about (probe.ReasonTable).
 func (s bucketStore) probeError(specPath *field.Path, failure *probe.Failure) *field.Error {
-	spec, message := s.spec, failure.Error()
+	spec, message := s.spec, probeMessage(failure)
 	switch part := probe.Info(failure.Reason).Part; {
 	case part == probe.PartBucket:
 		return field.Invalid(specPath.Child("bucketName"), spec.BucketName, message)
@@ -95,11 +97,16 @@ func (s bucketStore) probeError(specPath *field.Path, failure *probe.Failure) *f
 	case part == probe.PartCredentials:
 		return field.Invalid(specPath.Child("secretRef"), secretName(spec.SecretRef), message)
 	}
-	if failure.Reason == probe.ReasonEndpointForbidden {
-		// A denial of a store Kratix could use: say so.
-		message = fmt.Sprintf("%s; %s (reason: %s)", failure.Message, messageGuardRule, failure.Reason)
-	}
 	return field.Invalid(specPath.Child("endpoint"), spec.Endpoint, message)
+}
+
+// probeMessage is the message of a denial for failure. The endpoint guard's denies a
+// store Kratix could use, and says so.
+func probeMessage(failure *probe.Failure) string {
+	if failure.Reason == probe.ReasonEndpointForbidden {
+		return fmt.Sprintf("%s; %s (reason: %s)", failure.Message, messageGuardRule, failure.Reason)
+	}
+	return failure.Error()
 }
 
 // messageGuardRule ends the denial of an endpoint the guard refuses. It is one of the four

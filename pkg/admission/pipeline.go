@@ -29,8 +29,11 @@ type Pipeline struct {
 	// SecretNamespaces, when set, are the only namespaces whose Secrets are read; a store
 	// naming a Secret elsewhere is denied before any access review or read.
 	SecretNamespaces []string
-	// Prober checks the bucket. When it is nil, or ProbeMode is ProbeOff, nothing is probed.
+	// Prober checks the bucket of a BucketStateStore. When it is nil, or ProbeMode is
+	// ProbeOff, nothing is probed.
 	Prober probe.Prober
+	// GitProber checks the repository of a GitStateStore, as Prober does a bucket.
+	GitProber probe.GitProber
 	// ProbeMode says what a failed probe does.
 	ProbeMode ProbeMode
 }
@@ -78,8 +81,10 @@ type storeKind[T any] interface {
 	// namespace set; nil when it takes none. It is asked only of a store that passed the
 	// static rules.
 	secretRef() *corev1.SecretReference
-	// secretKeys are the keys Kratix reads from that Secret; each must be there, not empty.
-	secretKeys() []string
+	// validateSecret checks the Secret that secretRef names, read for the user, as Kratix
+	// will read it: the keys it needs and, where Kratix parses them, their values. shown
+	// names the Secret; errors are on fldPath. Neither errors nor warnings hold a value.
+	validateSecret(secret *corev1.Secret, shown string, fldPath *field.Path) (field.ErrorList, []string)
 	// target is what the prober checks, with the credentials in secret (nil when the store
 	// takes none).
 	target(secret *corev1.Secret) T
@@ -118,7 +123,9 @@ func evaluate[T any](ctx context.Context, p *Pipeline, pr prober[T], user authen
 	var secret *corev1.Secret
 	if ref := s.secretRef(); ref != nil {
 		var err error
-		secret, allErrs, err = p.secret(ctx, user, ref, s.secretKeys(), specPath.Child("secretRef"))
+		var secretWarnings []string
+		secret, allErrs, secretWarnings, err = p.secret(ctx, user, ref, s.validateSecret, specPath.Child("secretRef"))
+		out.Warnings = append(out.Warnings, secretWarnings...)
 		switch {
 		case errors.Is(err, ErrSecretUnknown):
 			out.SecretUnknown = true
@@ -142,12 +149,12 @@ func evaluate[T any](ctx context.Context, p *Pipeline, pr prober[T], user authen
 	}
 	var notProbed *probe.NotProbed
 	if errors.As(err, &notProbed) {
-		log.Info("bucket not probed", append([]any{"reason", notProbed.Reason}, s.logValues()...)...)
+		log.Info("store not probed", append([]any{"reason", notProbed.Reason}, s.logValues()...)...)
 		out.Warnings = append(out.Warnings, notProbed.Warning)
 		return out
 	}
 	failure := probe.AsFailure(err)
-	log.Info("bucket probe failed", append(append([]any{"reason", failure.Reason}, s.logValues()...), "message", failure.Message, "error", failure.Err)...)
+	log.Info("store probe failed", append(append([]any{"reason", failure.Reason}, s.logValues()...), "message", failure.Message, "error", failure.Err)...)
 	if p.ProbeMode == ProbeWarn {
 		out.Warnings = append(out.Warnings, probeWarning(failure))
 		return out
@@ -155,38 +162,43 @@ func evaluate[T any](ctx context.Context, p *Pipeline, pr prober[T], user authen
 	return deny(field.ErrorList{s.probeError(specPath, failure)})
 }
 
-// secret reads the Secret ref names (its namespace set) for user and checks that it holds
-// keys. A problem the user can fix comes back as field errors on fldPath; a failure to
-// ask the API server, or ErrSecretUnknown, as an error. Values are never put into either.
-func (p *Pipeline) secret(ctx context.Context, user authenticationv1.UserInfo, ref *corev1.SecretReference, keys []string, fldPath *field.Path) (*corev1.Secret, field.ErrorList, error) {
+// secretValidator is a storeKind's validateSecret.
+type secretValidator func(secret *corev1.Secret, shown string, fldPath *field.Path) (field.ErrorList, []string)
+
+// secret reads the Secret ref names (its namespace set) for user and checks it with
+// validate. A problem the user can fix comes back as field errors on fldPath, with the
+// warnings of validate; a failure to ask the API server, or ErrSecretUnknown, as an error.
+// Values are never put into any of them.
+func (p *Pipeline) secret(ctx context.Context, user authenticationv1.UserInfo, ref *corev1.SecretReference, validate secretValidator, fldPath *field.Path) (*corev1.Secret, field.ErrorList, []string, error) {
 	namespace, shown := ref.Namespace, secretName(ref)
 	if allErrs := validateSecretNamespace(namespace, p.SecretNamespaces, fldPath.Child("namespace")); len(allErrs) > 0 {
-		return nil, allErrs, nil
+		return nil, allErrs, nil, nil
 	}
 	if p.Access != nil {
 		allowed, err := p.Access.CanGetSecret(ctx, user, namespace, ref.Name)
 		if err != nil {
-			return nil, nil, fmt.Errorf("reviewing access to Secret %s: %w", shown, err)
+			return nil, nil, nil, fmt.Errorf("reviewing access to Secret %s: %w", shown, err)
 		}
 		if !allowed {
 			// The same answer whether or not the Secret exists, so that the webhook does not
 			// tell a user about Secrets they cannot read.
-			return nil, field.ErrorList{field.Forbidden(fldPath, fmt.Sprintf("user %q may not get Secret %s; the webhook reads a Secret only for users who may read it themselves", user.Username, shown))}, nil
+			return nil, field.ErrorList{field.Forbidden(fldPath, fmt.Sprintf("user %q may not get Secret %s; the webhook reads a Secret only for users who may read it themselves", user.Username, shown))}, nil, nil
 		}
 	}
 	secret, err := p.Secrets.GetSecret(ctx, namespace, ref.Name)
 	switch {
 	case apierrors.IsNotFound(err) || err == nil && secret == nil:
-		return nil, field.ErrorList{field.NotFound(fldPath, shown)}, nil
+		return nil, field.ErrorList{field.NotFound(fldPath, shown)}, nil, nil
 	case errors.Is(err, ErrSecretUnknown):
-		return nil, nil, err
+		return nil, nil, nil, err
 	case err != nil:
-		return nil, nil, fmt.Errorf("reading Secret %s: %w", shown, err)
+		return nil, nil, nil, fmt.Errorf("reading Secret %s: %w", shown, err)
 	}
-	if allErrs := validateSecretKeys(secret, keys, shown, fldPath); len(allErrs) > 0 {
-		return nil, allErrs, nil
+	allErrs, warnings := validate(secret, shown, fldPath)
+	if len(allErrs) > 0 {
+		return nil, allErrs, warnings, nil
 	}
-	return secret, nil, nil
+	return secret, nil, warnings, nil
 }
 
 // validateSecretKeys checks that secret holds each of keys, none empty: one field error on

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/minio/minio-go/v7/pkg/s3utils"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/validation"
 	utilvalidation "k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -180,16 +181,17 @@ func validateAuth(spec *v1alpha1.BucketStateStoreSpec, fldPath *field.Path) fiel
 	case v1alpha1.AuthMethodIAM:
 		return nil
 	case v1alpha1.AuthMethodAccessKey:
-		return validateSecretRef(spec, fldPath.Child("secretRef"))
+		return validateSecretRef(spec.SecretRef, fmt.Sprintf("required when authMethod is accessKey: name a Secret with the keys %s and %s", v1alpha1.SecretKeyAccessKeyID, v1alpha1.SecretKeySecretAccessKey), fldPath.Child("secretRef"))
 	default:
 		return field.ErrorList{field.NotSupported(fldPath.Child("authMethod"), spec.AuthMethod, supportedAuthMethods)}
 	}
 }
 
-func validateSecretRef(spec *v1alpha1.BucketStateStoreSpec, fldPath *field.Path) field.ErrorList {
-	ref := spec.SecretRef
+// validateSecretRef checks a Secret reference, which must be there: required says so
+// when it is not.
+func validateSecretRef(ref *corev1.SecretReference, required string, fldPath *field.Path) field.ErrorList {
 	if ref == nil {
-		return field.ErrorList{field.Required(fldPath, fmt.Sprintf("required when authMethod is accessKey: name a Secret with the keys %s and %s", v1alpha1.SecretKeyAccessKeyID, v1alpha1.SecretKeySecretAccessKey))}
+		return field.ErrorList{field.Required(fldPath, required)}
 	}
 	var allErrs field.ErrorList
 	if ref.Name == "" {
