@@ -43,7 +43,7 @@ type GitStateStoreSpec struct {
 	AuthMethod string `json:"authMethod,omitempty"`
 	// Git author name and email used to commit this git state store; name defaults to 'kratix'
 	// +kubebuilder:default:={name: "kratix"}
-	GitAuthor GitAuthor `json:"gitAuthor,omitempty"`
+	GitAuthor *GitAuthor `json:"gitAuthor,omitempty"` // Kratix has a struct; a pointer keeps an absent one absent, same schema
 
 	// Skip TLS certificate verification of an HTTPS repository; true unless set, as
 	// Kratix verified no certificate before the field existed. SSH connections verify

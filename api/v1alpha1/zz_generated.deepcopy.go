@@ -174,7 +174,11 @@ func (in *GitStateStoreList) DeepCopyObject() runtime.Object {
 func (in *GitStateStoreSpec) DeepCopyInto(out *GitStateStoreSpec) {
 	*out = *in
 	in.StateStoreCoreFields.DeepCopyInto(&out.StateStoreCoreFields)
-	out.GitAuthor = in.GitAuthor
+	if in.GitAuthor != nil {
+		in, out := &in.GitAuthor, &out.GitAuthor
+		*out = new(GitAuthor)
+		**out = **in
+	}
 	if in.Insecure != nil {
 		in, out := &in.Insecure, &out.Insecure
 		*out = new(bool)

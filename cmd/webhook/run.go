@@ -70,8 +70,12 @@ func run(ctx context.Context, opts *Options) error {
 
 	secrets := &admission.KubeSecrets{Client: clientset}
 	validator := &admission.Validator{
-		Secrets:          secrets,
-		Prober:           prober,
+		Secrets: secrets,
+		Prober:  prober,
+		// GitProber is nil, so GitStateStores are not probed, until the Git probe's
+		// constructor (pkg/probe, being built beside this) is joined here with the same
+		// guard, limits and cache as the S3 prober.
+		GitProber:        nil,
 		ProbeMode:        admission.ProbeMode(opts.ProbeMode),
 		SecretNamespaces: opts.SecretNamespaces,
 	}
@@ -82,6 +86,10 @@ func run(ctx context.Context, opts *Options) error {
 	destinations, err := watch.NewDestinations(cfg, opts.DestinationPoll, log.WithName("destinations"))
 	if err != nil {
 		return err
+	}
+	deleteGuard := &admission.DeleteGuard{
+		Destinations: destinations,
+		Mode:         admission.GuardMode(opts.DeleteGuard),
 	}
 	mgr, err := server.NewManager(cfg, server.Options{
 		Host:          opts.WebhookHost,
@@ -96,12 +104,12 @@ func run(ctx context.Context, opts *Options) error {
 		ClientNames:   opts.ClientNames,
 		ConnLimits:    opts.Conns,
 	}, server.Handlers{
-		server.MutatePath:   admission.Defaulter{},
-		server.ValidatePath: validator,
-		server.DeleteGuardPath: &admission.DeleteGuard{
-			Destinations: destinations,
-			Mode:         admission.GuardMode(opts.DeleteGuard),
-		},
+		server.MutatePath:         admission.Defaulter{},
+		server.ValidatePath:       validator,
+		server.DeleteGuardPath:    deleteGuard,
+		server.GitMutatePath:      admission.Defaulter{},
+		server.GitValidatePath:    validator,
+		server.GitDeleteGuardPath: deleteGuard,
 		server.SecretGuardPath: &admission.SecretGuard{
 			Stores:   stores,
 			Prober:   prober,

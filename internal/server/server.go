@@ -21,6 +21,12 @@ const (
 	DeleteGuardPath = "/guard-platform-kratix-io-v1alpha1-bucketstatestore-delete"
 	// SecretGuardPath is the guard on changing or deleting a store's credentials Secret.
 	SecretGuardPath = "/guard-v1-secret"
+
+	// GitMutatePath, GitValidatePath and GitDeleteGuardPath are the same webhooks for
+	// GitStateStores.
+	GitMutatePath      = "/mutate-platform-kratix-io-v1alpha1-gitstatestore"
+	GitValidatePath    = "/validate-platform-kratix-io-v1alpha1-gitstatestore"
+	GitDeleteGuardPath = "/guard-platform-kratix-io-v1alpha1-gitstatestore-delete"
 )
 
 // Options configure the servers. Zero values are controller-runtime's defaults, except

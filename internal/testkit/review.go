@@ -17,10 +17,12 @@ import (
 	"github.com/kratix-community/statestore-webhook/api/v1alpha1"
 )
 
-// Review is an admission request about a BucketStateStore. Request and JSON fill in the
-// rest as the API server does: kind and resource, the name from the object, dry run off
-// and the operation's options.
+// Review is an admission request about a state store, a BucketStateStore unless Kind
+// says otherwise. Request and JSON fill in the rest as the API server does: kind and
+// resource, the name from the object, dry run off and the operation's options.
 type Review struct {
+	// Kind is the store's kind in platform.kratix.io/v1alpha1; empty for BucketStateStore.
+	Kind string
 	// UID identifies the request; the answer must carry it back.
 	UID       types.UID
 	Operation admissionv1.Operation
@@ -45,9 +47,13 @@ func StoreJSON(obj *v1alpha1.BucketStateStore) []byte {
 
 // Request is the AdmissionRequest the API server sends for r.
 func (r Review) Request() admissionv1.AdmissionRequest {
-	gvk := v1alpha1.GroupVersion.WithKind("BucketStateStore")
+	kindName := r.Kind
+	if kindName == "" {
+		kindName = "BucketStateStore"
+	}
+	gvk := v1alpha1.GroupVersion.WithKind(kindName)
 	kind := metav1.GroupVersionKind{Group: gvk.Group, Version: gvk.Version, Kind: gvk.Kind}
-	resource := metav1.GroupVersionResource{Group: gvk.Group, Version: gvk.Version, Resource: "bucketstatestores"}
+	resource := metav1.GroupVersionResource{Group: gvk.Group, Version: gvk.Version, Resource: strings.ToLower(kindName) + "s"}
 	options := map[admissionv1.Operation]string{admissionv1.Create: "CreateOptions", admissionv1.Update: "UpdateOptions", admissionv1.Delete: "DeleteOptions"}
 	req := admissionv1.AdmissionRequest{
 		UID:             r.UID,

@@ -53,6 +53,17 @@ func TestDefaulterHandle(t *testing.T) {
 				{Operation: "add", Path: "/spec", Value: map[string]any{"bucketName": "", "endpoint": "", "insecure": false, "authMethod": "accessKey"}},
 			},
 		},
+		"a minimal GitStateStore gets Kratix's Git defaults and the Secret's namespace": {
+			req: ctrladmission.Request{AdmissionRequest: testkit.Review{UID: "uid-1", Kind: "GitStateStore", Operation: admissionv1.Create, Object: []byte(`{"apiVersion":"platform.kratix.io/v1alpha1","kind":"GitStateStore","metadata":{"name":"g"},
+				"spec":{"url":"https://github.com/org/state.git","secretRef":{"name":"creds"}}}`)}.Request()},
+			wantPatches: []jsonpatch.Operation{
+				{Operation: "add", Path: "/spec/authMethod", Value: "basicAuth"},
+				{Operation: "add", Path: "/spec/branch", Value: "main"},
+				{Operation: "add", Path: "/spec/gitAuthor", Value: map[string]any{"name": "kratix"}},
+				{Operation: "add", Path: "/spec/insecure", Value: true},
+				{Operation: "add", Path: "/spec/secretRef/namespace", Value: "default"},
+			},
+		},
 		"DELETE gets no patch": {
 			req: ctrladmission.Request{AdmissionRequest: admissionv1.AdmissionRequest{Operation: admissionv1.Delete}},
 		},

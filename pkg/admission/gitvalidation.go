@@ -113,7 +113,7 @@ func validateGitSpec(spec *v1alpha1.GitStateStoreSpec, fldPath *field.Path) (fie
 	} else {
 		allErrs = append(allErrs, validateSecretRef(spec.SecretRef, gitSecretRequired[spec.AuthMethod], fldPath.Child("secretRef"))...)
 	}
-	if spec.GitAuthor.Name == "" {
+	if spec.GitAuthor != nil && spec.GitAuthor.Name == "" {
 		allErrs = append(allErrs, field.Required(fldPath.Child("gitAuthor", "name"), "Kratix commits as this name and git refuses an empty one; set a name, or leave gitAuthor out for kratix"))
 	}
 	return allErrs, slices.Concat(warnings, pathWarnings)

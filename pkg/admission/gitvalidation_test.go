@@ -130,7 +130,7 @@ func TestValidateGitSpec(t *testing.T) {
 			want: field.ErrorList{field.Required(spec.Child("secretRef"), "Kratix reads the credentials from a Secret: name one with the keys sshPrivateKey and knownHosts")},
 		},
 		"a gitAuthor with an email and no name is rejected": {
-			spec: validGitSpec(func(s *v1alpha1.GitStateStoreSpec) { s.GitAuthor.Email = "bot@example.com" }),
+			spec: validGitSpec(func(s *v1alpha1.GitStateStoreSpec) { s.GitAuthor = &v1alpha1.GitAuthor{Email: "bot@example.com"} }),
 			want: field.ErrorList{field.Required(spec.Child("gitAuthor", "name"), "Kratix commits as this name and git refuses an empty one; set a name, or leave gitAuthor out for kratix")},
 		},
 		"a branch with slashes is valid":                   {spec: validGitSpec(withBranch("kratix/state-v1.2"))},

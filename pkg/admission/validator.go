@@ -7,11 +7,9 @@ import (
 	"unicode/utf8"
 
 	admissionv1 "k8s.io/api/admission/v1"
-	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	ctrladmission "sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
-	"github.com/kratix-community/statestore-webhook/pkg/defaults"
 	"github.com/kratix-community/statestore-webhook/pkg/probe"
 )
 
@@ -57,7 +55,7 @@ const (
 // longer one (it allows 256 bytes, and the API recommends 120); details go to the log.
 const maxWarningLength = 255
 
-// Validator is the validating webhook for BucketStateStores.
+// Validator is the validating webhook for the StoreKinds.
 type Validator struct {
 	// Secrets reads the Secret that an accessKey store names.
 	Secrets SecretGetter
@@ -66,8 +64,12 @@ type Validator struct {
 	// SecretNamespaces, when set, are the only namespaces whose Secrets are read; a store
 	// naming a Secret elsewhere is denied before any access review or read.
 	SecretNamespaces []string
-	// Prober checks the bucket. It is not called when ProbeMode is ProbeOff.
+	// Prober checks the bucket of a BucketStateStore. It is not called when ProbeMode is
+	// ProbeOff.
 	Prober probe.Prober
+	// GitProber checks the repository of a GitStateStore, as Prober a bucket; nil: not
+	// probed.
+	GitProber probe.GitProber
 	// ProbeMode says what a failed probe does.
 	ProbeMode ProbeMode
 }
@@ -93,31 +95,28 @@ func (v *Validator) handle(ctx context.Context, req ctrladmission.Request, note 
 	if req.Operation != admissionv1.Create && req.Operation != admissionv1.Update {
 		return ctrladmission.Allowed("")
 	}
-	obj, err := decode(req.AdmissionRequest, req.Object.Raw)
+	obj, err := decodeStore(req.AdmissionRequest, req.Object.Raw)
 	if err != nil {
 		return ctrladmission.Errored(http.StatusBadRequest, err)
 	}
 	if req.Operation == admissionv1.Update {
-		old, err := decode(req.AdmissionRequest, req.OldObject.Raw)
+		old, err := decodeStore(req.AdmissionRequest, req.OldObject.Raw)
 		if err != nil {
 			return ctrladmission.Errored(http.StatusBadRequest, err)
 		}
 		// Metadata-only updates, such as Kratix removing its finalizer from a store whose
 		// bucket is gone, must never be blocked by a probe.
-		spec := obj.Spec.DeepCopy()
-		defaults.Spec(spec)
-		defaults.Spec(&old.Spec)
-		if apiequality.Semantic.DeepEqual(&old.Spec, spec) {
+		if obj.sameSpec(old) {
 			return ctrladmission.Allowed("spec unchanged")
 		}
 	}
-	out := v.pipeline().EvaluateBucketStore(ctx, req.UserInfo, obj)
+	out := obj.evaluate(ctx, v.pipeline(), req.UserInfo)
 	return respond(ctx, out, note)
 }
 
 // pipeline is the evaluation the validator's fields describe.
 func (v *Validator) pipeline() *Pipeline {
-	return &Pipeline{Secrets: v.Secrets, Access: v.Access, SecretNamespaces: v.SecretNamespaces, Prober: v.Prober, ProbeMode: v.ProbeMode}
+	return &Pipeline{Secrets: v.Secrets, Access: v.Access, SecretNamespaces: v.SecretNamespaces, Prober: v.Prober, GitProber: v.GitProber, ProbeMode: v.ProbeMode}
 }
 
 // respond turns the pipeline's outcome into the webhook's response, and notes in note

@@ -309,7 +309,7 @@ func TestValidatorHandle(t *testing.T) {
 		"another kind is refused with a bad request": {
 			req: func() ctrladmission.Request {
 				r := request(admissionv1.Create, store(), nil)
-				r.Kind.Kind = "GitStateStore"
+				r.Kind.Kind = "Destination"
 				return r
 			}(),
 			wantCode: http.StatusBadRequest,

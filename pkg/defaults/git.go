@@ -18,9 +18,8 @@ const (
 // GetSecretRef do:
 //   - branch absent becomes main;
 //   - authMethod absent becomes basicAuth;
-//   - gitAuthor absent (no name, no email) becomes name kratix: the CRD defaults the
-//     whole object, so a gitAuthor with only an email keeps its empty name, which
-//     validation reports;
+//   - gitAuthor absent, or empty, becomes name kratix: the CRD defaults the whole object,
+//     so a gitAuthor with only an email keeps its empty name, which validation reports;
 //   - insecure absent becomes true, the default of Kratix #943, which keeps what Kratix
 //     did before the field existed: it verified no certificate;
 //   - an empty secretRef.namespace becomes "default", whatever the auth method.
@@ -33,8 +32,8 @@ func GitSpec(spec *v1alpha1.GitStateStoreSpec) {
 	if spec.AuthMethod == "" {
 		spec.AuthMethod = v1alpha1.GitAuthMethodBasicAuth
 	}
-	if spec.GitAuthor == (v1alpha1.GitAuthor{}) {
-		spec.GitAuthor.Name = DefaultGitAuthorName
+	if spec.GitAuthor == nil || *spec.GitAuthor == (v1alpha1.GitAuthor{}) {
+		spec.GitAuthor = &v1alpha1.GitAuthor{Name: DefaultGitAuthorName}
 	}
 	if spec.Insecure == nil {
 		spec.Insecure = ptr.To(true)

@@ -21,28 +21,33 @@ func TestGitSpec(t *testing.T) {
 		"an empty spec gets main, basicAuth, the kratix author and insecure true": {
 			in: v1alpha1.GitStateStoreSpec{},
 			want: v1alpha1.GitStateStoreSpec{Branch: "main", AuthMethod: "basicAuth",
-				GitAuthor: v1alpha1.GitAuthor{Name: "kratix"}, Insecure: ptr.To(true)},
+				GitAuthor: &v1alpha1.GitAuthor{Name: "kratix"}, Insecure: ptr.To(true)},
 		},
 		"a secretRef without namespace gets the default namespace": {
 			in: v1alpha1.GitStateStoreSpec{AuthMethod: "ssh", StateStoreCoreFields: core(&corev1.SecretReference{Name: "creds"})},
-			want: v1alpha1.GitStateStoreSpec{Branch: "main", AuthMethod: "ssh", GitAuthor: v1alpha1.GitAuthor{Name: "kratix"},
+			want: v1alpha1.GitStateStoreSpec{Branch: "main", AuthMethod: "ssh", GitAuthor: &v1alpha1.GitAuthor{Name: "kratix"},
 				Insecure: ptr.To(true), StateStoreCoreFields: core(&corev1.SecretReference{Name: "creds", Namespace: "default"})},
 		},
 		"what is set is kept": {
-			in: v1alpha1.GitStateStoreSpec{Branch: "kratix", AuthMethod: "githubApp", GitAuthor: v1alpha1.GitAuthor{Name: "bot", Email: "bot@example.com"},
+			in: v1alpha1.GitStateStoreSpec{Branch: "kratix", AuthMethod: "githubApp", GitAuthor: &v1alpha1.GitAuthor{Name: "bot", Email: "bot@example.com"},
 				Insecure: ptr.To(false), StateStoreCoreFields: core(&corev1.SecretReference{Name: "creds", Namespace: "team-a"})},
-			want: v1alpha1.GitStateStoreSpec{Branch: "kratix", AuthMethod: "githubApp", GitAuthor: v1alpha1.GitAuthor{Name: "bot", Email: "bot@example.com"},
+			want: v1alpha1.GitStateStoreSpec{Branch: "kratix", AuthMethod: "githubApp", GitAuthor: &v1alpha1.GitAuthor{Name: "bot", Email: "bot@example.com"},
 				Insecure: ptr.To(false), StateStoreCoreFields: core(&corev1.SecretReference{Name: "creds", Namespace: "team-a"})},
 		},
-		"a gitAuthor with only an email keeps its empty name for validation to reject": {
-			in: v1alpha1.GitStateStoreSpec{GitAuthor: v1alpha1.GitAuthor{Email: "bot@example.com"}},
+		"an empty gitAuthor gets the kratix author": {
+			in: v1alpha1.GitStateStoreSpec{GitAuthor: &v1alpha1.GitAuthor{}},
 			want: v1alpha1.GitStateStoreSpec{Branch: "main", AuthMethod: "basicAuth",
-				GitAuthor: v1alpha1.GitAuthor{Email: "bot@example.com"}, Insecure: ptr.To(true)},
+				GitAuthor: &v1alpha1.GitAuthor{Name: "kratix"}, Insecure: ptr.To(true)},
+		},
+		"a gitAuthor with only an email keeps its empty name for validation to reject": {
+			in: v1alpha1.GitStateStoreSpec{GitAuthor: &v1alpha1.GitAuthor{Email: "bot@example.com"}},
+			want: v1alpha1.GitStateStoreSpec{Branch: "main", AuthMethod: "basicAuth",
+				GitAuthor: &v1alpha1.GitAuthor{Email: "bot@example.com"}, Insecure: ptr.To(true)},
 		},
 		"an unknown authMethod is kept for validation to reject": {
 			in: v1alpha1.GitStateStoreSpec{AuthMethod: "token"},
 			want: v1alpha1.GitStateStoreSpec{Branch: "main", AuthMethod: "token",
-				GitAuthor: v1alpha1.GitAuthor{Name: "kratix"}, Insecure: ptr.To(true)},
+				GitAuthor: &v1alpha1.GitAuthor{Name: "kratix"}, Insecure: ptr.To(true)},
 		},
 	}
 	for name, tc := range tests {
