@@ -28,11 +28,15 @@ var DestinationGVK = schema.GroupVersionKind{Group: "platform.kratix.io", Versio
 // destinationResource is the Destination's resource name, as discovery lists it.
 const destinationResource = "destinations"
 
-// storeRefIndex indexes Destinations by the BucketStateStore their stateStoreRef names.
-const storeRefIndex = "bucketStateStoreRef"
+// storeRefIndex indexes Destinations by the store their stateStoreRef names, as
+// storeKey spells it.
+const storeRefIndex = "stateStoreRef"
 
-// Destinations is a cache of Kratix Destinations indexed by the BucketStateStore they
-// write to. The Destination CRD may be installed after the webhook starts, or not at
+// storeKey is the index's key for the store of kind and name.
+func storeKey(kind, name string) string { return kind + "/" + name }
+
+// Destinations is a cache of Kratix Destinations indexed by the store (a
+// BucketStateStore or a GitStateStore) they write to. The Destination CRD may be installed after the webhook starts, or not at
 // all: Destinations asks discovery for it every Interval and keeps a cache only while it
 // is there.
 type Destinations struct {
@@ -166,7 +170,8 @@ func keepStoreRef(obj any) (any, error) {
 	return kept, nil
 }
 
-// storeOfDestination is the index function: the BucketStateStore a Destination writes to.
+// storeOfDestination is the index function: the store a Destination writes to, of one
+// of the kinds the webhook admits.
 func storeOfDestination(obj client.Object) []string {
 	u, ok := obj.(*unstructured.Unstructured)
 	if !ok {
@@ -174,14 +179,14 @@ func storeOfDestination(obj client.Object) []string {
 	}
 	kind, _, _ := unstructured.NestedString(u.Object, "spec", "stateStoreRef", "kind")
 	name, _, _ := unstructured.NestedString(u.Object, "spec", "stateStoreRef", "name")
-	if kind != "BucketStateStore" || name == "" {
+	if !slices.Contains(admission.StoreKinds, schema.GroupKind{Group: DestinationGVK.Group, Kind: kind}) || name == "" {
 		return nil
 	}
-	return []string{name}
+	return []string{storeKey(kind, name)}
 }
 
 // DestinationsUsing implements admission.DestinationIndex.
-func (d *Destinations) DestinationsUsing(ctx context.Context, store string) ([]string, bool, error) {
+func (d *Destinations) DestinationsUsing(ctx context.Context, kind, store string) ([]string, bool, error) {
 	d.mu.RLock()
 	c := d.cache
 	d.mu.RUnlock()
@@ -190,7 +195,7 @@ func (d *Destinations) DestinationsUsing(ctx context.Context, store string) ([]s
 	}
 	list := &unstructured.UnstructuredList{}
 	list.SetGroupVersionKind(DestinationGVK.GroupVersion().WithKind("DestinationList"))
-	if err := c.List(ctx, list, client.MatchingFields{storeRefIndex: store}); err != nil {
+	if err := c.List(ctx, list, client.MatchingFields{storeRefIndex: storeKey(kind, store)}); err != nil {
 		return nil, true, err
 	}
 	names := make([]string, len(list.Items))

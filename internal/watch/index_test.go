@@ -69,8 +69,9 @@ func TestStoreOfDestination(t *testing.T) {
 		obj  client.Object
 		want []string
 	}{
-		"a Destination is indexed by the BucketStateStore it writes to": {obj: destination(map[string]any{"kind": "BucketStateStore", "name": "prod"}), want: []string{"prod"}},
-		"a Destination writing to a GitStateStore is not":               {obj: destination(map[string]any{"kind": "GitStateStore", "name": "prod"})},
+		"a Destination is indexed by the BucketStateStore it writes to": {obj: destination(map[string]any{"kind": "BucketStateStore", "name": "prod"}), want: []string{"BucketStateStore/prod"}},
+		"a Destination is indexed by the GitStateStore it writes to":    {obj: destination(map[string]any{"kind": "GitStateStore", "name": "prod"}), want: []string{"GitStateStore/prod"}},
+		"a Destination writing to another kind is not":                  {obj: destination(map[string]any{"kind": "S3StateStore", "name": "prod"})},
 		"a Destination without a store name is not":                     {obj: destination(map[string]any{"kind": "BucketStateStore"})},
 		"a Destination without stateStoreRef is not":                    {obj: destination(nil)},
 		"another kind of object is not indexed":                         {obj: &corev1.Secret{}},
@@ -96,7 +97,7 @@ func TestKeepStoreRefKeepsOnlyWhatTheGuardReads(t *testing.T) {
 	if !reflect.DeepEqual(kept.Object, want.Object) {
 		t.Errorf("keepStoreRef kept %v, want %v", kept.Object, want.Object)
 	}
-	if storeOfDestination(kept)[0] != "prod" {
+	if storeOfDestination(kept)[0] != "BucketStateStore/prod" {
 		t.Error("what keepStoreRef keeps no longer indexes")
 	}
 }
@@ -111,7 +112,7 @@ func TestIndexesAreNotInSyncBeforeTheyStart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, synced, err := destinations.DestinationsUsing(context.Background(), "prod"); synced || err != nil || got != nil {
+	if got, synced, err := destinations.DestinationsUsing(context.Background(), "BucketStateStore", "prod"); synced || err != nil || got != nil {
 		t.Errorf("DestinationsUsing before Start = %v, %v, %v; want nothing, not in sync", got, synced, err)
 	}
 }

@@ -19,14 +19,15 @@ import (
 	"github.com/kratix-community/statestore-webhook/pkg/probe"
 )
 
-// fakeDestinations maps a store to the Destinations that use it; nil means unknown.
+// fakeDestinations maps a store, kind/name, to the Destinations that use it; nil means
+// unknown.
 type fakeDestinations map[string][]string
 
-func (f fakeDestinations) DestinationsUsing(_ context.Context, store string) ([]string, bool, error) {
+func (f fakeDestinations) DestinationsUsing(_ context.Context, kind, store string) ([]string, bool, error) {
 	if f == nil {
 		return nil, false, nil
 	}
-	return f[store], true, nil
+	return f[kind+"/"+store], true, nil
 }
 
 // fakeStores maps namespace/name of a Secret to the stores that use it; nil means unknown.
@@ -71,20 +72,30 @@ func TestDeleteGuard(t *testing.T) {
 	store := func(annotations map[string]string) *v1alpha1.BucketStateStore {
 		return &v1alpha1.BucketStateStore{ObjectMeta: metav1.ObjectMeta{Name: "shared", Annotations: annotations}}
 	}
-	inUse := fakeDestinations{"shared": {"dev", "prod", "stage", "test"}}
+	inUse := fakeDestinations{"BucketStateStore/shared": {"dev", "prod", "stage", "test"}, "GitStateStore/shared": {"dev"}}
 	denial := `bucketstatestores.platform.kratix.io "shared" is forbidden: BucketStateStore "shared" is the state store of 4 Destination(s): "dev", "prod", "stage" and 1 more; delete them or point their spec.stateStoreRef at another store first, or annotate the store statestore-webhook.kratix-community.io/allow-delete=true`
 	cases := map[string]struct {
 		mode         GuardMode
 		destinations fakeDestinations
+		kind         string // empty: BucketStateStore
 		store        *v1alpha1.BucketStateStore
 		want         answer
 	}{
+		"deleting a GitStateStore that a Destination uses is denied, naming its kind": {
+			mode: GuardDeny, destinations: inUse, kind: "GitStateStore", store: store(nil),
+			want: answer{Message: `gitstatestores.platform.kratix.io "shared" is forbidden: GitStateStore "shared" is the state store of 1 Destination(s): "dev"; delete them or point their spec.stateStoreRef at another store first, or annotate the store statestore-webhook.kratix-community.io/allow-delete=true`,
+				Audit: map[string]string{AuditVerdict: VerdictDenied, AuditGuard: GuardFindingBreaks}},
+		},
+		"a GitStateStore is not guarded by the Destinations of a BucketStateStore of its name": {
+			mode: GuardDeny, destinations: fakeDestinations{"BucketStateStore/shared": {"dev"}}, kind: "GitStateStore", store: store(nil),
+			want: answer{Allowed: true, Audit: map[string]string{AuditVerdict: VerdictAllowed, AuditGuard: GuardFindingUnused}},
+		},
 		"deleting a store that Destinations use is denied, naming the first three": {
 			mode: GuardDeny, destinations: inUse, store: store(nil),
 			want: answer{Message: denial, Audit: map[string]string{AuditVerdict: VerdictDenied, AuditGuard: GuardFindingBreaks}},
 		},
 		"in warn mode it is allowed with the same words as a warning": {
-			mode: GuardWarn, destinations: fakeDestinations{"shared": {"dev"}}, store: store(nil),
+			mode: GuardWarn, destinations: fakeDestinations{"BucketStateStore/shared": {"dev"}}, store: store(nil),
 			want: answer{Allowed: true, Warnings: []string{`BucketStateStore "shared" is the state store of 1 Destination(s): "dev"; delete them or point their spec.stateStoreRef at another store first, or annotate the store statestore-webhook.kratix-community.io/allow-delete=true`},
 				Audit: map[string]string{AuditVerdict: VerdictWarned, AuditGuard: GuardFindingBreaks}},
 		},
@@ -112,8 +123,12 @@ func TestDeleteGuard(t *testing.T) {
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			g := &DeleteGuard{Destinations: tc.destinations, Mode: tc.mode}
+			kind := tc.kind
+			if kind == "" {
+				kind = "BucketStateStore"
+			}
 			req := ctrladmission.Request{AdmissionRequest: admissionv1.AdmissionRequest{
-				Kind:      metav1.GroupVersionKind{Group: "platform.kratix.io", Version: "v1alpha1", Kind: "BucketStateStore"},
+				Kind:      metav1.GroupVersionKind{Group: "platform.kratix.io", Version: "v1alpha1", Kind: kind},
 				Operation: admissionv1.Delete,
 				Name:      tc.store.Name,
 				OldObject: rawOf(t, tc.store),
