@@ -111,11 +111,12 @@ func run(ctx context.Context, opts *Options) error {
 		server.GitValidatePath:    validator,
 		server.GitDeleteGuardPath: deleteGuard,
 		server.SecretGuardPath: &admission.SecretGuard{
-			Stores:   stores,
-			Prober:   prober,
-			Mode:     admission.GuardMode(opts.SecretGuard),
-			Budget:   secretGuardBudget,
-			Parallel: secretGuardParallel,
+			Stores:    stores,
+			Prober:    prober,
+			GitProber: validator.GitProber,
+			Mode:      admission.GuardMode(opts.SecretGuard),
+			Budget:    secretGuardBudget,
+			Parallel:  secretGuardParallel,
 		},
 	})
 	if err != nil {

@@ -18,15 +18,16 @@ import (
 	"github.com/kratix-community/statestore-webhook/pkg/defaults"
 )
 
-// secretRefIndex indexes accessKey stores by the namespace/name of their defaulted
-// secretRef.
+// secretRefIndex indexes accessKey BucketStateStores and every GitStateStore by the
+// namespace/name of their defaulted secretRef.
 const secretRefIndex = "secretRef"
 
 // storesRetry is how long Stores waits before trying again to watch BucketStateStores
 // when the API server could not be asked (it is down, or the CRD is not installed).
 const storesRetry = 10 * time.Second
 
-// Stores is a cache of BucketStateStores indexed by the Secret they name.
+// Stores is a cache of BucketStateStores and GitStateStores indexed by the Secret they
+// name.
 type Stores struct {
 	cfg *rest.Config
 	log logr.Logger
@@ -55,12 +56,12 @@ func (s *Stores) Start(ctx context.Context) error {
 					s.mu.Lock()
 					s.cache = c
 					s.mu.Unlock()
-					s.log.Info("the cache of BucketStateStores is in sync: the Secret guard is on")
+					s.log.Info("the cache of state stores is in sync: the Secret guard is on")
 				}
 			}()
 			return c.Start(ctx)
 		}
-		s.log.Error(err, "cannot watch BucketStateStores yet; the Secret guard lets every change through until it can", "retryIn", storesRetry.String())
+		s.log.Error(err, "cannot watch the state stores yet; the Secret guard lets every change through until it can", "retryIn", storesRetry.String())
 		select {
 		case <-ctx.Done():
 			return nil
@@ -84,8 +85,11 @@ func (s *Stores) newCache(ctx context.Context) (cache.Cache, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Indexing before the start creates the informer, so Start watches the stores.
+	// Indexing before the start creates the informers, so Start watches the stores.
 	if err := c.IndexField(ctx, &v1alpha1.BucketStateStore{}, secretRefIndex, secretOfStore); err != nil {
+		return nil, err
+	}
+	if err := c.IndexField(ctx, &v1alpha1.GitStateStore{}, secretRefIndex, secretOfGitStore); err != nil {
 		return nil, err
 	}
 	return c, nil
@@ -104,6 +108,34 @@ func secretOfStore(obj client.Object) []string {
 		return nil
 	}
 	return []string{spec.SecretRef.Namespace + "/" + spec.SecretRef.Name}
+}
+
+// secretOfGitStore is the index function of GitStateStores: the Secret every auth method
+// reads, as Kratix's GetSecretRef names it.
+func secretOfGitStore(obj client.Object) []string {
+	store, ok := obj.(*v1alpha1.GitStateStore)
+	if !ok || store.Spec.SecretRef == nil || store.Spec.SecretRef.Name == "" {
+		return nil
+	}
+	spec := store.Spec.DeepCopy()
+	defaults.GitSpec(spec)
+	return []string{spec.SecretRef.Namespace + "/" + spec.SecretRef.Name}
+}
+
+// GitStoresUsingSecret implements admission.StoreIndex.
+func (s *Stores) GitStoresUsingSecret(ctx context.Context, namespace, name string) ([]v1alpha1.GitStateStore, bool, error) {
+	s.mu.RLock()
+	c := s.cache
+	s.mu.RUnlock()
+	if c == nil {
+		return nil, false, nil
+	}
+	var list v1alpha1.GitStateStoreList
+	if err := c.List(ctx, &list, client.MatchingFields{secretRefIndex: namespace + "/" + name}); err != nil {
+		return nil, true, err
+	}
+	slices.SortFunc(list.Items, func(a, b v1alpha1.GitStateStore) int { return strings.Compare(a.Name, b.Name) })
+	return list.Items, true, nil
 }
 
 // StoresUsingSecret implements admission.StoreIndex.

@@ -33,6 +33,11 @@ func (f fakeDestinations) DestinationsUsing(_ context.Context, kind, store strin
 // fakeStores maps namespace/name of a Secret to the stores that use it; nil means unknown.
 type fakeStores map[string][]v1alpha1.BucketStateStore
 
+// GitStoresUsingSecret finds no GitStateStore; TestSecretGuardGit has its own index.
+func (f fakeStores) GitStoresUsingSecret(_ context.Context, _, _ string) ([]v1alpha1.GitStateStore, bool, error) {
+	return nil, f != nil, nil
+}
+
 func (f fakeStores) StoresUsingSecret(_ context.Context, namespace, name string) ([]v1alpha1.BucketStateStore, bool, error) {
 	if f == nil {
 		return nil, false, nil
@@ -346,6 +351,68 @@ func TestValidatorAuditAnnotations(t *testing.T) {
 				if diff := cmp.Diff(want, resp.AuditAnnotations); diff != "" {
 					t.Errorf("request %d: audit annotations (-want +got):\n%s", i+1, diff)
 				}
+			}
+		})
+	}
+}
+
+// gitIndex is a StoreIndex of GitStateStores only: namespace/name of a Secret to them.
+type gitIndex map[string][]v1alpha1.GitStateStore
+
+func (f gitIndex) GitStoresUsingSecret(_ context.Context, namespace, name string) ([]v1alpha1.GitStateStore, bool, error) {
+	return f[namespace+"/"+name], true, nil
+}
+
+func (gitIndex) StoresUsingSecret(_ context.Context, _, _ string) ([]v1alpha1.BucketStateStore, bool, error) {
+	return nil, true, nil
+}
+
+func TestSecretGuardGit(t *testing.T) {
+	creds := func(password string) *corev1.Secret {
+		s := secret(map[string]string{v1alpha1.SecretKeyUsername: "bot", v1alpha1.SecretKeyPassword: password})
+		s.Namespace, s.Name = "team", "git"
+		return s
+	}
+	index := gitIndex{"team/git": {{ObjectMeta: metav1.ObjectMeta{Name: "g"}, Spec: v1alpha1.GitStateStoreSpec{
+		URL: "https://git.example.com/state.git", StateStoreCoreFields: v1alpha1.StateStoreCoreFields{SecretRef: &corev1.SecretReference{Name: "git", Namespace: "team"}},
+	}}}}
+	audit := func(verdict, finding string) map[string]string {
+		return map[string]string{AuditVerdict: verdict, AuditGuard: finding}
+	}
+	cases := map[string]struct {
+		mode     GuardMode
+		old, new *corev1.Secret
+		want     answer
+	}{
+		"deleting a Secret a GitStateStore uses names the store": {
+			mode: GuardWarn, old: creds("token"),
+			want: answer{Allowed: true, Warnings: []string{`deleting Secret team/git breaks GitStateStore(s) "g": Kratix reads their credentials from it; point their spec.secretRef at another Secret first`}, Audit: audit(VerdictWarned, GuardFindingBreaks)},
+		},
+		"a new password with a trailing newline is refused in deny mode (Kratix #624)": {
+			mode: GuardDeny, old: creds("token"), new: creds("token2\n"),
+			want: answer{Message: `secrets "git" is forbidden: this update of Secret team/git breaks GitStateStore "g": ` + messageTrailingNewline("password", "team/git", "the server refuses the credentials"), Audit: audit(VerdictDenied, GuardFindingBreaks)},
+		},
+		"a new password that passes the Secret checks is safe without a Git prober": {
+			mode: GuardDeny, old: creds("token"), new: creds("token2"),
+			want: answer{Allowed: true, Audit: audit(VerdictAllowed, GuardFindingSafe)},
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			g := &SecretGuard{Stores: index, Mode: tc.mode, Budget: time.Second, Parallel: 1}
+			op := admissionv1.Delete
+			if tc.new != nil {
+				op = admissionv1.Update
+			}
+			req := ctrladmission.Request{AdmissionRequest: admissionv1.AdmissionRequest{
+				Kind: metav1.GroupVersionKind{Version: "v1", Kind: "Secret"}, Operation: op,
+				Name: tc.old.Name, Namespace: tc.old.Namespace, OldObject: rawOf(t, tc.old), Object: rawOf(t, tc.new),
+			}}
+			if tc.new == nil {
+				req.Object = runtime.RawExtension{}
+			}
+			if diff := cmp.Diff(tc.want, answerOf(g.Handle(t.Context(), req))); diff != "" {
+				t.Errorf("answer (-want +got):\n%s", diff)
 			}
 		})
 	}

@@ -347,7 +347,7 @@ func TestShippedRBACIsEnough(t *testing.T) {
 	installDestinationCRD(t)
 	// A fresh webhook, so that its log holds only this test's start-up and requests.
 	restartWebhook(t, webhookArgs)
-	for _, said := range []string{"the cache of BucketStateStores is in sync", "the delete guard is on"} {
+	for _, said := range []string{"the cache of state stores is in sync", "the delete guard is on"} {
 		waitFor(t, 30*time.Second, "the webhook to say "+said, func() (bool, string) {
 			return strings.Contains(env.Webhook.Output.String(), said), "not in its log yet"
 		})
