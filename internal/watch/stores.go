@@ -124,15 +124,9 @@ func secretOfGitStore(obj client.Object) []string {
 
 // GitStoresUsingSecret implements admission.StoreIndex.
 func (s *Stores) GitStoresUsingSecret(ctx context.Context, namespace, name string) ([]v1alpha1.GitStateStore, bool, error) {
-	s.mu.RLock()
-	c := s.cache
-	s.mu.RUnlock()
-	if c == nil {
-		return nil, false, nil
-	}
 	var list v1alpha1.GitStateStoreList
-	if err := c.List(ctx, &list, client.MatchingFields{secretRefIndex: namespace + "/" + name}); err != nil {
-		return nil, true, err
+	if known, err := s.list(ctx, &list, namespace, name); !known || err != nil {
+		return nil, known, err
 	}
 	slices.SortFunc(list.Items, func(a, b v1alpha1.GitStateStore) int { return strings.Compare(a.Name, b.Name) })
 	return list.Items, true, nil
@@ -140,16 +134,22 @@ func (s *Stores) GitStoresUsingSecret(ctx context.Context, namespace, name strin
 
 // StoresUsingSecret implements admission.StoreIndex.
 func (s *Stores) StoresUsingSecret(ctx context.Context, namespace, name string) ([]v1alpha1.BucketStateStore, bool, error) {
+	var list v1alpha1.BucketStateStoreList
+	if known, err := s.list(ctx, &list, namespace, name); !known || err != nil {
+		return nil, known, err
+	}
+	slices.SortFunc(list.Items, func(a, b v1alpha1.BucketStateStore) int { return strings.Compare(a.Name, b.Name) })
+	return list.Items, true, nil
+}
+
+// list fills list with the stores that name the Secret namespace/name; known is false
+// while the cache is not in sync.
+func (s *Stores) list(ctx context.Context, list client.ObjectList, namespace, name string) (known bool, err error) {
 	s.mu.RLock()
 	c := s.cache
 	s.mu.RUnlock()
 	if c == nil {
-		return nil, false, nil
+		return false, nil
 	}
-	var list v1alpha1.BucketStateStoreList
-	if err := c.List(ctx, &list, client.MatchingFields{secretRefIndex: namespace + "/" + name}); err != nil {
-		return nil, true, err
-	}
-	slices.SortFunc(list.Items, func(a, b v1alpha1.BucketStateStore) int { return strings.Compare(a.Name, b.Name) })
-	return list.Items, true, nil
+	return true, c.List(ctx, list, client.MatchingFields{secretRefIndex: namespace + "/" + name})
 }
