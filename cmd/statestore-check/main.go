@@ -1,4 +1,4 @@
-// Command statestore-check validates the BucketStateStores in manifest files with
+// Command statestore-check validates the BucketStateStores and GitStateStores in manifest files with
 // the webhook's own defaults, static rules and Secret checks, and optionally its bucket
 // probe, so that CI and pre-commit hooks refuse what the webhook would refuse, with the
 // same message, on the file and line to fix.

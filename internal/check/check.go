@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/go-logr/logr"
 	"golang.org/x/sync/errgroup"
@@ -19,7 +20,7 @@ import (
 	"github.com/kratix-community/statestore-webhook/pkg/probe"
 )
 
-// Checker validates the BucketStateStores of a set of inputs.
+// Checker validates the BucketStateStores and GitStateStores of a set of inputs.
 type Checker struct {
 	// Prober, when set, probes every store that passes the static rules and whose
 	// credentials are known: an IAM store, or an accessKey store whose Secret is in the
@@ -49,16 +50,18 @@ type Result struct {
 	FailOnWarnings bool `json:"-"`
 }
 
-// Store is the verdict on one BucketStateStore.
+// Store is the verdict on one store: a BucketStateStore or a GitStateStore.
 type Store struct {
 	File string `json:"file"`
 	Line int    `json:"line"`
+	// Kind is the store's kind, BucketStateStore or GitStateStore.
+	Kind string `json:"kind"`
 	Name string `json:"name"`
 	// Valid is whether the webhook would admit the store, as far as the command could
 	// check it.
 	Valid bool `json:"valid"`
 	// Message is the webhook's whole answer to an invalid store, as the API server
-	// passes it on: `BucketStateStore.platform.kratix.io "<name>" is invalid: ...`.
+	// passes it on: `<Kind>.platform.kratix.io "<name>" is invalid: ...`.
 	Message string `json:"message,omitempty"`
 	// Causes are the message's parts, one per field.
 	Causes []Cause `json:"causes,omitempty"`
@@ -68,8 +71,8 @@ type Store struct {
 	Notices []string `json:"notices,omitempty"`
 
 	obj object
-	// store is the decoded store; nil when it does not decode.
-	store *v1alpha1.BucketStateStore
+	// evaluate runs the pipeline on the decoded store; nil when it does not decode.
+	evaluate func(ctx context.Context, p *admission.Pipeline) *admission.Outcome
 }
 
 // Cause is one field's problem, as the API server's status reports it.
@@ -85,10 +88,11 @@ type Cause struct {
 // String is the cause as kubectl prints it: `<field>: <message>`.
 func (c Cause) String() string { return c.Field + ": " + c.Message }
 
-var storeGVK = v1alpha1.GroupVersion.WithKind("BucketStateStore")
+// storeKinds are the kinds of store a check reads.
+var storeKinds = []string{"BucketStateStore", "GitStateStore"}
 
 // Check reads the files (see Inputs.read; "-" reads stdin) and checks every
-// BucketStateStore in them.
+// BucketStateStore and GitStateStore in them.
 func (c *Checker) Check(ctx context.Context, args []string, stdin io.Reader) *Result {
 	in := c.Inputs.read(ctx, args, stdin)
 	r := &Result{Files: in.files, Errors: in.errs, Skipped: in.skipped}
@@ -107,7 +111,7 @@ func (c *Checker) Check(ctx context.Context, args []string, stdin io.Reader) *Re
 		}
 	}
 	for _, o := range objs {
-		if o.kind.APIVersion == storeGVK.GroupVersion().String() && o.kind.Kind == storeGVK.Kind {
+		if isStore(o.kind) {
 			r.Stores = append(r.Stores, decodeStore(o))
 		}
 	}
@@ -137,15 +141,34 @@ func decodeSecret(j []byte) (*corev1.Secret, error) {
 	return s, nil
 }
 
-// decodeStore decodes a BucketStateStore as the webhook decodes the object it is sent.
+// isStore reports whether an object of kind k is a store a check reads.
+func isStore(k typeMeta) bool {
+	return k.APIVersion == v1alpha1.GroupVersion.String() && slices.Contains(storeKinds, k.Kind)
+}
+
+// decodeStore decodes a store as the webhook decodes the object it is sent.
 func decodeStore(o object) *Store {
-	s := &Store{File: o.doc.file, Line: o.line, obj: o}
-	obj := &v1alpha1.BucketStateStore{}
-	if err := json.UnmarshalCaseSensitivePreserveInts(o.json, obj); err != nil {
-		s.Message = fmt.Sprintf("decoding the BucketStateStore: %v", err)
+	s := &Store{File: o.doc.file, Line: o.line, Kind: o.kind.Kind, obj: o}
+	var name string
+	var err error
+	if o.kind.Kind == "GitStateStore" {
+		obj := &v1alpha1.GitStateStore{}
+		err, name = json.UnmarshalCaseSensitivePreserveInts(o.json, obj), obj.Name
+		s.evaluate = func(ctx context.Context, p *admission.Pipeline) *admission.Outcome {
+			return p.EvaluateGitStore(ctx, authenticationv1.UserInfo{}, obj)
+		}
+	} else {
+		obj := &v1alpha1.BucketStateStore{}
+		err, name = json.UnmarshalCaseSensitivePreserveInts(o.json, obj), obj.Name
+		s.evaluate = func(ctx context.Context, p *admission.Pipeline) *admission.Outcome {
+			return p.EvaluateBucketStore(ctx, authenticationv1.UserInfo{}, obj)
+		}
+	}
+	if err != nil {
+		s.Message, s.evaluate = fmt.Sprintf("decoding the %s: %v", o.kind.Kind, err), nil
 		return s
 	}
-	s.Name, s.store = obj.Name, obj
+	s.Name = name
 	return s
 }
 
@@ -157,19 +180,19 @@ func (c *Checker) evaluate(ctx context.Context, stores []*Store, secrets map[str
 	var g errgroup.Group
 	g.SetLimit(max(1, c.ProbeConcurrency))
 	for _, s := range stores {
-		if s.store == nil {
+		if s.evaluate == nil {
 			continue
 		}
 		g.Go(func() error {
 			p := &admission.Pipeline{Secrets: c.secretsFor(s, secrets), Prober: c.Prober, ProbeMode: admission.ProbeEnforce}
-			out := p.EvaluateBucketStore(ctx, authenticationv1.UserInfo{}, s.store)
+			out := s.evaluate(ctx, p)
 			if out.Err != nil {
 				s.Message = out.Err.Error()
 				return nil
 			}
 			s.Warnings = out.Warnings
 			s.setErrors(out.Denial())
-			if c.Prober != nil && out.SecretUnknown && s.Message == "" {
+			if c.Prober != nil && s.Kind == "BucketStateStore" && out.SecretUnknown && s.Message == "" {
 				s.Notices = append(s.Notices, "the bucket was not probed: the credentials are not in the input")
 			}
 			return nil

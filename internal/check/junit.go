@@ -38,7 +38,7 @@ func (r *Result) junit() *junit.Testsuites {
 	}
 	for _, st := range r.Stores {
 		s := suite(st.File)
-		tc := junit.Testcase{Name: escapeControl(storeGVK.Kind + "/" + st.Name), Classname: s.Name}
+		tc := junit.Testcase{Name: escapeControl(st.Kind + "/" + st.Name), Classname: s.Name}
 		var out []string
 		for _, w := range st.Warnings {
 			out = append(out, "warning: "+escapeControl(w))

@@ -73,7 +73,7 @@ type finding struct {
 	level string // error, warning or notice
 	file  string
 	line  int
-	// subject is "BucketStateStore/<name>", or empty for an input error.
+	// subject is "<Kind>/<name>", or empty for an input error.
 	subject string
 	message string
 }
@@ -83,7 +83,7 @@ type finding struct {
 func (r *Result) findings() []finding {
 	var fs []finding
 	for _, s := range r.Stores {
-		subject := storeGVK.Kind + "/" + s.Name
+		subject := s.Kind + "/" + s.Name
 		for _, c := range s.Causes {
 			fs = append(fs, finding{"error", s.File, c.Line, subject, c.String()})
 		}

@@ -260,7 +260,7 @@ func (in *Inputs) read(ctx context.Context, args []string, stdin io.Reader) inpu
 				r.errs = append(r.errs, *ierr)
 			}
 			for _, o := range objs {
-				if o.kind == secretType || o.kind == storeType {
+				if o.kind == secretType || isStore(o.kind) {
 					r.objs = append(r.objs, o)
 				}
 			}
@@ -272,5 +272,4 @@ func (in *Inputs) read(ctx context.Context, args []string, stdin io.Reader) inpu
 // The kinds a check reads.
 var (
 	secretType = typeMeta{APIVersion: "v1", Kind: "Secret"}
-	storeType  = typeMeta{APIVersion: storeGVK.GroupVersion().String(), Kind: storeGVK.Kind}
 )

@@ -120,7 +120,7 @@ func TestRunJSON(t *testing.T) {
 	wantJSON := `{
   "files": 1,
   "stores": [{
-    "file": "-", "line": 1, "name": "s", "valid": false,
+    "file": "-", "line": 1, "kind": "BucketStateStore", "name": "s", "valid": false,
     "message": "BucketStateStore.platform.kratix.io \"s\" is invalid: spec.endpoint: Invalid value: \"https://s3.example.com\": must be host[:port] without a scheme; drop \"https://\" and leave insecure false",
     "causes": [{"field": "spec.endpoint", "type": "FieldValueInvalid", "line": 6,
       "message": "Invalid value: \"https://s3.example.com\": must be host[:port] without a scheme; drop \"https://\" and leave insecure false"}],

@@ -41,7 +41,7 @@ func (r *Result) sarif() *sarif.Report {
 		}
 	}
 	for _, st := range r.Stores {
-		subject := storeGVK.Kind + "/" + st.Name + ": "
+		subject := st.Kind + "/" + st.Name + ": "
 		for _, c := range st.Causes {
 			add(0, st.File, c.Line, subject+c.String())
 		}
