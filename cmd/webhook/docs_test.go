@@ -110,6 +110,8 @@ func TestDocsQuoteMessagesThatExist(t *testing.T) {
 		"WarningInsecure":              admission.WarningInsecure,
 		"WarningIAMWithSecretRef":      admission.WarningIAMWithSecretRef,
 		"WarningEndpointUnderscore":    admission.WarningEndpointUnderscore,
+		"WarningGitInsecure":           admission.WarningGitInsecure,
+		"WarningGitURLCredentials":     admission.WarningGitURLCredentials,
 		"WarningIAMNotProbed":          probe.WarningIAMNotProbed,
 		"WarningIAMNotProbedPlainHTTP": probe.WarningIAMNotProbedPlainHTTP,
 	} {

@@ -25,10 +25,10 @@ var gitSecretKeys = map[string][]string{
 }
 
 // Warnings about a GitStateStore's Secret; each takes the key and the Secret, quoted
-// with quoteShort.
+// with quoteShort (WarningSecretNoUsername the Secret first).
 const (
 	// WarningSecretNoUsername: Kratix sends an empty user name.
-	WarningSecretNoUsername = "Secret %[2]s has no %[1]q: Kratix then sends an empty user name, which most Git servers refuse (only GitHub's URLs get x-access-token); add the user name"
+	WarningSecretNoUsername = "Secret %s has no %q: Kratix then sends an empty user name, which most Git servers refuse (only GitHub's URLs get x-access-token); add the user name"
 	// WarningSecretTrailingSpace: Kratix sends the value as it is.
 	WarningSecretTrailingSpace = "key %q of Secret %s ends with a space or a tab: Kratix sends it as part of the credentials; remove it unless the credential really ends so"
 )
@@ -45,7 +45,7 @@ func validateGitSecret(spec *v1alpha1.GitStateStoreSpec, secret *corev1.Secret, 
 		// Kratix puts a GitHub URL's empty user name as x-access-token, and sends any
 		// other as it is.
 		if len(data[v1alpha1.SecretKeyUsername]) == 0 && !strings.Contains(strings.ToLower(spec.URL), "github") {
-			warnings = append(warnings, fmt.Sprintf(WarningSecretNoUsername, v1alpha1.SecretKeyUsername, quoteShort(shown)))
+			warnings = append(warnings, fmt.Sprintf(WarningSecretNoUsername, quoteShort(shown), v1alpha1.SecretKeyUsername))
 		}
 		for _, key := range gitSecretKeys[spec.AuthMethod] {
 			errs, warning := validateSentAsIs(data[key], key, shown, fldPath)

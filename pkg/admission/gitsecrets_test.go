@@ -107,7 +107,7 @@ func TestValidateGitSecret(t *testing.T) {
 		},
 		"basicAuth without a username passes with a warning": {
 			method: "basicAuth", url: httpsURL, data: data{"password": "token"},
-			wantWarnings: []string{fmt.Sprintf(WarningSecretNoUsername, "username", `"default/git"`)},
+			wantWarnings: []string{fmt.Sprintf(WarningSecretNoUsername, `"default/git"`, "username")},
 		},
 		"basicAuth without a username on GitHub passes: Kratix sends x-access-token": {
 			method: "basicAuth", url: githubURL, data: data{"password": "token"},

@@ -189,7 +189,7 @@ func TestLongestGitWarningsStayUnderTheAPIServersLimit(t *testing.T) {
 		WarningGitInsecure,
 		WarningGitURLCredentials,
 		fmt.Sprintf(WarningGitHubAppHost, quoteShort(host)),
-		fmt.Sprintf(WarningSecretNoUsername, v1alpha1.SecretKeyUsername, quoteShort(shown)),
+		fmt.Sprintf(WarningSecretNoUsername, quoteShort(shown), v1alpha1.SecretKeyUsername),
 		fmt.Sprintf(WarningSecretTrailingSpace, v1alpha1.SecretKeyPassword, quoteShort(shown)),
 		fmt.Sprintf(WarningKnownHostsBadLines, 1<<20, v1alpha1.SecretKeyKnownHosts, quoteShort(shown)),
 	}
