@@ -53,7 +53,7 @@ func TestLifecycle(t *testing.T) {
 		if res.Exit != 0 || !strings.Contains(res.Stdout, "deleted") {
 			t.Errorf("kubectl delete exited %d: %s%s", res.Exit, res.Stdout, res.Stderr)
 		}
-		if got := storedVersion(t, s.Name); got != "" {
+		if got := storedVersion(t, "bucketstatestore", s.Name); got != "" {
 			t.Errorf("the store is still stored after kubectl delete (resourceVersion %s)", got)
 		}
 	})

@@ -41,6 +41,9 @@ type scenario struct {
 	// wantStored are fields of the store {{.Name}} as `kubectl get -o yaml` shows it,
 	// keyed by dotted path such as "spec.secretRef.namespace".
 	wantStored map[string]any
+	// resource is the kind of store yaml applies, as kubectl names it; empty means
+	// bucketstatestore.
+	resource string
 }
 
 // runScenarios runs each scenario as a subtest, in name order.
@@ -75,9 +78,13 @@ func (s scenario) run(t *testing.T) {
 		}
 		return kubectl(t, doc, append([]string{"apply", "-f", "-"}, args...)...)
 	}
-	before := storedVersion(t, f.Name)
+	resource := s.resource
+	if resource == "" {
+		resource = "bucketstatestore"
+	}
+	before := storedVersion(t, resource, f.Name)
 	s.check(t, f, "kubectl apply --dry-run=server", apply("--dry-run=server"))
-	if after := storedVersion(t, f.Name); after != before {
+	if after := storedVersion(t, resource, f.Name); after != before {
 		t.Errorf("kubectl apply --dry-run=server changed the stored store: resourceVersion %q, then %q", before, after)
 	}
 	checkBucketClean(t)
@@ -85,16 +92,16 @@ func (s scenario) run(t *testing.T) {
 	s.check(t, f, "kubectl apply", apply())
 	switch {
 	case s.wantExit != 0 && s.given == "":
-		if got := storedVersion(t, f.Name); got != "" {
+		if got := storedVersion(t, resource, f.Name); got != "" {
 			t.Errorf("a denied store was stored with resourceVersion %s", got)
 		}
 	case s.wantExit != 0:
-		if got := storedVersion(t, f.Name); got != before {
+		if got := storedVersion(t, resource, f.Name); got != before {
 			t.Errorf("a denied update changed the stored store: resourceVersion %q, then %q", before, got)
 		}
 	}
 	if len(s.wantStored) > 0 {
-		checkStored(t, f.Name, s.wantStored)
+		checkStored(t, resource, f.Name, s.wantStored)
 	}
 	checkBucketClean(t)
 }
@@ -120,13 +127,13 @@ func (s scenario) check(t *testing.T, f fixtureSet, what string, res kubectlResu
 	}
 }
 
-// storedVersion returns the resourceVersion of the stored store name, or "" when there
-// is none.
-func storedVersion(t *testing.T, name string) string {
+// storedVersion returns the resourceVersion of the stored store name of resource (such
+// as bucketstatestore), or "" when there is none.
+func storedVersion(t *testing.T, resource, name string) string {
 	t.Helper()
-	res := kubectl(t, "", "get", "bucketstatestore", name, "--ignore-not-found", "-o", "jsonpath={.metadata.resourceVersion}")
+	res := kubectl(t, "", "get", resource, name, "--ignore-not-found", "-o", "jsonpath={.metadata.resourceVersion}")
 	if res.Exit != 0 {
-		t.Fatalf("kubectl get bucketstatestore %s: exit %d: %s", name, res.Exit, res.Stderr)
+		t.Fatalf("kubectl get %s %s: exit %d: %s", resource, name, res.Exit, res.Stderr)
 	}
 	return res.Stdout
 }
@@ -170,12 +177,12 @@ func checkBucketClean(t *testing.T) {
 	}
 }
 
-// checkStored compares fields of the stored store with want.
-func checkStored(t *testing.T, name string, want map[string]any) {
+// checkStored compares fields of the stored store name of resource with want.
+func checkStored(t *testing.T, resource, name string, want map[string]any) {
 	t.Helper()
-	res := kubectl(t, "", "get", "bucketstatestore", name, "-o", "yaml")
+	res := kubectl(t, "", "get", resource, name, "-o", "yaml")
 	if res.Exit != 0 {
-		t.Fatalf("kubectl get bucketstatestore %s: exit %d: %s", name, res.Exit, res.Stderr)
+		t.Fatalf("kubectl get %s %s: exit %d: %s", resource, name, res.Exit, res.Stderr)
 	}
 	var obj map[string]any
 	if err := yaml.Unmarshal([]byte(res.Stdout), &obj); err != nil {

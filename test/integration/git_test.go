@@ -1,0 +1,149 @@
+package integration
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/pem"
+	"fmt"
+	"strings"
+	"testing"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/kratix-community/statestore-webhook/pkg/admission"
+)
+
+// gitStore is a GitStateStore named {{.Name}} with spec, for a scenario's yaml.
+func gitStore(spec string) string {
+	return `
+apiVersion: platform.kratix.io/v1alpha1
+kind: GitStateStore
+metadata:
+  name: {{.Name}}
+spec:
+` + spec
+}
+
+// gitSecret is a Secret named {{.Name}} in default holding data, base64-encoded so that
+// any bytes (a trailing newline, a PEM key) arrive as they are, for a scenario's given.
+func gitSecret(data map[string]string) string {
+	doc := "apiVersion: v1\nkind: Secret\nmetadata:\n  name: \"{{.Name}}\"\n  namespace: default\ndata:\n"
+	for k, v := range data {
+		doc += fmt.Sprintf("  %s: %s\n", k, base64.StdEncoding.EncodeToString([]byte(v)))
+	}
+	return doc
+}
+
+// sshKeys returns an unencrypted and an encrypted OpenSSH private key and a known_hosts
+// line for host, made for the test.
+func sshKeys(t *testing.T, host string) (key, locked, knownHosts string) {
+	t.Helper()
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, err := ssh.MarshalPrivateKey(priv, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lockedBlock, err := ssh.MarshalPrivateKeyWithPassphrase(priv, "", []byte("a passphrase"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hostKey, err := ssh.NewPublicKey(priv.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(pem.EncodeToMemory(block)), string(pem.EncodeToMemory(lockedBlock)), host + " " + string(ssh.MarshalAuthorizedKey(hostKey))
+}
+
+// TestApplyGit applies GitStateStores with the real kubectl, with --dry-run=server and
+// for real, through the webhook running with the shipped RBAC: Kratix's defaults, a
+// denial per static rule, and the Secret checks of each auth method.
+func TestApplyGit(t *testing.T) {
+	key, locked, knownHosts := sshKeys(t, "git.example.com")
+	basic := gitSecret(map[string]string{"username": "kratix", "password": "token"})
+	https := func(extra string) string {
+		return gitStore("  url: https://git.example.com/platform/state.git\n  insecure: false\n  secretRef:\n    name: \"{{.Name}}\"\n" + extra)
+	}
+	sshStore := gitStore("  url: git@git.example.com:platform/state.git\n  authMethod: ssh\n  secretRef:\n    name: \"{{.Name}}\"\n")
+	const git = "gitstatestore"
+	runScenarios(t, map[string]scenario{
+		"a basicAuth store is admitted with Kratix's defaults and the insecure warning": {
+			resource: git, given: basic,
+			yaml:       gitStore("  url: https://git.example.com/platform/state.git\n  secretRef:\n    name: \"{{.Name}}\"\n"),
+			wantStderr: []string{"Warning: " + admission.WarningGitInsecure},
+			wantStored: map[string]any{"spec.branch": "main", "spec.authMethod": "basicAuth", "spec.gitAuthor.name": "kratix",
+				"spec.insecure": true, "spec.secretRef.namespace": "default"},
+		},
+		"an ssh store whose knownHosts holds the host is admitted": {
+			resource: git, given: gitSecret(map[string]string{"sshPrivateKey": key, "knownHosts": knownHosts}), yaml: sshStore,
+		},
+		"a URL without a scheme is denied (Kratix #427)": {
+			resource: git, given: basic, yaml: gitStore("  url: git.example.com/platform/state.git\n  secretRef:\n    name: \"{{.Name}}\"\n"),
+			wantExit:   1,
+			wantStderr: []string{`spec.url: Invalid value: "git.example.com/platform/state.git": must be https://host/path, or for authMethod ssh ssh://user@host/path or user@host:path; Kratix's git client refuses any other form`},
+		},
+		"plain http for basicAuth is denied": {
+			resource: git, given: basic, yaml: gitStore("  url: http://git.example.com/state.git\n  secretRef:\n    name: \"{{.Name}}\"\n"),
+			wantExit:   1,
+			wantStderr: []string{`spec.url: Invalid value: "http://git.example.com/state.git": must start with "https://"`},
+		},
+		"ssh with an https URL is denied on authMethod": {
+			resource: git, given: basic, yaml: gitStore("  url: https://git.example.com/state.git\n  authMethod: ssh\n  secretRef:\n    name: \"{{.Name}}\"\n"),
+			wantExit:   1,
+			wantStderr: []string{`spec.authMethod: Invalid value: "ssh": needs an SSH URL`},
+		},
+		"an ssh URL without a user is denied": {
+			resource: git, given: basic, yaml: gitStore("  url: ssh://git.example.com/state.git\n  authMethod: ssh\n  secretRef:\n    name: \"{{.Name}}\"\n"),
+			wantExit:   1,
+			wantStderr: []string{`spec.url: Invalid value: "ssh://git.example.com/state.git": must name the SSH user`},
+		},
+		"a branch git refuses is denied": {
+			resource: git, given: basic, yaml: https("  branch: my branch\n"),
+			wantExit:   1,
+			wantStderr: []string{`spec.branch: Invalid value: "my branch": must be a branch name git accepts: it may not contain a space`},
+		},
+		"a path that climbs out of the repository is denied": {
+			resource: git, given: basic, yaml: https("  path: ../elsewhere\n"),
+			wantExit:   1,
+			wantStderr: []string{`spec.path: Invalid value: "../elsewhere": must stay inside the repository`},
+		},
+		"a gitAuthor without a name is denied": {
+			resource: git, given: basic, yaml: https("  gitAuthor:\n    email: kratix@example.com\n"),
+			wantExit:   1,
+			wantStderr: []string{`spec.gitAuthor.name: Required value: Kratix commits as this name and git refuses an empty one`},
+		},
+		"a missing Secret is denied": {
+			resource: git, yaml: https(""),
+			wantExit:   1,
+			wantStderr: []string{`spec.secretRef: Not found: "default/{{.Name}}"`},
+		},
+		"a Secret without password is denied": {
+			resource: git, given: gitSecret(map[string]string{"username": "kratix"}), yaml: https(""),
+			wantExit:   1,
+			wantStderr: []string{`spec.secretRef: Required value: Secret default/{{.Name}} has no key "password"`},
+		},
+		"a password with a trailing newline is denied (Kratix #624)": {
+			resource: git, given: gitSecret(map[string]string{"username": "kratix", "password": "token\n"}), yaml: https(""),
+			wantExit:   1,
+			wantStderr: []string{`key "password" of Secret default/{{.Name}} ends with a newline, which Kratix keeps, so the server refuses the credentials (Kratix #624)`},
+		},
+		"an ssh key that does not parse is denied": {
+			resource: git, given: gitSecret(map[string]string{"sshPrivateKey": "not a key", "knownHosts": knownHosts}), yaml: sshStore,
+			wantExit:   1,
+			wantStderr: []string{`key "sshPrivateKey" of Secret default/{{.Name}} is not an SSH private key Kratix can read`},
+		},
+		"an ssh key with a passphrase is denied": {
+			resource: git, given: gitSecret(map[string]string{"sshPrivateKey": locked, "knownHosts": knownHosts}), yaml: sshStore,
+			wantExit:   1,
+			wantStderr: []string{`key "sshPrivateKey" of Secret default/{{.Name}} is encrypted with a passphrase, which Kratix cannot give`},
+		},
+		"knownHosts without the URL's host is denied": {
+			resource: git, given: gitSecret(map[string]string{"sshPrivateKey": key, "knownHosts": strings.Replace(knownHosts, "git.example.com", "github.com", 1)}), yaml: sshStore,
+			wantExit:   1,
+			wantStderr: []string{`key "knownHosts" of Secret default/{{.Name}} has no entry for "git.example.com", so ssh refuses the host`},
+		},
+	})
+}
