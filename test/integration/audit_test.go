@@ -24,7 +24,7 @@ rules:
 - level: Metadata
   resources:
   - group: platform.kratix.io
-    resources: ["bucketstatestores"]
+    resources: ["bucketstatestores", "gitstatestores"]
   - group: ""
     resources: ["secrets"]
 - level: None

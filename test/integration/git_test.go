@@ -8,21 +8,21 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/crypto/ssh"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/kratix-community/statestore-webhook/api/v1alpha1"
 	"github.com/kratix-community/statestore-webhook/pkg/admission"
 )
 
 // gitStore is a GitStateStore named {{.Name}} with spec, for a scenario's yaml.
 func gitStore(spec string) string {
-	return `
-apiVersion: platform.kratix.io/v1alpha1
-kind: GitStateStore
-metadata:
-  name: {{.Name}}
-spec:
-` + spec
+	return strings.Replace(store(spec), "kind: BucketStateStore", "kind: GitStateStore", 1)
 }
 
 // gitSecret is a Secret named {{.Name}} in default holding data, base64-encoded so that
@@ -145,5 +145,77 @@ func TestApplyGit(t *testing.T) {
 			wantExit:   1,
 			wantStderr: []string{`key "knownHosts" of Secret default/{{.Name}} has no entry for "git.example.com", so ssh refuses the host`},
 		},
+	})
+}
+
+// TestGuardsGit shows the guards protect GitStateStores as they do buckets: the Secret
+// guard names the stores a Secret change breaks, the delete guard refuses to delete a
+// store a Destination's stateStoreRef names, and the audit log holds each verdict under
+// the Git webhooks' names.
+func TestGuardsGit(t *testing.T) {
+	logWebhookOnFailure(t)
+	name := storeName("guards/" + t.Name())
+	createSecretT(t, name, map[string]string{"username": "kratix", "password": "token"})
+	store := &v1alpha1.GitStateStore{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: v1alpha1.GitStateStoreSpec{URL: "https://git.example.com/platform/state.git",
+			StateStoreCoreFields: v1alpha1.StateStoreCoreFields{SecretRef: &corev1.SecretReference{Name: name}}},
+	}
+	if err := k8sClient.Create(t.Context(), store); err != nil {
+		t.Fatalf("creating GitStateStore %s: %v", name, err)
+	}
+	t.Cleanup(func() {
+		kubectl(t, "", "annotate", "--overwrite", "gitstatestore", name, admission.AllowDeleteAnnotation+"=true")
+		kubectl(t, "", "delete", "--ignore-not-found", "--wait=false", "gitstatestore", name)
+	})
+	t.Run("the audit log holds the validating webhook's verdict", func(t *testing.T) {
+		key := "validate.gitstatestores.webhook.kratix-community.io/" + admission.AuditVerdict
+		if got := auditAnnotations(t, "create", "gitstatestores", name, key)[key]; got != admission.VerdictWarned {
+			t.Errorf("the audit log's verdict is %q, want %q (Kratix's insecure default warns)", got, admission.VerdictWarned)
+		}
+	})
+
+	t.Run("deleting the Secret names the GitStateStore", func(t *testing.T) {
+		want := fmt.Sprintf("breaks GitStateStore(s) %q", name)
+		waitFor(t, 30*time.Second, "the Secret guard to know the store", func() (bool, string) {
+			res := kubectl(t, "", "delete", "secret", name, "--dry-run=server")
+			return strings.Contains(res.Stderr, want), res.Stderr
+		})
+	})
+	t.Run("a new password with a trailing newline is named", func(t *testing.T) {
+		res := kubectl(t, "", "patch", "secret", name, "--type=merge", "-p", stringDataPatch(map[string]string{"password": "token2\n"}))
+		want := fmt.Sprintf(`Warning: this update of Secret default/%s breaks GitStateStore %q: key "password" of Secret default/%s ends with a newline`, name, name, name)
+		if res.Exit != 0 || !strings.Contains(res.Stderr, want) {
+			t.Errorf("exit %d, stderr %q; want 0 and %q", res.Exit, res.Stderr, want)
+		}
+	})
+
+	installDestinationCRD(t)
+	dests, err := client.New(env.Kube.Config, client.Options{Scheme: runtime.NewScheme()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	createDestination(t, dests, name+"-d", "GitStateStore", name)
+	t.Run("deleting a GitStateStore a Destination uses is denied, naming it", func(t *testing.T) {
+		want := fmt.Sprintf(`GitStateStore %q is the state store of 1 Destination(s): %q`, name, name+"-d")
+		waitFor(t, 30*time.Second, "the delete guard to know the Destination", func() (bool, string) {
+			res := kubectl(t, "", "delete", "gitstatestore", name, "--dry-run=server")
+			return strings.Contains(res.Stderr, want), res.Stderr
+		})
+		if res := kubectl(t, "", "delete", "gitstatestore", name); res.Exit == 0 || !strings.Contains(res.Stderr, want) {
+			t.Errorf("exit %d, stderr %q; want a denial %q", res.Exit, res.Stderr, want)
+		}
+		key := "delete.gitstatestores.webhook.kratix-community.io/" + admission.AuditVerdict
+		if got := auditAnnotations(t, "delete", "gitstatestores", name, key)[key]; got != admission.VerdictDenied {
+			t.Errorf("the audit log's verdict is %q, want %q", got, admission.VerdictDenied)
+		}
+	})
+	t.Run("the allow-delete annotation lets it go", func(t *testing.T) {
+		if res := kubectl(t, "", "annotate", "gitstatestore", name, admission.AllowDeleteAnnotation+"=true"); res.Exit != 0 {
+			t.Fatalf("annotating: %s", res.Stderr)
+		}
+		if res := kubectl(t, "", "delete", "gitstatestore", name); res.Exit != 0 {
+			t.Errorf("exit %d, stderr %q; want 0", res.Exit, res.Stderr)
+		}
 	})
 }
