@@ -2,6 +2,12 @@ package v1alpha1
 
 import metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+// TLSVerificationDisabled reports whether Kratix skips TLS verification for the store,
+// as Kratix #943's method of that name does: unset means skip.
+func (s *GitStateStoreSpec) TLSVerificationDisabled() bool {
+	return s.Insecure == nil || *s.Insecure
+}
+
 // Git auth methods, as a GitStateStore's spec.authMethod spells them, and the keys Kratix
 // reads from the Secret for each (util/git in Kratix).
 const (
@@ -34,7 +40,7 @@ type GitStateStoreSpec struct {
 	// Branch of the git repository; default to main.
 	// +kubebuilder:validation:Optional
 	// +kubebuilder:default=main
-	Branch string `json:"branch,omitempty"`
+	Branch *string `json:"branch,omitempty"` // Kratix has a string; a pointer tells absent (main) from an explicit "" (the remote's default branch), same schema
 
 	// Authentication method used to access the StateStore.
 	// Default to basicAuth; options are basicAuth, ssh, and githubApp.
@@ -45,12 +51,11 @@ type GitStateStoreSpec struct {
 	// +kubebuilder:default:={name: "kratix"}
 	GitAuthor *GitAuthor `json:"gitAuthor,omitempty"` // Kratix has a struct; a pointer keeps an absent one absent, same schema
 
-	// Skip TLS certificate verification of an HTTPS repository; true unless set, as
+	// Skip TLS certificate verification of an HTTPS repository. Unset means skip, as
 	// Kratix verified no certificate before the field existed. SSH connections verify
 	// the server against the Secret's knownHosts whatever it says.
 	// +kubebuilder:validation:Optional
-	// +kubebuilder:default:=true
-	Insecure *bool `json:"insecure,omitempty"` // Kratix #943; a pointer tells absent from false, same schema
+	Insecure *bool `json:"insecure,omitempty"` // as Kratix #943 has it: a pointer without a default
 }
 
 // GitAuthor defines the author identity used for commits to the Git StateStore

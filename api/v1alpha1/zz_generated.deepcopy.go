@@ -174,6 +174,11 @@ func (in *GitStateStoreList) DeepCopyObject() runtime.Object {
 func (in *GitStateStoreSpec) DeepCopyInto(out *GitStateStoreSpec) {
 	*out = *in
 	in.StateStoreCoreFields.DeepCopyInto(&out.StateStoreCoreFields)
+	if in.Branch != nil {
+		in, out := &in.Branch, &out.Branch
+		*out = new(string)
+		**out = **in
+	}
 	if in.GitAuthor != nil {
 		in, out := &in.GitAuthor, &out.GitAuthor
 		*out = new(GitAuthor)

@@ -112,6 +112,7 @@ func TestDocsQuoteMessagesThatExist(t *testing.T) {
 		"WarningEndpointUnderscore":    admission.WarningEndpointUnderscore,
 		"WarningGitInsecure":           admission.WarningGitInsecure,
 		"WarningGitURLCredentials":     admission.WarningGitURLCredentials,
+		"WarningGitBranchEmpty":        admission.WarningGitBranchEmpty,
 		"WarningIAMNotProbed":          probe.WarningIAMNotProbed,
 		"WarningIAMNotProbedPlainHTTP": probe.WarningIAMNotProbedPlainHTTP,
 	} {

@@ -60,7 +60,6 @@ func TestDefaulterHandle(t *testing.T) {
 				{Operation: "add", Path: "/spec/authMethod", Value: "basicAuth"},
 				{Operation: "add", Path: "/spec/branch", Value: "main"},
 				{Operation: "add", Path: "/spec/gitAuthor", Value: map[string]any{"name": "kratix"}},
-				{Operation: "add", Path: "/spec/insecure", Value: true},
 				{Operation: "add", Path: "/spec/secretRef/namespace", Value: "default"},
 			},
 		},

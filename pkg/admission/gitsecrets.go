@@ -24,14 +24,9 @@ var gitSecretKeys = map[string][]string{
 	v1alpha1.GitAuthMethodGitHubApp: {v1alpha1.SecretKeyAppID, v1alpha1.SecretKeyInstallationID, v1alpha1.SecretKeyPrivateKey},
 }
 
-// Warnings about a GitStateStore's Secret; each takes the key and the Secret, quoted
-// with quoteShort (WarningSecretNoUsername the Secret first).
-const (
-	// WarningSecretNoUsername: Kratix sends an empty user name.
-	WarningSecretNoUsername = "Secret %s has no %q: Kratix then sends an empty user name, which most Git servers refuse (only GitHub's URLs get x-access-token); add the user name"
-	// WarningSecretTrailingSpace: Kratix sends the value as it is.
-	WarningSecretTrailingSpace = "key %q of Secret %s ends with a space or a tab: Kratix sends it as part of the credentials; remove it unless the credential really ends so"
-)
+// WarningSecretNoUsername takes the Secret, quoted with quoteShort, and the key: Kratix
+// sends an empty user name.
+const WarningSecretNoUsername = "Secret %s has no %q: Kratix then sends an empty user name, which most Git servers refuse (only GitHub's URLs get x-access-token); add the user name"
 
 // validateGitSecret checks secret, named shown, as Kratix reads it for spec's auth method:
 // the keys it needs, and the values it parses or sends as they are. Errors are on
@@ -48,11 +43,7 @@ func validateGitSecret(spec *v1alpha1.GitStateStoreSpec, secret *corev1.Secret, 
 			warnings = append(warnings, fmt.Sprintf(WarningSecretNoUsername, quoteShort(shown), v1alpha1.SecretKeyUsername))
 		}
 		for _, key := range gitSecretKeys[spec.AuthMethod] {
-			errs, warning := validateSentAsIs(data[key], key, shown, fldPath)
-			allErrs = append(allErrs, errs...)
-			if warning != "" {
-				warnings = append(warnings, warning)
-			}
+			allErrs = append(allErrs, validateSentAsIs(data[key], key, shown, fldPath)...)
 		}
 		return allErrs, warnings
 	case v1alpha1.GitAuthMethodSSH:
@@ -77,33 +68,41 @@ func validateGitSecret(spec *v1alpha1.GitStateStoreSpec, secret *corev1.Secret, 
 	return nil, nil
 }
 
-// validateSentAsIs checks a value Kratix sends to the server as it is: a trailing
-// newline (a value encoded with `echo` rather than `echo -n`, Kratix #624) makes the
-// server refuse the credentials, so it is denied; a trailing space or tab may be part of
-// a real password, so it is a warning.
-func validateSentAsIs(value []byte, key, shown string, fldPath *field.Path) (field.ErrorList, string) {
-	switch trimmed := bytes.TrimRight(value, " \t\r\n"); {
-	case len(trimmed) == len(value):
-		return nil, ""
-	case bytes.ContainsAny(value[len(trimmed):], "\r\n"):
-		return field.ErrorList{field.Invalid(fldPath, shown, messageTrailingNewline(key, shown, "the server refuses the credentials"))}, ""
-	default:
-		return nil, fmt.Sprintf(WarningSecretTrailingSpace, key, quoteShort(shown))
+// validateSentAsIs checks a value Kratix sends to the server as it is: trailing
+// whitespace (a value encoded with `echo` rather than `echo -n`, Kratix #624) becomes
+// part of the credentials, and the server refuses them. Kratix no longer retries without
+// it (its retry went with the move to the git CLI).
+func validateSentAsIs(value []byte, key, shown string, fldPath *field.Path) field.ErrorList {
+	if what := trailingWhitespace(value); what != "" {
+		return field.ErrorList{field.Invalid(fldPath, shown, messageTrailingWhitespace(key, shown, what, "the server refuses the credentials"))}
 	}
+	return nil
 }
 
-// messageTrailingNewline is the denial of a value that ends with a newline.
-func messageTrailingNewline(key, shown, effect string) string {
-	return fmt.Sprintf("key %q of Secret %s ends with a newline, which Kratix keeps, so %s (Kratix #624); store the value without it, e.g. with kubectl create secret generic --from-literal, or printf rather than echo", key, shown, effect)
+// trailingWhitespace names the whitespace value ends with: "a newline", "a space or a
+// tab", or "" for none.
+func trailingWhitespace(value []byte) string {
+	trimmed := bytes.TrimRight(value, " \t\r\n")
+	switch {
+	case len(trimmed) == len(value):
+		return ""
+	case bytes.ContainsAny(value[len(trimmed):], "\r\n"):
+		return "a newline"
+	}
+	return "a space or a tab"
+}
+
+// messageTrailingWhitespace is the denial of a value that ends with what.
+func messageTrailingWhitespace(key, shown, what, effect string) string {
+	return fmt.Sprintf("key %q of Secret %s ends with %s, which Kratix keeps, so %s (Kratix #624); store the value without it, e.g. with kubectl create secret generic --from-literal, or printf rather than echo", key, shown, what, effect)
 }
 
 // validateGitHubID checks a GitHub App's appID or installationID: Kratix signs its
 // token request with the appID and asks for the installation's token by its number,
 // then converts both with strconv.Atoi, failing on anything but a number.
 func validateGitHubID(value []byte, key, shown string, fldPath *field.Path) field.ErrorList {
-	trimmed := bytes.TrimRight(value, " \t\r\n")
-	if len(trimmed) < len(value) && bytes.ContainsAny(value[len(trimmed):], "\r\n") {
-		return field.ErrorList{field.Invalid(fldPath, shown, messageTrailingNewline(key, shown, "it is not a number to Kratix"))}
+	if what := trailingWhitespace(value); what != "" {
+		return field.ErrorList{field.Invalid(fldPath, shown, messageTrailingWhitespace(key, shown, what, "it is not a number to Kratix"))}
 	}
 	for _, c := range value {
 		if c < '0' || c > '9' {
@@ -139,6 +138,10 @@ func validateSSHPrivateKey(value []byte, shown string, fldPath *field.Path) fiel
 	_, err := ssh.ParsePrivateKey(value)
 	var passphrase *ssh.PassphraseMissingError
 	switch {
+	case err == nil && bytes.Contains(value, []byte("\r")):
+		return field.ErrorList{field.Invalid(fldPath, shown, fmt.Sprintf("key %q of Secret %s has CRLF line ends: Go reads the key, but OpenSSH, which Kratix's git runs, refuses it; store the key with LF line ends", key, shown))}
+	case err == nil && !bytes.HasPrefix(value, []byte("-----BEGIN")):
+		return field.ErrorList{field.Invalid(fldPath, shown, fmt.Sprintf("key %q of Secret %s has text before its -----BEGIN line: Go reads the key, but OpenSSH, which Kratix's git runs, refuses it; store the key file as it is", key, shown))}
 	case err == nil:
 		return nil
 	case errors.As(err, &passphrase):

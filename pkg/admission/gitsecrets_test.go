@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -84,8 +85,8 @@ func TestValidateGitSecret(t *testing.T) {
 	notFound := func(key string) field.ErrorList {
 		return field.ErrorList{field.Invalid(fld, shown, fmt.Sprintf("key %q of Secret default/git has no entry for %s, so ssh refuses the host (Kratix runs it with StrictHostKeyChecking=yes); add the host's key, e.g. from %s, checked against what the host's owner publishes", "knownHosts", key, `"ssh-keyscan git.example.com"`))}
 	}
-	trailingNewline := func(key, effect string) field.ErrorList {
-		return field.ErrorList{field.Invalid(fld, shown, messageTrailingNewline(key, shown, effect))}
+	trailing := func(key, what, effect string) field.ErrorList {
+		return field.ErrorList{field.Invalid(fld, shown, messageTrailingWhitespace(key, shown, what, effect))}
 	}
 	hashed := knownhosts.HashHostname("git.example.com")
 	tests := map[string]struct {
@@ -114,15 +115,15 @@ func TestValidateGitSecret(t *testing.T) {
 		},
 		"a password with a trailing newline is rejected (Kratix #624)": {
 			method: "basicAuth", url: httpsURL, data: data{"username": "bot", "password": "token\n"},
-			want: trailingNewline("password", "the server refuses the credentials"),
+			want: trailing("password", "a newline", "the server refuses the credentials"),
 		},
 		"a username with a trailing CRLF is rejected": {
 			method: "basicAuth", url: httpsURL, data: data{"username": "bot\r\n", "password": "token"},
-			want: trailingNewline("username", "the server refuses the credentials"),
+			want: trailing("username", "a newline", "the server refuses the credentials"),
 		},
-		"a password with a trailing space passes with a warning": {
+		"a password with a trailing space is rejected: Kratix sends it and the server refuses it": {
 			method: "basicAuth", url: httpsURL, data: data{"username": "bot", "password": "token "},
-			wantWarnings: []string{fmt.Sprintf(WarningSecretTrailingSpace, "password", `"default/git"`)},
+			want: trailing("password", "a space or a tab", "the server refuses the credentials"),
 		},
 		"ssh with a key and the host in knownHosts passes": {
 			method: "ssh", url: scpURL, data: sshData("git.example.com " + keys.hostKey + "\n"),
@@ -143,9 +144,24 @@ func TestValidateGitSecret(t *testing.T) {
 			method: "ssh", url: scpURL, data: sshData("github.com " + keys.hostKey),
 			want: notFound(`"git.example.com"`),
 		},
-		"knownHosts must name a port other than 22 in brackets": {
+		"the plain host's entry counts for another port, as OpenSSH falls back to it": {
 			method: "ssh", url: portURL, data: sshData("git.example.com " + keys.hostKey),
+		},
+		"another host's entry for another port is rejected, naming [host]:port": {
+			method: "ssh", url: portURL, data: sshData("[github.com]:2222 " + keys.hostKey),
 			want: field.ErrorList{field.Invalid(fld, shown, fmt.Sprintf("key %q of Secret default/git has no entry for %s, so ssh refuses the host (Kratix runs it with StrictHostKeyChecking=yes); add the host's key, e.g. from %s, checked against what the host's owner publishes", "knownHosts", `"[git.example.com]:2222"`, `"ssh-keyscan -p 2222 git.example.com"`))},
+		},
+		"a [host]:22 entry does not count for port 22, as OpenSSH looks up the plain host": {
+			method: "ssh", url: scpURL, data: sshData("[git.example.com]:22 " + keys.hostKey),
+			want: notFound(`"git.example.com"`),
+		},
+		"an ssh key with CRLF line ends is rejected: OpenSSH refuses it": {
+			method: "ssh", url: scpURL, data: data{"sshPrivateKey": strings.ReplaceAll(string(keys.sshKey), "\n", "\r\n"), "knownHosts": "git.example.com " + keys.hostKey},
+			want: field.ErrorList{field.Invalid(fld, shown, `key "sshPrivateKey" of Secret default/git has CRLF line ends: Go reads the key, but OpenSSH, which Kratix's git runs, refuses it; store the key with LF line ends`)},
+		},
+		"an ssh key after a blank line is rejected: OpenSSH refuses it": {
+			method: "ssh", url: scpURL, data: data{"sshPrivateKey": "\n" + string(keys.sshKey), "knownHosts": "git.example.com " + keys.hostKey},
+			want: field.ErrorList{field.Invalid(fld, shown, `key "sshPrivateKey" of Secret default/git has text before its -----BEGIN line: Go reads the key, but OpenSSH, which Kratix's git runs, refuses it; store the key file as it is`)},
 		},
 		"knownHosts with [host]:port passes for that port": {
 			method: "ssh", url: portURL, data: sshData("[git.example.com]:2222 " + keys.hostKey),
@@ -176,7 +192,7 @@ func TestValidateGitSecret(t *testing.T) {
 		},
 		"an appID with a trailing newline is rejected (Kratix #624)": {
 			method: "githubApp", url: githubURL, data: appData("12345\n", "67890", keys.appKeyPKCS1),
-			want: trailingNewline("appID", "it is not a number to Kratix"),
+			want: trailing("appID", "a newline", "it is not a number to Kratix"),
 		},
 		"an installationID that is not a number is rejected": {
 			method: "githubApp", url: githubURL, data: appData("12345", "my-install", keys.appKeyPKCS1),

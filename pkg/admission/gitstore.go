@@ -7,6 +7,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+	"k8s.io/utils/ptr"
 
 	"github.com/kratix-community/statestore-webhook/api/v1alpha1"
 	"github.com/kratix-community/statestore-webhook/pkg/defaults"
@@ -60,16 +61,16 @@ func (s gitStore) target(secret *corev1.Secret) probe.GitTarget {
 	}
 	return probe.GitTarget{
 		URL:         s.spec.URL,
-		Branch:      s.spec.Branch,
+		Branch:      ptr.Deref(s.spec.Branch, ""),
 		Path:        s.spec.Path,
-		Insecure:    *s.spec.Insecure,
+		Insecure:    s.spec.TLSVerificationDisabled(),
 		AuthMethod:  s.spec.AuthMethod,
 		Credentials: creds,
 	}
 }
 
 func (s gitStore) logValues() []any {
-	return []any{"url", s.spec.URL, "branch", s.spec.Branch}
+	return []any{"url", s.spec.URL, "branch", ptr.Deref(s.spec.Branch, "")}
 }
 
 // probeError puts a failed probe on the field the user would change to fix it: the
@@ -78,9 +79,9 @@ func (s gitStore) probeError(specPath *field.Path, failure *probe.Failure) *fiel
 	spec, message := s.spec, probeMessage(failure)
 	switch probe.Info(failure.Reason).Part {
 	case probe.PartBranch:
-		return field.Invalid(specPath.Child("branch"), spec.Branch, message)
+		return field.Invalid(specPath.Child("branch"), ptr.Deref(spec.Branch, ""), message)
 	case probe.PartInsecure:
-		return field.Invalid(specPath.Child("insecure"), *spec.Insecure, message)
+		return field.Invalid(specPath.Child("insecure"), spec.TLSVerificationDisabled(), message)
 	case probe.PartAuthMethod:
 		return field.Invalid(specPath.Child("authMethod"), spec.AuthMethod, message)
 	case probe.PartCredentials:

@@ -25,7 +25,10 @@ const (
 // Warnings about a GitStateStore. They are part of the webhook's interface, as the
 // bucket's are (docs/reference.md lists them); each stays under maxWarningLength.
 const (
-	WarningGitInsecure       = "spec.insecure is true (Kratix's default for Git): Kratix will not verify the repository's TLS certificate; set insecure: false once it is trusted"
+	WarningGitInsecure    = "spec.insecure is true or unset (Kratix's default for Git): Kratix will not verify the repository's TLS certificate; set insecure: false once it is trusted"
+	WarningGitBranchEmpty = `spec.branch is "": Kratix clones the repository's default branch and pushes HEAD, whatever that branch is; name the branch`
+	// WarningGitSCPPort takes the URL that says what was probably meant.
+	WarningGitSCPPort        = "spec.url is scp-like, which cannot carry a port: git connects to port 22 and asks for a path that starts with the number; for another port write %s"
 	WarningGitURLCredentials = "spec.url carries a password: anyone who may read the store reads it; put the credentials in the Secret instead"
 	// WarningGitHubAppHost takes the URL's host.
 	WarningGitHubAppHost = "spec.url's host is %s, but Kratix mints GitHub App tokens only from api.github.com (Kratix #612): they work only for repositories on github.com"
@@ -107,17 +110,30 @@ func parseGitURL(raw string) (u gitURL, problem string) {
 func validateGitSpec(spec *v1alpha1.GitStateStoreSpec, fldPath *field.Path) (field.ErrorList, []string) {
 	urlErrs, warnings := validateGitURL(spec, fldPath)
 	pathErrs, pathWarnings := validateGitPath(spec.Path, fldPath.Child("path"))
-	allErrs := slices.Concat(urlErrs, validateBranch(spec.Branch, fldPath.Child("branch")), pathErrs)
+	var branchErrs field.ErrorList
+	switch {
+	case spec.Branch == nil:
+		// defaults.GitSpec sets it.
+	case *spec.Branch == "":
+		warnings = append(warnings, WarningGitBranchEmpty)
+	default:
+		branchErrs = validateBranch(*spec.Branch, fldPath.Child("branch"))
+	}
+	allErrs := slices.Concat(urlErrs, branchErrs, pathErrs)
 	if !slices.Contains(supportedGitAuthMethods, spec.AuthMethod) {
 		allErrs = append(allErrs, field.NotSupported(fldPath.Child("authMethod"), spec.AuthMethod, supportedGitAuthMethods))
 	} else {
 		allErrs = append(allErrs, validateSecretRef(spec.SecretRef, gitSecretRequired[spec.AuthMethod], fldPath.Child("secretRef"))...)
 	}
-	if spec.GitAuthor != nil && spec.GitAuthor.Name == "" {
+	if spec.GitAuthor != nil && strings.Trim(spec.GitAuthor.Name, gitIdentCrud) == "" {
 		allErrs = append(allErrs, field.Required(fldPath.Child("gitAuthor", "name"), "Kratix commits as this name and git refuses an empty one; set a name, or leave gitAuthor out for kratix"))
 	}
 	return allErrs, slices.Concat(warnings, pathWarnings)
 }
+
+// gitIdentCrud are the characters git strips from the ends of an author's name
+// (ident.c's crud); a name made only of them is empty to git.
+const gitIdentCrud = " \t\n.,:;<>\"'\\"
 
 // gitSecretRequired says, for each auth method, what the Secret Kratix reads must hold.
 var gitSecretRequired = map[string]string{
@@ -162,13 +178,32 @@ func validateGitURL(spec *v1alpha1.GitStateStoreSpec, fldPath *field.Path) (fiel
 	if u.password {
 		warnings = append(warnings, WarningGitURLCredentials)
 	}
-	if len(allErrs) == 0 && u.form == "https" && spec.Insecure != nil && *spec.Insecure {
+	if port, rest, ok := scpPort(raw); ok && len(allErrs) == 0 {
+		user, host, _ := strings.Cut(raw[:strings.LastIndex(raw, ":"+port+"/")], "@")
+		warnings = append(warnings, fmt.Sprintf(WarningGitSCPPort, quoteShort("ssh://"+user+"@"+host+":"+port+"/"+rest)))
+	}
+	if len(allErrs) == 0 && u.form == "https" && spec.TLSVerificationDisabled() {
 		warnings = append(warnings, WarningGitInsecure)
 	}
 	if len(allErrs) == 0 && method == v1alpha1.GitAuthMethodGitHubApp && !strings.EqualFold(u.host, "github.com") {
 		warnings = append(warnings, fmt.Sprintf(WarningGitHubAppHost, quoteShort(u.host)))
 	}
 	return allErrs, warnings
+}
+
+// scpPort reports whether raw is an scp-like URL whose path starts with a number and
+// "/", as someone writes who meant a port, and returns the number and the rest.
+func scpPort(raw string) (port, rest string, ok bool) {
+	if strings.Contains(raw, "://") || !sshURLRegex.MatchString(raw) {
+		return "", "", false
+	}
+	_, hostPath, _ := strings.Cut(raw, "@")
+	_, repo, _ := strings.Cut(hostPath, ":")
+	port, rest, ok = strings.Cut(repo, "/")
+	if !ok || port == "" || strings.Trim(port, "0123456789") != "" {
+		return "", "", false
+	}
+	return port, rest, true
 }
 
 // validateBranch denies a name git refuses as a branch (git check-ref-format --branch):

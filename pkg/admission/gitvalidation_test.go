@@ -41,7 +41,7 @@ func TestValidateGitSpec(t *testing.T) {
 		return func(s *v1alpha1.GitStateStoreSpec) { s.URL = u }
 	}
 	withBranch := func(b string) func(*v1alpha1.GitStateStoreSpec) {
-		return func(s *v1alpha1.GitStateStoreSpec) { s.Branch = b }
+		return func(s *v1alpha1.GitStateStoreSpec) { s.Branch = ptr.To(b) }
 	}
 	withPath := func(p string) func(*v1alpha1.GitStateStoreSpec) {
 		return func(s *v1alpha1.GitStateStoreSpec) { s.Path = p }
@@ -62,7 +62,19 @@ func TestValidateGitSpec(t *testing.T) {
 				s.AuthMethod, s.URL = "githubApp", "https://github.com/org/state.git"
 			}),
 		},
-		"insecure left to Kratix's default true is valid, with a warning for an HTTPS URL": {
+		"an explicit empty branch is valid, with a warning: Kratix uses the remote's default branch": {
+			spec:         validGitSpec(withBranch("")),
+			wantWarnings: []string{WarningGitBranchEmpty},
+		},
+		"an scp-like URL whose path starts with a number is valid, with a warning naming ssh://": {
+			spec:         validGitSpec(ssh("git@git.example.com:2222/org/state.git")),
+			wantWarnings: []string{fmt.Sprintf(WarningGitSCPPort, `"ssh://git@git.example.com:2222/org/state.git"`)},
+		},
+		"a gitAuthor name git strips to nothing is rejected": {
+			spec: validGitSpec(func(s *v1alpha1.GitStateStoreSpec) { s.GitAuthor = &v1alpha1.GitAuthor{Name: "<>"} }),
+			want: field.ErrorList{field.Required(spec.Child("gitAuthor", "name"), "Kratix commits as this name and git refuses an empty one; set a name, or leave gitAuthor out for kratix")},
+		},
+		"insecure left unset, which Kratix takes as true, is valid, with a warning for an HTTPS URL": {
 			spec:         validGitSpec(func(s *v1alpha1.GitStateStoreSpec) { s.Insecure = nil }),
 			wantWarnings: []string{WarningGitInsecure},
 		},
@@ -190,7 +202,8 @@ func TestLongestGitWarningsStayUnderTheAPIServersLimit(t *testing.T) {
 		WarningGitURLCredentials,
 		fmt.Sprintf(WarningGitHubAppHost, quoteShort(host)),
 		fmt.Sprintf(WarningSecretNoUsername, quoteShort(shown), v1alpha1.SecretKeyUsername),
-		fmt.Sprintf(WarningSecretTrailingSpace, v1alpha1.SecretKeyPassword, quoteShort(shown)),
+		WarningGitBranchEmpty,
+		fmt.Sprintf(WarningGitSCPPort, quoteShort("ssh://git@"+host+":65535/"+host)),
 		fmt.Sprintf(WarningKnownHostsBadLines, 1<<20, v1alpha1.SecretKeyKnownHosts, quoteShort(shown)),
 	}
 	for _, w := range warnings {

@@ -390,7 +390,7 @@ func TestSecretGuardGit(t *testing.T) {
 		},
 		"a new password with a trailing newline is refused in deny mode (Kratix #624)": {
 			mode: GuardDeny, old: creds("token"), new: creds("token2\n"),
-			want: answer{Message: `secrets "git" is forbidden: this update of Secret team/git breaks GitStateStore "g": ` + messageTrailingNewline("password", "team/git", "the server refuses the credentials"), Audit: audit(VerdictDenied, GuardFindingBreaks)},
+			want: answer{Message: `secrets "git" is forbidden: this update of Secret team/git breaks GitStateStore "g": ` + messageTrailingWhitespace("password", "team/git", "a newline", "the server refuses the credentials"), Audit: audit(VerdictDenied, GuardFindingBreaks)},
 		},
 		"a new password that passes the Secret checks is safe without a Git prober": {
 			mode: GuardDeny, old: creds("token"), new: creds("token2"),

@@ -21,9 +21,9 @@ import (
 const WarningKnownHostsBadLines = "%d line(s) of key %q of Secret %s are not known_hosts lines; ssh skips them"
 
 // validateKnownHosts checks the knownHosts Kratix gives ssh, which it runs with
-// StrictHostKeyChecking=yes: an entry must name the URL's host, as ssh looks it up
-// (host, or [host]:port when the port is not 22), or ssh refuses to connect ("Host key
-// verification failed"). Lines that do not parse are skipped by ssh, so they only warn.
+// StrictHostKeyChecking=yes: an entry must name the URL's host, as OpenSSH looks it up
+// (host; for a port other than 22, [host]:port or, as a fallback, host), or ssh refuses
+// to connect ("Host key verification failed"). Lines that do not parse are skipped by ssh, so they only warn.
 func validateKnownHosts(data []byte, u gitURL, shown string, fldPath *field.Path) (field.ErrorList, []string) {
 	key := v1alpha1.SecretKeyKnownHosts
 	if u.host == "" {
@@ -34,6 +34,8 @@ func validateKnownHosts(data []byte, u gitURL, shown string, fldPath *field.Path
 		port = "22"
 	}
 	address := knownhosts.Normalize(net.JoinHostPort(u.host, port))
+	// OpenSSH falls back to the plain host's entries for another port.
+	addresses := []string{address, knownhosts.Normalize(net.JoinHostPort(u.host, "22"))}
 	found, bad := false, 0
 	for _, line := range bytes.Split(data, []byte("\n")) {
 		line = bytes.TrimSpace(line)
@@ -44,7 +46,7 @@ func validateKnownHosts(data []byte, u gitURL, shown string, fldPath *field.Path
 		switch {
 		case err != nil:
 			bad++
-		case marker != "revoked" && hostsMatch(hosts, address):
+		case marker != "revoked" && (hostsMatch(hosts, addresses[0]) || hostsMatch(hosts, addresses[1])):
 			found = true
 		}
 	}

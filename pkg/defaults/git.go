@@ -16,27 +16,24 @@ const (
 
 // GitSpec sets the defaults of a GitStateStore spec in place, as Kratix's CRD and its
 // GetSecretRef do:
-//   - branch absent becomes main;
+//   - branch absent becomes main; an explicit "" is kept, as the API server keeps it
+//     (Kratix then clones the remote's default branch);
 //   - authMethod absent becomes basicAuth;
-//   - gitAuthor absent, or empty, becomes name kratix: the CRD defaults the whole object,
-//     so a gitAuthor with only an email keeps its empty name, which validation reports;
-//   - insecure absent becomes true, the default of Kratix #943, which keeps what Kratix
-//     did before the field existed: it verified no certificate;
+//   - gitAuthor absent becomes name kratix: the CRD defaults the whole object, so a
+//     gitAuthor without a name keeps its empty name, which validation reports;
 //   - an empty secretRef.namespace becomes "default", whatever the auth method.
 //
-// A missing secretRef is left missing: validation reports it.
+// insecure has no default (Kratix #943 gives it none: unset skips TLS verification, see
+// TLSVerificationDisabled). A missing secretRef is left missing: validation reports it.
 func GitSpec(spec *v1alpha1.GitStateStoreSpec) {
-	if spec.Branch == "" {
-		spec.Branch = DefaultGitBranch
+	if spec.Branch == nil {
+		spec.Branch = ptr.To(DefaultGitBranch)
 	}
 	if spec.AuthMethod == "" {
 		spec.AuthMethod = v1alpha1.GitAuthMethodBasicAuth
 	}
-	if spec.GitAuthor == nil || *spec.GitAuthor == (v1alpha1.GitAuthor{}) {
+	if spec.GitAuthor == nil {
 		spec.GitAuthor = &v1alpha1.GitAuthor{Name: DefaultGitAuthorName}
-	}
-	if spec.Insecure == nil {
-		spec.Insecure = ptr.To(true)
 	}
 	if spec.SecretRef != nil && spec.SecretRef.Namespace == "" {
 		spec.SecretRef.Namespace = DefaultSecretNamespace

@@ -75,7 +75,7 @@ func TestApplyGit(t *testing.T) {
 			yaml:       gitStore("  url: https://git.example.com/platform/state.git\n  secretRef:\n    name: \"{{.Name}}\"\n"),
 			wantStderr: []string{"Warning: " + admission.WarningGitInsecure},
 			wantStored: map[string]any{"spec.branch": "main", "spec.authMethod": "basicAuth", "spec.gitAuthor.name": "kratix",
-				"spec.insecure": true, "spec.secretRef.namespace": "default"},
+				"spec.secretRef.namespace": "default"},
 		},
 		"an ssh store whose knownHosts holds the host is admitted": {
 			resource: git, given: gitSecret(map[string]string{"sshPrivateKey": key, "knownHosts": knownHosts}), yaml: sshStore,
@@ -124,6 +124,11 @@ func TestApplyGit(t *testing.T) {
 			resource: git, given: gitSecret(map[string]string{"username": "kratix"}), yaml: https(""),
 			wantExit:   1,
 			wantStderr: []string{`spec.secretRef: Required value: Secret default/{{.Name}} has no key "password"`},
+		},
+		"a password with a trailing space is denied: Kratix sends it as it is": {
+			resource: git, given: gitSecret(map[string]string{"username": "kratix", "password": "token "}), yaml: https(""),
+			wantExit:   1,
+			wantStderr: []string{`key "password" of Secret default/{{.Name}} ends with a space or a tab, which Kratix keeps`},
 		},
 		"a password with a trailing newline is denied (Kratix #624)": {
 			resource: git, given: gitSecret(map[string]string{"username": "kratix", "password": "token\n"}), yaml: https(""),

@@ -102,19 +102,20 @@ func TestSecretGuard(t *testing.T) {
 	})
 	t.Run("a Secret with unrelated data never reaches the webhook", func(t *testing.T) {
 		other := name + "-other"
-		createSecretT(t, other, map[string]string{"password": "hunter2"})
+		// "token" is no key of a store's credentials ("password" is a GitStateStore's).
+		createSecretT(t, other, map[string]string{"token": "hunter2"})
 		before := guardCalls(t, "secretguard")
-		if res := patch(other, map[string]string{"password": "hunter3", "accessKeyID": "new"}); res.Exit != 0 || res.Stderr != "" {
+		if res := patch(other, map[string]string{"token": "hunter3", "accessKeyID": "new"}); res.Exit != 0 || res.Stderr != "" {
 			t.Errorf("update: exit %d, stderr %q", res.Exit, res.Stderr)
 		}
 		// The update added accessKeyID, but the old object decides: it had none.
 		other2 := name + "-other2"
-		createSecretT(t, other2, map[string]string{"password": "hunter2"})
+		createSecretT(t, other2, map[string]string{"token": "hunter2"})
 		if res := kubectl(t, "", "delete", "secret", other2); res.Exit != 0 {
 			t.Errorf("delete: exit %d, stderr %q", res.Exit, res.Stderr)
 		}
 		if after := guardCalls(t, "secretguard"); after != before {
-			t.Errorf("the Secret guard was called %d times for Secrets without accessKeyID, want 0", after-before)
+			t.Errorf("the Secret guard was called %d times for Secrets without a credentials key, want 0", after-before)
 		}
 	})
 	t.Run("deleting the Secret warns naming the store", func(t *testing.T) {
