@@ -64,11 +64,10 @@ func NewGitProber(opts GitOptions) (*GitRepoProber, error) {
 	if api == "" {
 		api = DefaultGitHubAPIURL
 	}
-	u, err := url.Parse(strings.TrimSuffix(api, "/"))
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return nil, fmt.Errorf("GitHub API URL %q must be an absolute https:// URL", api)
+	if err := CheckGitHubAPIURL(api); err != nil {
+		return nil, err
 	}
-	p.apiURL = u
+	p.apiURL, _ = url.Parse(strings.TrimSuffix(api, "/"))
 	p.dial = p.guard.dialContext(&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second})
 	verified, err := newTransport(p.guard, opts.Proxy)
 	if err != nil {
@@ -79,6 +78,16 @@ func NewGitProber(opts GitOptions) (*GitRepoProber, error) {
 	p.verified = &http.Client{Transport: verified, CheckRedirect: p.checkRedirect}
 	p.unverified = &http.Client{Transport: unverified, CheckRedirect: p.checkRedirect}
 	return p, nil
+}
+
+// CheckGitHubAPIURL refuses a GitHub API URL that is not an absolute http(s) URL
+// without a query; GitHub Enterprise Server's is https://<host>/api/v3.
+func CheckGitHubAPIURL(api string) error {
+	u, err := url.Parse(api)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.User != nil {
+		return fmt.Errorf("%q is not an absolute https:// URL such as %s or https://<host>/api/v3", api, DefaultGitHubAPIURL)
+	}
+	return nil
 }
 
 // maxRedirects is how many redirects a Git probe follows, as git's own default

@@ -85,13 +85,12 @@ func mustGitProber(t *testing.T, s *gitServers, opts GitOptions) *GitRepoProber 
 	return p
 }
 
-// withURL fills in a test server's address for "URL", "HOSTPORT" and "SSHADDR" in a message.
+// withURL fills in the test servers' addresses for "{URL}", "{SSHADDR}" and "{APIHOST}" in a message.
 func (s *gitServers) withURL(f *Failure) *Failure {
 	if f == nil {
 		return nil
 	}
-	r := strings.NewReplacer("INSECUREURL", s.http.InsecureURL, "URL", s.http.URL, "HOSTPORT", strings.TrimPrefix(s.http.URL, "https://"),
-		"SSHADDR", s.ssh.Addr, "APIHOST", strings.TrimPrefix(s.app.URL, "http://"))
+	r := strings.NewReplacer("{URL}", s.http.URL, "{SSHADDR}", s.ssh.Addr, "{APIHOST}", strings.TrimPrefix(s.app.URL, "http://"))
 	return &Failure{Reason: f.Reason, Message: r.Replace(f.Message)}
 }
 
@@ -122,7 +121,7 @@ func TestGitProberAgainstRealServers(t *testing.T) {
 		"a reader over HTTPS is reported as NoPushPermission": {
 			target: func() GitTarget { return s.basicTarget(localenv.GitReader) },
 			want: &Failure{Reason: ReasonNoPushPermission,
-				Message: `the credentials may read "URL/kratix.git" but not push to it (HTTP 403 to the receive-pack advertisement); give them write access`},
+				Message: `the credentials may read "{URL}/kratix.git" but not push to it (HTTP 403 to the receive-pack advertisement); give them write access`},
 		},
 		"a wrong password is reported as AuthenticationFailed": {
 			target: func() GitTarget {
@@ -131,7 +130,7 @@ func TestGitProberAgainstRealServers(t *testing.T) {
 				return t
 			},
 			want: &Failure{Reason: ReasonAuthenticationFailed,
-				Message: `"URL/kratix.git" refused the credentials (HTTP 401); check username and password in the Secret`},
+				Message: `"{URL}/kratix.git" refused the credentials (HTTP 401); check username and password in the Secret`},
 		},
 		"a missing repository is reported as RepositoryNotFound": {
 			target: func() GitTarget {
@@ -140,7 +139,7 @@ func TestGitProberAgainstRealServers(t *testing.T) {
 				return t
 			},
 			want: &Failure{Reason: ReasonRepositoryNotFound,
-				Message: `there is no repository at "URL/missing.git", or the credentials may not see it (HTTP 404); create it or correct url`},
+				Message: `there is no repository at "{URL}/missing.git", or the credentials may not see it (HTTP 404); create it or correct url`},
 		},
 		"a missing branch is reported as BranchNotFound": {
 			target: func() GitTarget {
@@ -149,7 +148,7 @@ func TestGitProberAgainstRealServers(t *testing.T) {
 				return t
 			},
 			want: &Failure{Reason: ReasonBranchNotFound,
-				Message: `branch "nope" does not exist in "URL/kratix.git"; push it or correct branch`},
+				Message: `branch "nope" does not exist in "{URL}/kratix.git"; push it or correct branch`},
 		},
 		"an empty repository is reported as BranchNotFound": {
 			target: func() GitTarget {
@@ -158,7 +157,7 @@ func TestGitProberAgainstRealServers(t *testing.T) {
 				return t
 			},
 			want: &Failure{Reason: ReasonBranchNotFound,
-				Message: `repository "URL/empty.git" is empty: branch "main" does not exist; push it or correct branch`},
+				Message: `repository "{URL}/empty.git" is empty: branch "main" does not exist; push it or correct branch`},
 		},
 		"https:// at the plain HTTP port is reported as URLSchemeMismatch": {
 			target: func() GitTarget {
@@ -182,12 +181,12 @@ func TestGitProberAgainstRealServers(t *testing.T) {
 		"a read-only key over SSH is reported as NoPushPermission": {
 			target: func() GitTarget { return s.sshTarget(s.ssh.ReaderKey) },
 			want: &Failure{Reason: ReasonNoPushPermission,
-				Message: `the credentials may read "ssh://git@SSHADDR/kratix.git" but not push to it (the SSH server ended git-receive-pack without an advertisement); give them write access`},
+				Message: `the credentials may read "ssh://git@{SSHADDR}/kratix.git" but not push to it (the SSH server ended git-receive-pack without an advertisement); give them write access`},
 		},
 		"an unauthorized key over SSH is reported as AuthenticationFailed": {
 			target: func() GitTarget { return s.sshTarget(otherKey) },
 			want: &Failure{Reason: ReasonAuthenticationFailed,
-				Message: `the SSH server at "SSHADDR" refused sshPrivateKey for user "git"; authorize the key for the repository, or fix sshPrivateKey`},
+				Message: `the SSH server at "{SSHADDR}" refused sshPrivateKey for user "git"; authorize the key for the repository, or fix sshPrivateKey`},
 		},
 		"a missing repository over SSH is reported as RepositoryNotFound": {
 			target: func() GitTarget {
@@ -196,7 +195,7 @@ func TestGitProberAgainstRealServers(t *testing.T) {
 				return t
 			},
 			want: &Failure{Reason: ReasonRepositoryNotFound,
-				Message: `there is no repository at "ssh://git@SSHADDR/missing.git", or the credentials may not see it (the SSH server ended git-upload-pack without an advertisement); create it or correct url`},
+				Message: `there is no repository at "ssh://git@{SSHADDR}/missing.git", or the credentials may not see it (the SSH server ended git-upload-pack without an advertisement); create it or correct url`},
 		},
 		"a missing branch over SSH is reported as BranchNotFound": {
 			target: func() GitTarget {
@@ -205,7 +204,7 @@ func TestGitProberAgainstRealServers(t *testing.T) {
 				return t
 			},
 			want: &Failure{Reason: ReasonBranchNotFound,
-				Message: `branch "nope" does not exist in "ssh://git@SSHADDR/kratix.git"; push it or correct branch`},
+				Message: `branch "nope" does not exist in "ssh://git@{SSHADDR}/kratix.git"; push it or correct branch`},
 		},
 		"a host missing from knownHosts is reported as HostKeyUnknown": {
 			target: func() GitTarget {
@@ -223,7 +222,7 @@ func TestGitProberAgainstRealServers(t *testing.T) {
 				return t
 			},
 			want: &Failure{Reason: ReasonHostKeyMismatch,
-				Message: `the host key of "SSHADDR" is not the one knownHosts holds for it; if the server's key really changed, replace its line in knownHosts`},
+				Message: `the host key of "{SSHADDR}" is not the one knownHosts holds for it; if the server's key really changed, replace its line in knownHosts`},
 		},
 		"a GitHub App whose installation may push passes": {
 			target: func() GitTarget { return s.appTarget(s.app) },
@@ -232,7 +231,7 @@ func TestGitProberAgainstRealServers(t *testing.T) {
 			target: func() GitTarget { return s.appTarget(s.reader) },
 			app:    "reader",
 			want: &Failure{Reason: ReasonNoPushPermission,
-				Message: `the credentials may read "URL/kratix.git" but not push to it (HTTP 403 to the receive-pack advertisement); give them write access`},
+				Message: `the credentials may read "{URL}/kratix.git" but not push to it (HTTP 403 to the receive-pack advertisement); give them write access`},
 		},
 		"another App's key is reported as GitHubAppTokenRefused": {
 			target: func() GitTarget {
@@ -241,7 +240,7 @@ func TestGitProberAgainstRealServers(t *testing.T) {
 				return t
 			},
 			want: &Failure{Reason: ReasonGitHubAppTokenRefused,
-				Message: `the GitHub API at "APIHOST" refused an installation token for App "123456", installation 7890 (HTTP 401); the JWT was not accepted: check appID and privateKey`},
+				Message: `the GitHub API at "{APIHOST}" refused an installation token for App "123456", installation 7890 (HTTP 401); the JWT was not accepted: check appID and privateKey`},
 		},
 		"another installation is reported as GitHubAppTokenRefused": {
 			target: func() GitTarget {
@@ -250,7 +249,7 @@ func TestGitProberAgainstRealServers(t *testing.T) {
 				return t
 			},
 			want: &Failure{Reason: ReasonGitHubAppTokenRefused,
-				Message: `the GitHub API at "APIHOST" refused an installation token for App "123456", installation 1 (HTTP 404); the App has no such installation: check installationID`},
+				Message: `the GitHub API at "{APIHOST}" refused an installation token for App "123456", installation 1 (HTTP 404); the App has no such installation: check installationID`},
 		},
 	}
 	for name, tc := range tests {

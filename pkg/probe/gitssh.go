@@ -47,17 +47,14 @@ func (p *GitRepoProber) probeSSH(s gitScene) error {
 		return classifyGit(err, s)
 	}
 	defer func() { _ = conn.Close() }()
+	// The end of the budget closes the connection, which ends whatever step waits on it.
 	stop := context.AfterFunc(s.ctx, func() { _ = conn.Close() })
 	defer stop()
-	if deadline, ok := s.ctx.Deadline(); ok {
-		_ = conn.SetDeadline(deadline)
-	}
 	cc, chans, reqs, err := ssh.NewClientConn(conn, addr, &ssh.ClientConfig{
 		User:              ep.User,
 		Auth:              []ssh.AuthMethod{ssh.PublicKeys(signer)},
 		HostKeyCallback:   hosts.callback(addr),
 		HostKeyAlgorithms: hosts.algorithms(addr),
-		Timeout:           s.budget,
 	})
 	if err != nil {
 		return classifySSH(err, s)
