@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -57,9 +58,13 @@ type GitServer struct {
 
 	git     string
 	servers []*http.Server
+	served  atomic.Int64
 	mu      sync.Mutex
 	users   map[string]GitUser
 }
+
+// Served is how many requests the server has answered, refusals included.
+func (g *GitServer) Served() int64 { return g.served.Load() }
 
 // StartGitServer makes the repositories under a new directory in dir and serves them on
 // two free ports of 127.0.0.1. It needs git on PATH.
@@ -131,6 +136,7 @@ func (g *GitServer) Stop() error {
 // ServeHTTP checks basic auth, refuses receive-pack to a user that may not push, and
 // hands the request to git http-backend with REMOTE_USER set.
 func (g *GitServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	defer g.served.Add(1)
 	name, password, _ := r.BasicAuth()
 	u, ok := g.user(name, password)
 	if !ok {
