@@ -97,6 +97,27 @@ func TestGitProberAgainstBrokenEndpoints(t *testing.T) {
 			want: &Failure{Reason: ReasonNotGit,
 				Message: `"{ADDR}" did not answer as a Git server; check that url is the repository's smart HTTP or SSH URL`},
 		},
+		"an ERR line instead of an advertisement is reported as RepositoryNotFound without its text": {
+			target: func(t *testing.T) (GitTarget, string) {
+				srv := startHandler(t, func(w http.ResponseWriter, r *http.Request) {
+					w.Header().Set("Content-Type", "application/x-git-upload-pack-advertisement")
+					_, _ = w.Write([]byte("001e# service=git-upload-pack\n0000001bERR secret-banner text\n"))
+				})
+				return writerAt("http://" + srv.Listener.Addr().String() + "/kratix.git"), srv.Listener.Addr().String()
+			},
+			want: &Failure{Reason: ReasonRepositoryNotFound,
+				Message: `there is no repository at "http://{ADDR}/kratix.git", or the credentials may not see it (the server refused the upload-pack advertisement); create it or correct url`},
+		},
+		"a server error is reported as Unknown with its status only": {
+			target: func(t *testing.T) (GitTarget, string) {
+				srv := startHandler(t, func(w http.ResponseWriter, r *http.Request) {
+					http.Error(w, "secret-banner", http.StatusInternalServerError)
+				})
+				return writerAt("http://" + srv.Listener.Addr().String() + "/kratix.git"), srv.Listener.Addr().String()
+			},
+			want: &Failure{Reason: ReasonUnknown,
+				Message: `"http://{ADDR}/kratix.git" answered HTTP 500 to the ref advertisement; check url`},
+		},
 		"an endless advertisement without the branch is reported as ResponseTooLarge": {
 			target: func(t *testing.T) (GitTarget, string) {
 				srv := startHandler(t, localenv.EndlessAdvertisement(false))
@@ -309,4 +330,22 @@ func encryptedKey(t *testing.T) []byte {
 		t.Fatal(err)
 	}
 	return pem.EncodeToMemory(block)
+}
+
+func TestGitProberStopsWhenItsCallerGoesAway(t *testing.T) {
+	s := startGitServers(t)
+	hole, err := localenv.StartBlackHole()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = hole.Close() })
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		_ = hole.WaitAccepted(context.Background(), 1)
+		cancel()
+	}()
+
+	err = mustGitProber(t, s, GitOptions{Timeout: time.Minute}).Probe(ctx, writerAt("http://"+hole.Endpoint+"/kratix.git"))
+
+	checkFailure(t, err, &Failure{Reason: ReasonCanceled, Message: "the probe was cancelled before it finished"})
 }
