@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"time"
 
@@ -170,33 +171,30 @@ func (p *GitRepoProber) run(ctx context.Context, t GitTarget, ep *transport.Endp
 	return p.probeHTTP(s, user, password)
 }
 
-// endpoint parses t's URL with go-git, as Kratix's git client would read it, and checks
-// that t's auth method fits it.
+// endpoint parses t's URL with go-git and checks it against the forms Kratix's git
+// client takes (util/git/git.go): an https:// URL, exactly, for basicAuth and githubApp
+// (so never plain HTTP), and for ssh an ssh:// or scp-like URL with a user. An scp-like
+// URL has no port: OpenSSH reads "git@host:2222/repo.git" as the path 2222/repo.git on
+// port 22, and so does the probe.
 func (p *GitRepoProber) endpoint(t GitTarget) (*transport.Endpoint, error) {
 	ep, err := transport.NewEndpoint(t.URL)
-	if err != nil || ep.Host == "" {
+	if err != nil || ep.Host == "" || (ep.Protocol != "https" && ep.Protocol != "http" && ep.Protocol != "ssh") {
 		return nil, &Failure{Reason: ReasonInvalidTarget, Message: fmt.Sprintf(
-			"url %q is not a Git URL the probe can reach: use https://, http://, ssh:// or user@host:path", t.URL)}
+			"url %q is not a Git URL Kratix can use: use https://, ssh:// or user@host:path", t.URL)}
 	}
-	switch ep.Protocol {
-	case "https", "http", "ssh":
-	default:
-		return nil, &Failure{Reason: ReasonInvalidTarget, Message: fmt.Sprintf(
-			"url %q uses %s://, which the probe does not speak: use https://, http://, ssh:// or user@host:path", t.URL, ep.Protocol)}
-	}
-	ssh := ep.Protocol == "ssh"
 	switch t.AuthMethod {
-	case GitAuthBasic, "":
-		if ssh {
-			return nil, authMismatch(t, "an https:// or http:// url")
-		}
-	case GitAuthGitHubApp:
-		if ssh {
+	case GitAuthBasic, GitAuthGitHubApp, "":
+		if !strings.HasPrefix(t.URL, "https://") {
 			return nil, authMismatch(t, "an https:// url")
 		}
 	case GitAuthSSH:
-		if !ssh {
-			return nil, authMismatch(t, "an ssh:// or user@host:path url")
+		if !kratixSSHURL.MatchString(t.URL) {
+			return nil, authMismatch(t, "an ssh://user@host/path or user@host:path url")
+		}
+		if !strings.HasPrefix(t.URL, "ssh://") {
+			_, hostPath, _ := strings.Cut(t.URL, "@")
+			_, ep.Path, _ = strings.Cut(hostPath, ":")
+			ep.Port = 22
 		}
 	default:
 		return nil, &Failure{Reason: ReasonInvalidTarget, Message: fmt.Sprintf(
@@ -204,6 +202,9 @@ func (p *GitRepoProber) endpoint(t GitTarget) (*transport.Endpoint, error) {
 	}
 	return ep, nil
 }
+
+// kratixSSHURL is the form Kratix's git client takes for authMethod ssh (util/git/git.go).
+var kratixSSHURL = regexp.MustCompile(`^(ssh://)?([^/:]*?)@[^@]+$`)
 
 func authMismatch(t GitTarget, needs string) *Failure {
 	return &Failure{Reason: ReasonInvalidTarget, Message: fmt.Sprintf("authMethod %s needs %s, not %q", t.AuthMethod, needs, t.URL)}

@@ -17,9 +17,10 @@ import (
 	"github.com/kratix-community/statestore-webhook/internal/localenv"
 )
 
-// writerAt is a basicAuth store at url with the writer's credentials.
+// writerAt is a basicAuth store at url with the writer's credentials, insecure: true so
+// that a test server's own certificate is taken.
 func writerAt(url string) GitTarget {
-	return GitTarget{URL: url, Branch: localenv.GitBranch, AuthMethod: GitAuthBasic,
+	return GitTarget{URL: url, Branch: localenv.GitBranch, AuthMethod: GitAuthBasic, Insecure: true,
 		Credentials: &GitCredentials{Username: localenv.GitWriter.Name, Password: localenv.GitWriter.Password}}
 }
 
@@ -33,10 +34,10 @@ func TestGitProberAgainstBrokenEndpoints(t *testing.T) {
 		untrusted bool
 		want      *Failure
 	}{
-		"a closed port over HTTP is reported as ConnectionRefused": {
+		"a closed port over HTTPS is reported as ConnectionRefused": {
 			target: func(t *testing.T) (GitTarget, string) {
 				addr := closedPort(t)
-				return writerAt("http://" + addr + "/kratix.git"), addr
+				return writerAt("https://" + addr + "/kratix.git"), addr
 			},
 			want: &Failure{Reason: ReasonConnectionRefused,
 				Message: `"{ADDR}" refused the connection; check the host and port in url and that the Git server is running`},
@@ -68,21 +69,14 @@ func TestGitProberAgainstBrokenEndpoints(t *testing.T) {
 			},
 			untrusted: true,
 		},
-		"http:// at the HTTPS port is reported as URLSchemeMismatch": {
-			target: func(t *testing.T) (GitTarget, string) {
-				return writerAt("http://" + tlsHostPort + "/kratix.git"), ""
-			},
-			want: &Failure{Reason: ReasonURLSchemeMismatch,
-				Message: `"http://` + tlsHostPort + `/kratix.git" answered HTTP 400 to plain HTTP; if it expects HTTPS, write the url with https://`},
-		},
 		"a web server that is not Git is reported as NotGitServer without its page": {
 			target: func(t *testing.T) (GitTarget, string) {
-				srv := startHandler(t, func(w http.ResponseWriter, _ *http.Request) {
+				srv := startTLSHandler(t, func(w http.ResponseWriter, _ *http.Request) {
 					w.Header().Set("Content-Type", "text/html")
 					_, _ = w.Write([]byte("<html>secret-banner</html>"))
 				})
 				addr := srv.Listener.Addr().String()
-				return writerAt("http://" + addr + "/kratix.git"), addr
+				return writerAt("https://" + addr + "/kratix.git"), addr
 			},
 			want: &Failure{Reason: ReasonNotGit,
 				Message: `"{ADDR}" did not answer as a Git server; check that url is the repository's smart HTTP or SSH URL`},
@@ -99,37 +93,37 @@ func TestGitProberAgainstBrokenEndpoints(t *testing.T) {
 		},
 		"an ERR line instead of an advertisement is reported as RepositoryNotFound without its text": {
 			target: func(t *testing.T) (GitTarget, string) {
-				srv := startHandler(t, func(w http.ResponseWriter, r *http.Request) {
+				srv := startTLSHandler(t, func(w http.ResponseWriter, r *http.Request) {
 					w.Header().Set("Content-Type", "application/x-git-upload-pack-advertisement")
 					_, _ = w.Write([]byte("001e# service=git-upload-pack\n0000001bERR secret-banner text\n"))
 				})
-				return writerAt("http://" + srv.Listener.Addr().String() + "/kratix.git"), srv.Listener.Addr().String()
+				return writerAt("https://" + srv.Listener.Addr().String() + "/kratix.git"), srv.Listener.Addr().String()
 			},
 			want: &Failure{Reason: ReasonRepositoryNotFound,
-				Message: `there is no repository at "http://{ADDR}/kratix.git", or the credentials may not see it (the server refused the upload-pack advertisement); create it or correct url`},
+				Message: `there is no repository at "https://{ADDR}/kratix.git", or the credentials may not see it (the server refused the upload-pack advertisement); create it or correct url`},
 		},
 		"a server error is reported as Unknown with its status only": {
 			target: func(t *testing.T) (GitTarget, string) {
-				srv := startHandler(t, func(w http.ResponseWriter, r *http.Request) {
+				srv := startTLSHandler(t, func(w http.ResponseWriter, r *http.Request) {
 					http.Error(w, "secret-banner", http.StatusInternalServerError)
 				})
-				return writerAt("http://" + srv.Listener.Addr().String() + "/kratix.git"), srv.Listener.Addr().String()
+				return writerAt("https://" + srv.Listener.Addr().String() + "/kratix.git"), srv.Listener.Addr().String()
 			},
 			want: &Failure{Reason: ReasonUnknown,
-				Message: `"http://{ADDR}/kratix.git" answered HTTP 500 to the ref advertisement; check url`},
+				Message: `"https://{ADDR}/kratix.git" answered HTTP 500 to the ref advertisement; check url`},
 		},
 		"an endless advertisement without the branch is reported as ResponseTooLarge": {
 			target: func(t *testing.T) (GitTarget, string) {
-				srv := startHandler(t, localenv.EndlessAdvertisement(false))
-				return writerAt("http://" + srv.Listener.Addr().String() + "/kratix.git"), srv.Listener.Addr().String()
+				srv := startTLSHandler(t, localenv.EndlessAdvertisement(false))
+				return writerAt("https://" + srv.Listener.Addr().String() + "/kratix.git"), srv.Listener.Addr().String()
 			},
 			want: &Failure{Reason: ReasonResponseTooLarge,
-				Message: `"http://{ADDR}/kratix.git" advertised more than 16 MiB of refs before branch "main"; the probe reads no more`},
+				Message: `"https://{ADDR}/kratix.git" advertised more than 16 MiB of refs before branch "main"; the probe reads no more`},
 		},
 		"an endless advertisement whose branch comes first passes: the probe stops reading at the branch": {
 			target: func(t *testing.T) (GitTarget, string) {
-				srv := startHandler(t, localenv.EndlessAdvertisement(true))
-				return writerAt("http://" + srv.Listener.Addr().String() + "/kratix.git"), ""
+				srv := startTLSHandler(t, localenv.EndlessAdvertisement(true))
+				return writerAt("https://" + srv.Listener.Addr().String() + "/kratix.git"), ""
 			},
 		},
 		"an SSH key that needs a passphrase is reported as CredentialsUnavailable": {
@@ -141,7 +135,9 @@ func TestGitProberAgainstBrokenEndpoints(t *testing.T) {
 				Message: "sshPrivateKey in the Secret needs a passphrase, which Kratix cannot give; use a key without one"},
 		},
 		"an SSH key that does not parse is reported as CredentialsUnavailable": {
-			target: func(t *testing.T) (GitTarget, string) { return s.sshTarget([]byte("not a key")), "" },
+			target: func(t *testing.T) (GitTarget, string) {
+				return s.sshTarget([]byte("-----BEGIN OPENSSH PRIVATE KEY-----\nnot a key\n-----END OPENSSH PRIVATE KEY-----\n")), ""
+			},
 			want: &Failure{Reason: ReasonCredentialsUnavailable,
 				Message: "sshPrivateKey in the Secret is not an SSH private key"},
 		},
@@ -175,7 +171,7 @@ func TestGitProberAgainstBrokenEndpoints(t *testing.T) {
 		"a file URL is reported as InvalidTarget": {
 			target: func(t *testing.T) (GitTarget, string) { return writerAt("file:///etc/passwd"), "" },
 			want: &Failure{Reason: ReasonInvalidTarget,
-				Message: `url "file:///etc/passwd" is not a Git URL the probe can reach: use https://, http://, ssh:// or user@host:path`},
+				Message: `url "file:///etc/passwd" is not a Git URL Kratix can use: use https://, ssh:// or user@host:path`},
 		},
 		"ssh against an https URL is reported as InvalidTarget": {
 			target: func(t *testing.T) (GitTarget, string) {
@@ -184,7 +180,7 @@ func TestGitProberAgainstBrokenEndpoints(t *testing.T) {
 				return target, ""
 			},
 			want: &Failure{Reason: ReasonInvalidTarget,
-				Message: `authMethod ssh needs an ssh:// or user@host:path url, not "https://example.com/kratix.git"`},
+				Message: `authMethod ssh needs an ssh://user@host/path or user@host:path url, not "https://example.com/kratix.git"`},
 		},
 		"an SSH URL without a user is reported as InvalidTarget": {
 			target: func(t *testing.T) (GitTarget, string) {
@@ -193,7 +189,41 @@ func TestGitProberAgainstBrokenEndpoints(t *testing.T) {
 				return target, ""
 			},
 			want: &Failure{Reason: ReasonInvalidTarget,
-				Message: `url "ssh://{SSHADDR}/kratix.git" names no SSH user; write it as user@host:path, as git@github.com:org/repo.git`},
+				Message: `authMethod ssh needs an ssh://user@host/path or user@host:path url, not "ssh://{SSHADDR}/kratix.git"`},
+		},
+		"plain HTTP is reported as InvalidTarget, as Kratix refuses it for basicAuth": {
+			target: func(t *testing.T) (GitTarget, string) {
+				target := s.basicTarget(localenv.GitWriter)
+				target.URL = s.http.InsecureURL + "/kratix.git"
+				return target, strings.TrimPrefix(s.http.InsecureURL, "http://")
+			},
+			want: &Failure{Reason: ReasonInvalidTarget,
+				Message: `authMethod basicAuth needs an https:// url, not "http://{ADDR}/kratix.git"`},
+		},
+		"an upper-case scheme is reported as InvalidTarget, as Kratix matches https:// exactly": {
+			target: func(t *testing.T) (GitTarget, string) {
+				target := s.basicTarget(localenv.GitWriter)
+				target.URL = strings.Replace(target.URL, "https://", "HTTPS://", 1)
+				return target, strings.TrimPrefix(s.http.URL, "https://")
+			},
+			want: &Failure{Reason: ReasonInvalidTarget,
+				Message: `authMethod basicAuth needs an https:// url, not "HTTPS://{ADDR}/kratix.git"`},
+		},
+		"an SSH key with CRLF line ends, which OpenSSH cannot load, is reported as CredentialsUnavailable": {
+			target: func(t *testing.T) (GitTarget, string) {
+				return s.sshTarget([]byte(strings.ReplaceAll(string(s.ssh.WriterKey), "\n", "\r\n"))), ""
+			},
+			want: &Failure{Reason: ReasonCredentialsUnavailable,
+				Message: "sshPrivateKey in the Secret must start with -----BEGIN and have LF line ends, or Kratix's ssh cannot load it"},
+		},
+		"an App ID that is not a number is reported as CredentialsUnavailable": {
+			target: func(t *testing.T) (GitTarget, string) {
+				target := s.appTarget(s.app)
+				target.Credentials.AppID = "my-app"
+				return target, ""
+			},
+			want: &Failure{Reason: ReasonCredentialsUnavailable,
+				Message: "appID in the Secret must be the App's number"},
 		},
 	}
 	for name, tc := range tests {
@@ -223,11 +253,10 @@ func TestGitProberTimesOutWithinItsBudget(t *testing.T) {
 	s := startGitServers(t)
 	const budget = 300 * time.Millisecond
 	for name, target := range map[string]func(addr string) GitTarget{
-		"a black hole over HTTP times out at the budget":  func(addr string) GitTarget { return writerAt("http://" + addr + "/kratix.git") },
 		"a black hole over HTTPS times out at the budget": func(addr string) GitTarget { return writerAt("https://" + addr + "/kratix.git") },
 		"a black hole over SSH times out at the budget": func(addr string) GitTarget {
 			t := s.sshTarget(s.ssh.WriterKey)
-			t.URL = "git@" + addr + ":kratix.git"
+			t.URL = "ssh://git@" + addr + "/kratix.git"
 			return t
 		},
 	} {
@@ -246,12 +275,12 @@ func TestGitProberTimesOutWithinItsBudget(t *testing.T) {
 func TestGitProberGuardsEveryDial(t *testing.T) {
 	s := startGitServers(t)
 	apiAddr := netip.MustParseAddrPort(strings.TrimPrefix(s.app.URL, "http://"))
-	gitAddr := netip.MustParseAddrPort(strings.TrimPrefix(s.http.InsecureURL, "http://"))
+	gitAddr := netip.MustParseAddrPort(strings.TrimPrefix(s.http.URL, "https://"))
 	redirectTo := func(location string) string {
-		srv := startHandler(t, func(w http.ResponseWriter, r *http.Request) {
+		srv := startTLSHandler(t, func(w http.ResponseWriter, r *http.Request) {
 			http.Redirect(w, r, location+r.URL.RequestURI(), http.StatusFound)
 		})
-		return "http://" + srv.Listener.Addr().String()
+		return "https://" + srv.Listener.Addr().String()
 	}
 	tests := map[string]struct {
 		target GitTarget
@@ -290,18 +319,23 @@ func TestGitProberGuardsEveryDial(t *testing.T) {
 				Message: `minting the App's installation token: endpoint "127.0.0.1" is refused: ` + apiAddr.String() + ` belongs to the cluster's control plane`},
 		},
 		"a redirect to the metadata address is refused": {
-			target: writerAt(redirectTo("http://169.254.169.254") + "/kratix.git"),
+			target: writerAt(redirectTo("https://169.254.169.254") + "/kratix.git"),
 			want: &Failure{Reason: ReasonEndpointForbidden,
 				Message: `endpoint "169.254.169.254" is refused: link-local address 169.254.0.0/16 (cloud metadata)`},
 		},
 		"a redirect to a port the guard refuses is refused": {
-			target: writerAt(redirectTo(s.http.InsecureURL) + "/kratix.git"),
+			target: writerAt(redirectTo(s.http.URL) + "/kratix.git"),
 			guard:  GuardOptions{ControlPlane: []netip.AddrPort{gitAddr}},
 			want: &Failure{Reason: ReasonEndpointForbidden,
 				Message: `endpoint "127.0.0.1" is refused: ` + gitAddr.String() + ` belongs to the cluster's control plane`},
 		},
 		"a redirect to the real repository is followed": {
+			target: writerAt(redirectTo(s.http.URL) + "/kratix.git"),
+		},
+		"a redirect from HTTPS to plain HTTP is refused": {
 			target: writerAt(redirectTo(s.http.InsecureURL) + "/kratix.git"),
+			want: &Failure{Reason: ReasonURLSchemeMismatch,
+				Message: `"REDIRECTOR/kratix.git" redirected the probe from HTTPS to plain HTTP, which it does not follow; write the url the server redirects to, over HTTPS`},
 		},
 	}
 	for name, tc := range tests {
@@ -313,7 +347,11 @@ func TestGitProberGuardsEveryDial(t *testing.T) {
 
 			err = mustGitProber(t, s, GitOptions{Guard: g, GitHubAPIURL: s.app.URL}).Probe(context.Background(), tc.target)
 
-			checkFailure(t, err, tc.want)
+			want := tc.want
+			if want != nil {
+				want = &Failure{Reason: want.Reason, Message: strings.ReplaceAll(want.Message, "REDIRECTOR/kratix.git", tc.target.URL)}
+			}
+			checkFailure(t, err, want)
 		})
 	}
 }
@@ -345,7 +383,7 @@ func TestGitProberStopsWhenItsCallerGoesAway(t *testing.T) {
 		cancel()
 	}()
 
-	err = mustGitProber(t, s, GitOptions{Timeout: time.Minute}).Probe(ctx, writerAt("http://"+hole.Endpoint+"/kratix.git"))
+	err = mustGitProber(t, s, GitOptions{Timeout: time.Minute}).Probe(ctx, writerAt("https://"+hole.Endpoint+"/kratix.git"))
 
 	checkFailure(t, err, &Failure{Reason: ReasonCanceled, Message: "the probe was cancelled before it finished"})
 }

@@ -111,12 +111,21 @@ func TestGitProberAgainstRealServers(t *testing.T) {
 		"a writer over HTTPS passes": {
 			target: func() GitTarget { return s.basicTarget(localenv.GitWriter) },
 		},
-		"a writer over plain HTTP passes": {
+		"an empty branch passes when the repository has a default branch, which Kratix then clones": {
 			target: func() GitTarget {
 				t := s.basicTarget(localenv.GitWriter)
-				t.URL = s.http.InsecureURL + "/" + localenv.GitRepository
+				t.Branch = ""
 				return t
 			},
+		},
+		"an empty password is reported as AuthenticationFailed: Kratix then sends no credentials": {
+			target: func() GitTarget {
+				t := s.basicTarget(localenv.GitWriter)
+				t.Credentials.Password = ""
+				return t
+			},
+			want: &Failure{Reason: ReasonAuthenticationFailed,
+				Message: `"{URL}/kratix.git" refused the credentials (HTTP 401); check username and password in the Secret`},
 		},
 		"a reader over HTTPS is reported as NoPushPermission": {
 			target: func() GitTarget { return s.basicTarget(localenv.GitReader) },
@@ -166,15 +175,16 @@ func TestGitProberAgainstRealServers(t *testing.T) {
 				return t
 			},
 			want: &Failure{Reason: ReasonURLSchemeMismatch,
-				Message: `"` + strings.TrimPrefix(s.http.InsecureURL, "http://") + `" speaks plain HTTP, not HTTPS; write the url with http://, or point it at the HTTPS port`},
+				Message: `"` + strings.TrimPrefix(s.http.InsecureURL, "http://") + `" speaks plain HTTP, not HTTPS, and Kratix takes only https:// urls for basicAuth and githubApp; point url at the server's HTTPS port`},
 		},
 		"a writer's key over SSH passes": {
 			target: func() GitTarget { return s.sshTarget(s.ssh.WriterKey) },
 		},
-		"a scp-like URL over SSH passes": {
+		"a knownHosts line for the plain host passes on another port, as OpenSSH takes it": {
 			target: func() GitTarget {
 				t := s.sshTarget(s.ssh.WriterKey)
-				t.URL = "git@" + s.ssh.Addr + ":" + localenv.GitRepository
+				_, key, _ := strings.Cut(strings.TrimSpace(string(s.ssh.KnownHosts)), " ")
+				t.Credentials.KnownHosts = []byte("127.0.0.1 " + key + "\n")
 				return t
 			},
 		},
@@ -286,4 +296,31 @@ func TestGitProberAgainstRealServers(t *testing.T) {
 func port(addr string) string {
 	_, p, _ := strings.Cut(addr, ":")
 	return p
+}
+
+func TestGitEndpointReadsURLsAsKratixDoes(t *testing.T) {
+	p, err := NewGitProber(GitOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := map[string]struct {
+		url, wantHost, wantPath string
+		wantPort                int
+	}{
+		"an ssh:// URL takes its port":                                     {"ssh://git@git.example.com:2222/org/repo.git", "git.example.com", "/org/repo.git", 2222},
+		"an scp-like URL is port 22":                                       {"git@git.example.com:org/repo.git", "git.example.com", "org/repo.git", 22},
+		"an scp-like URL with digits first is a path, as OpenSSH reads it": {"git@git.example.com:2222/repo.git", "git.example.com", "2222/repo.git", 22},
+		"an scp-like URL with an absolute path keeps it":                   {"git@git.example.com:/srv/repo.git", "git.example.com", "/srv/repo.git", 22},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			ep, err := p.endpoint(GitTarget{URL: tc.url, AuthMethod: GitAuthSSH})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ep.Host != tc.wantHost || ep.Path != tc.wantPath || gitPort(ep) != tc.wantPort {
+				t.Errorf("got host %q path %q port %d, want %q %q %d", ep.Host, ep.Path, gitPort(ep), tc.wantHost, tc.wantPath, tc.wantPort)
+			}
+		})
+	}
 }

@@ -31,7 +31,7 @@ func classifyGit(err error, s gitScene) *Failure {
 	}
 	if errors.Is(err, errRedirectToPlainHTTP) {
 		return &Failure{Reason: ReasonURLSchemeMismatch, Message: fmt.Sprintf(
-			"%q redirected the probe from HTTPS to plain HTTP, which it does not follow; write the url the server redirects to", shownURL(s.target)), Err: err}
+			"%q redirected the probe from HTTPS to plain HTTP, which it does not follow; write the url the server redirects to, over HTTPS", shownURL(s.target)), Err: err}
 	}
 	var dnsErr *net.DNSError
 	if errors.As(err, &dnsErr) {
@@ -55,7 +55,7 @@ func classifyGit(err error, s gitScene) *Failure {
 	if errors.Is(err, http.ErrSchemeMismatch) || errors.As(err, &recordErr) ||
 		strings.Contains(err.Error(), "first record does not look like a TLS handshake") {
 		return &Failure{Reason: ReasonURLSchemeMismatch, Message: fmt.Sprintf(
-			"%q speaks plain HTTP, not HTTPS; write the url with http://, or point it at the HTTPS port", hostPort)}
+			"%q speaks plain HTTP, not HTTPS, and Kratix takes only https:// urls for basicAuth and githubApp; point url at the server's HTTPS port", hostPort)}
 	}
 	var errno syscall.Errno
 	if errors.As(err, &errno) {

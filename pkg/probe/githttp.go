@@ -32,7 +32,7 @@ func (p *GitRepoProber) httpCredentials(s gitScene) (user, password string, err 
 		}
 		return "x-access-token", token, nil
 	}
-	if c == nil || c.Username == "" && c.Password == "" {
+	if c == nil {
 		return "", "", &Failure{Reason: ReasonCredentialsUnavailable, Message: "authMethod basicAuth needs username and password from the Secret"}
 	}
 	return c.Username, c.Password, nil
@@ -62,7 +62,10 @@ func (p *GitRepoProber) advertisementHTTP(s gitScene, user, password string) err
 	if err != nil {
 		return &Failure{Reason: ReasonInvalidTarget, Message: fmt.Sprintf("url %q is not a valid URL", shownURL(s.target)), Err: err}
 	}
-	req.SetBasicAuth(user, password)
+	if password != "" {
+		// Kratix sends no credentials at all when the password is empty (util/git/http.go).
+		req.SetBasicAuth(user, password)
+	}
 	req.Header.Set("User-Agent", gitUserAgent)
 	req.Header.Set("Accept", "application/x-"+s.service+"-advertisement")
 	client := p.verified
@@ -103,10 +106,6 @@ func gitStatusFailure(resp *http.Response, s gitScene) *Failure {
 			"the credentials may not read %q (HTTP 403); %s", shown, credentialsAdvice(s.target))}
 	case code == http.StatusNotFound:
 		return repositoryNotFound(s, "HTTP 404")
-	case code == http.StatusBadRequest && s.ep.Protocol == "http":
-		// What a TLS server answers plain HTTP with; the body is not read.
-		return &Failure{Reason: ReasonURLSchemeMismatch, Message: fmt.Sprintf(
-			"%q answered HTTP 400 to plain HTTP; if it expects HTTPS, write the url with https://", shown)}
 	default:
 		return &Failure{Reason: ReasonUnknown, Message: fmt.Sprintf(
 			"%q answered HTTP %d to the ref advertisement; check url", shown, code)}
@@ -144,13 +143,16 @@ func (s gitScene) wantRef() string {
 	if s.service == transport.ReceivePackServiceName {
 		return ""
 	}
-	return "refs/heads/" + s.branch()
+	if s.target.Branch == "" {
+		return "HEAD" // Kratix clones the remote's default branch
+	}
+	return "refs/heads/" + s.target.Branch
 }
 
-// branch is the target's branch, Kratix's default when empty.
+// branch is the branch named in messages.
 func (s gitScene) branch() string {
 	if s.target.Branch == "" {
-		return "main"
+		return "HEAD"
 	}
 	return s.target.Branch
 }
@@ -182,7 +184,11 @@ func (s gitScene) checkAdvertisement(ar *packp.AdvRefs, err error) error {
 	if push {
 		return nil
 	}
-	if _, ok := ar.References[s.wantRef()]; !ok {
+	if s.wantRef() == "HEAD" && ar.Head == nil {
+		return &Failure{Reason: ReasonBranchNotFound, Message: fmt.Sprintf(
+			"%q has no default branch (HEAD) for an empty branch to clone; set branch", shownURL(s.target))}
+	}
+	if _, ok := ar.References[s.wantRef()]; !ok && s.wantRef() != "HEAD" {
 		return &Failure{Reason: ReasonBranchNotFound, Message: fmt.Sprintf(
 			"branch %q does not exist in %q; push it or correct branch", s.branch(), shownURL(s.target))}
 	}

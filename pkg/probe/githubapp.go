@@ -25,6 +25,9 @@ func (p *GitRepoProber) installationToken(s gitScene, c *GitCredentials) (string
 	if c.AppID == "" || c.InstallationID == "" || len(c.PrivateKey) == 0 {
 		return "", &Failure{Reason: ReasonCredentialsUnavailable, Message: "authMethod githubApp needs appID, installationID and privateKey from the Secret"}
 	}
+	if _, err := strconv.ParseUint(c.AppID, 10, 64); err != nil {
+		return "", &Failure{Reason: ReasonCredentialsUnavailable, Message: "appID in the Secret must be the App's number"}
+	}
 	if _, err := strconv.ParseUint(c.InstallationID, 10, 64); err != nil {
 		return "", &Failure{Reason: ReasonCredentialsUnavailable, Message: "installationID in the Secret must be the installation's number"}
 	}

@@ -24,13 +24,13 @@ const maxSSHStderrBytes = 4 << 10
 // the one connection, as ls-remote and the start of a push would.
 func (p *GitRepoProber) probeSSH(s gitScene) error {
 	t, ep := s.target, s.ep
-	if ep.User == "" {
-		return &Failure{Reason: ReasonInvalidTarget, Message: fmt.Sprintf(
-			"url %q names no SSH user; write it as user@host:path, as git@github.com:org/repo.git", t.URL)}
-	}
 	c := t.Credentials
 	if c == nil || len(c.SSHPrivateKey) == 0 {
 		return &Failure{Reason: ReasonCredentialsUnavailable, Message: "authMethod ssh needs sshPrivateKey and knownHosts from the Secret"}
+	}
+	if bytes.Contains(c.SSHPrivateKey, []byte("\r")) || !bytes.HasPrefix(c.SSHPrivateKey, []byte("-----BEGIN ")) {
+		// Go parses such a key; the OpenSSH that Kratix's git runs does not.
+		return &Failure{Reason: ReasonCredentialsUnavailable, Message: "sshPrivateKey in the Secret must start with -----BEGIN and have LF line ends, or Kratix's ssh cannot load it"}
 	}
 	signer, err := ssh.ParsePrivateKey(c.SSHPrivateKey)
 	var passphrase *ssh.PassphraseMissingError

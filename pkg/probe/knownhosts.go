@@ -8,6 +8,7 @@ import (
 	"errors"
 	"net"
 	"regexp"
+	"slices"
 	"strings"
 
 	"golang.org/x/crypto/ssh"
@@ -56,28 +57,50 @@ func parseKnownHosts(data []byte) knownHosts {
 	return k
 }
 
-// keysFor are the keys knownHosts holds for address (host:port).
-func (k knownHosts) keysFor(address string) []ssh.PublicKey {
-	host := knownhosts.Normalize(address)
+// keysFor are the keys knownHosts holds for address (host:port), as OpenSSH looks them
+// up: under "host" for port 22 and "[host]:port" for another port, where it falls back on
+// the plain "host" lines when none names the port (a "[host]:22" line never matches).
+// fallback reports whether the keys came from that fallback, which OpenSSH reads as
+// "unknown", never "changed", when none of them is the server's.
+func (k knownHosts) keysFor(address string) (keys []ssh.PublicKey, fallback bool) {
+	if keys = k.keysNamed(knownhosts.Normalize(address)); len(keys) > 0 {
+		return keys, false
+	}
+	host, port, err := net.SplitHostPort(address)
+	if err != nil || port == "22" {
+		return nil, false
+	}
+	return k.keysNamed(knownhosts.Normalize(net.JoinHostPort(host, "22"))), true
+}
+
+func (k knownHosts) keysNamed(name string) []ssh.PublicKey {
 	var keys []ssh.PublicKey
 	for _, l := range k.lines {
-		if !l.revoked && matchesHost(l.patterns, host) {
+		if !l.revoked && matchesHost(l.patterns, name) {
 			keys = append(keys, l.key)
 		}
 	}
 	return keys
 }
 
-// algorithms are the host key algorithms to ask the server for, so that it shows the
-// key knownHosts holds rather than another of its keys.
+// algorithms are the host key algorithms to ask the server for: those of the keys
+// knownHosts holds for address first, so that a server with several keys shows the one
+// knownHosts holds, then every other, as OpenSSH orders them, so that a server without
+// such a key still shows one and is found to have changed.
 func (k knownHosts) algorithms(address string) []string {
 	var algos []string
-	for _, key := range k.keysFor(address) {
+	keys, _ := k.keysFor(address)
+	for _, key := range keys {
 		if key.Type() == ssh.KeyAlgoRSA {
-			algos = append(algos, ssh.KeyAlgoRSASHA512, ssh.KeyAlgoRSASHA256, ssh.KeyAlgoRSA)
+			algos = append(algos, ssh.KeyAlgoRSASHA512, ssh.KeyAlgoRSASHA256)
 			continue
 		}
 		algos = append(algos, key.Type())
+	}
+	for _, a := range ssh.SupportedAlgorithms().HostKeys {
+		if !slices.Contains(algos, a) {
+			algos = append(algos, a)
+		}
 	}
 	return algos
 }
@@ -90,13 +113,13 @@ func (k knownHosts) callback(address string) ssh.HostKeyCallback {
 				return errHostKeyRevoked
 			}
 		}
-		known := k.keysFor(address)
+		known, fallback := k.keysFor(address)
 		for _, kk := range known {
 			if bytes.Equal(kk.Marshal(), key.Marshal()) {
 				return nil
 			}
 		}
-		if len(known) == 0 {
+		if len(known) == 0 || fallback {
 			return errHostKeyUnknown
 		}
 		return errHostKeyMismatch

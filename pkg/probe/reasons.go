@@ -67,7 +67,7 @@ var ReasonTable = []ReasonInfo{
 	{ReasonNoPushPermission, PartCredentials, true, "Git: give the credentials write access (a token with write scope, a deploy key that may push, a writer role)."},
 	{ReasonHostKeyUnknown, PartCredentials, true, "Git: add the SSH server's host key for the URL's host (and port) to `knownHosts`, as `ssh-keyscan` prints it."},
 	{ReasonHostKeyMismatch, PartCredentials, true, "Git: replace the host's line in `knownHosts` with the server's real key, after checking with its operator that the key changed."},
-	{ReasonURLSchemeMismatch, PartEndpoint, false, "Git: use the scheme the server speaks in `url`, `https://` or `http://`."},
+	{ReasonURLSchemeMismatch, PartEndpoint, false, "Git: point `url` at the server's HTTPS port; Kratix takes no plain HTTP for `basicAuth` and `githubApp`."},
 	{ReasonNotGit, PartEndpoint, false, "Git: point `url` at a Git repository served over smart HTTP or SSH. What the server sent is in the webhook's log only."},
 	{ReasonGitHubAppTokenRefused, PartCredentials, true, "Git: fix `appID`, `installationID` or `privateKey`; the App must be installed where the repository is. For GitHub Enterprise Server, the operator sets `--github-api-url`."},
 }
