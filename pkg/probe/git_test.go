@@ -2,11 +2,14 @@ package probe
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"golang.org/x/crypto/ssh"
 
 	"github.com/kratix-community/statestore-webhook/internal/localenv"
 )
@@ -103,6 +106,14 @@ func TestGitProberAgainstRealServers(t *testing.T) {
 		}
 		return k
 	}()
+	rsaPriv, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rsaKey, err := ssh.NewPublicKey(&rsaPriv.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
 	tests := map[string]struct {
 		target func() GitTarget
 		app    string // the App the prober asks for tokens: "" for the writer's
@@ -229,6 +240,15 @@ func TestGitProberAgainstRealServers(t *testing.T) {
 			target: func() GitTarget {
 				t := s.sshTarget(s.ssh.WriterKey)
 				t.Credentials.KnownHosts = []byte("[127.0.0.1]:" + port(s.ssh.Addr) + " ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl\n")
+				return t
+			},
+			want: &Failure{Reason: ReasonHostKeyMismatch,
+				Message: `the host key of "{SSHADDR}" is not the one knownHosts holds for it; if the server's key really changed, replace its line in knownHosts`},
+		},
+		"a knownHosts key of another type than the server's is reported as HostKeyMismatch, as OpenSSH reports it": {
+			target: func() GitTarget {
+				t := s.sshTarget(s.ssh.WriterKey)
+				t.Credentials.KnownHosts = []byte("[127.0.0.1]:" + port(s.ssh.Addr) + " " + strings.TrimSpace(string(ssh.MarshalAuthorizedKey(rsaKey))) + "\n")
 				return t
 			},
 			want: &Failure{Reason: ReasonHostKeyMismatch,
