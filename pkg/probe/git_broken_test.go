@@ -112,6 +112,14 @@ func TestGitProberAgainstBrokenEndpoints(t *testing.T) {
 			want: &Failure{Reason: ReasonUnknown,
 				Message: `"https://{ADDR}/kratix.git" answered HTTP 500 to the ref advertisement; check url`},
 		},
+		"an endless header is reported as ResponseTooLarge": {
+			target: func(t *testing.T) (GitTarget, string) {
+				srv := startTLSHandler(t, localenv.HostileAnswers["an endless header"].ServeHTTP)
+				return writerAt("https://" + srv.Listener.Addr().String() + "/kratix.git"), srv.Listener.Addr().String()
+			},
+			want: &Failure{Reason: ReasonResponseTooLarge,
+				Message: `"{ADDR}" answered with more than 64 KiB of headers, far more than any Git server sends; check url`},
+		},
 		"an endless advertisement without the branch is reported as ResponseTooLarge": {
 			target: func(t *testing.T) (GitTarget, string) {
 				srv := startTLSHandler(t, localenv.EndlessAdvertisement(false))

@@ -29,6 +29,10 @@ func classifyGit(err error, s gitScene) *Failure {
 	if s.ctx != nil && s.ctx.Err() != nil {
 		return gitContextFailure(s)
 	}
+	if strings.Contains(err.Error(), headersTooLarge) {
+		return &Failure{Reason: ReasonResponseTooLarge, Message: fmt.Sprintf(
+			"%q answered with more than %d KiB of headers, far more than any Git server sends; check url", hostPort, MaxResponseHeaderBytes>>10), Err: err}
+	}
 	if errors.Is(err, errRedirectToPlainHTTP) {
 		return &Failure{Reason: ReasonURLSchemeMismatch, Message: fmt.Sprintf(
 			"%q redirected the probe from HTTPS to plain HTTP, which it does not follow; write the url the server redirects to, over HTTPS", shownURL(s.target)), Err: err}
