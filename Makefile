@@ -30,8 +30,9 @@ manifests: components-controller-gen ## Generate the CRD and deepcopy code from 
 	$(CONTROLLER_GEN) crd:crdVersions=v1 paths=./api/... output:crd:artifacts:config=manifests/crd/bases
 
 .PHONY: components
-components: ## Build kube-apiserver, kubectl, etcd, MinIO and controller-gen into bin/ (skipped when built).
+components: ## Build kube-apiserver, kubectl, etcd, MinIO and controller-gen into bin/ (skipped when built), and install git if missing.
 	hack/build-components.sh
+	hack/setup-git.sh
 
 .PHONY: components-controller-gen
 components-controller-gen:

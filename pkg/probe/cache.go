@@ -31,8 +31,44 @@ type cacheKey [sha256.Size]byte
 // is an HMAC under a key that exists only in this process, so neither the cache nor the
 // singleflight group ever holds a secret, and a changed Secret never finds the success
 // of the old one.
-type Cache struct {
-	inner Prober
+type Cache struct{ memo[Target] }
+
+var _ Prober = &Cache{}
+
+// NewCache returns a Cache in front of inner that remembers successes for ttl, reading
+// the time from now (time.Now when nil). A ttl of zero remembers nothing but still
+// merges probes in flight.
+func NewCache(inner Prober, ttl time.Duration, now func() time.Time) *Cache {
+	c := &Cache{}
+	c.init(inner.Probe, targetKey, ttl, now)
+	return c
+}
+
+// Probe answers from the cache or joins, or starts, the probe of t. The inner probe runs
+// detached from ctx, so a caller that goes away does not fail the others waiting for
+// it; each caller stops waiting when its own ctx ends.
+func (c *Cache) Probe(ctx context.Context, t Target) error { return c.probe(ctx, t) }
+
+// targetKey writes every field of t.
+func targetKey(h *keyHasher, t Target) {
+	h.str(t.Endpoint)
+	h.str(t.Bucket)
+	h.str(t.Path)
+	h.flag(t.Insecure)
+	h.flag(t.UseDualStack)
+	h.flag(t.Credentials != nil)
+	h.str(t.AuthMethod)
+	if t.Credentials != nil {
+		h.str(t.Credentials.AccessKeyID)
+		h.str(t.Credentials.SecretAccessKey)
+	}
+}
+
+// memo is the cache of one kind of probe target T: the merging of identical probes in
+// flight and the successes, keyed by an HMAC of what keyOf writes of a target.
+type memo[T any] struct {
+	inner func(context.Context, T) error
+	keyOf func(*keyHasher, T)
 	ttl   time.Duration
 	now   func() time.Time
 
@@ -49,8 +85,6 @@ type Cache struct {
 	joined func()
 }
 
-var _ Prober = &Cache{}
-
 // keyHasher is an HMAC with a scratch buffer, pooled so a cache hit does not allocate.
 type keyHasher struct {
 	mac hash.Hash
@@ -58,25 +92,33 @@ type keyHasher struct {
 	sum []byte
 }
 
-// NewCache returns a Cache in front of inner that remembers successes for ttl, reading
-// the time from now (time.Now when nil). A ttl of zero remembers nothing but still
-// merges probes in flight.
-func NewCache(inner Prober, ttl time.Duration, now func() time.Time) *Cache {
+// str writes s, prefixed with its length so that no two targets share an encoding.
+func (h *keyHasher) str(s string) {
+	h.buf = binary.BigEndian.AppendUint32(h.buf, uint32(len(s)))
+	h.buf = append(h.buf, s...)
+}
+
+// bytes writes b as str writes a string.
+func (h *keyHasher) bytes(b []byte) {
+	h.buf = binary.BigEndian.AppendUint32(h.buf, uint32(len(b)))
+	h.buf = append(h.buf, b...)
+}
+
+func (h *keyHasher) flag(v bool) { h.buf = append(h.buf, boolByte(v)) }
+
+func (c *memo[T]) init(inner func(context.Context, T) error, keyOf func(*keyHasher, T), ttl time.Duration, now func() time.Time) {
 	if now == nil {
 		now = time.Now
 	}
 	secret := make([]byte, 32)
 	// crypto/rand.Read never returns an error; it crashes the program if it cannot read.
 	_, _ = rand.Read(secret)
-	c := &Cache{inner: inner, ttl: ttl, now: now, successes: utilcache.NewLRUExpireCacheWithClock(maxCacheEntries, clockFunc(now))}
+	c.inner, c.keyOf, c.ttl, c.now = inner, keyOf, ttl, now
+	c.successes = utilcache.NewLRUExpireCacheWithClock(maxCacheEntries, clockFunc(now))
 	c.macs.New = func() any { return &keyHasher{mac: hmac.New(sha256.New, secret)} }
-	return c
 }
 
-// Probe answers from the cache or joins, or starts, the probe of t. The inner probe runs
-// detached from ctx, so a caller that goes away does not fail the others waiting for
-// it; each caller stops waiting when its own ctx ends.
-func (c *Cache) Probe(ctx context.Context, t Target) error {
+func (c *memo[T]) probe(ctx context.Context, t T) error {
 	k := c.key(t)
 	if c.lookup(k) {
 		cacheHits.Inc()
@@ -87,11 +129,11 @@ func (c *Cache) Probe(ctx context.Context, t Target) error {
 	return c.join(ctx, t, k)
 }
 
-// join waits for the probe of t in flight, or starts it. It is apart from Probe so that
+// join waits for the probe of t in flight, or starts it. It is apart from probe so that
 // a hit does not pay for the closure's copy of k.
-func (c *Cache) join(ctx context.Context, t Target, k cacheKey) error {
+func (c *memo[T]) join(ctx context.Context, t T, k cacheKey) error {
 	ch := c.group.DoChan(string(k[:]), func() (any, error) {
-		err := c.inner.Probe(context.WithoutCancel(ctx), t)
+		err := c.inner(context.WithoutCancel(ctx), t)
 		if err == nil {
 			c.store(k)
 		}
@@ -108,32 +150,18 @@ func (c *Cache) join(ctx context.Context, t Target, k cacheKey) error {
 	}
 }
 
-// key hashes every field of t, each prefixed with its length so that no two targets
-// share an encoding.
-func (c *Cache) key(t Target) cacheKey {
+// key is the HMAC of what keyOf writes of t.
+func (c *memo[T]) key(t T) cacheKey {
 	h := c.macs.Get().(*keyHasher)
 	defer c.macs.Put(h)
-	b := h.buf[:0]
-	field := func(s string) {
-		b = binary.BigEndian.AppendUint32(b, uint32(len(s)))
-		b = append(b, s...)
-	}
-	field(t.Endpoint)
-	field(t.Bucket)
-	field(t.Path)
-	b = append(b, boolByte(t.Insecure), boolByte(t.UseDualStack), boolByte(t.Credentials != nil))
-	field(t.AuthMethod)
-	if t.Credentials != nil {
-		field(t.Credentials.AccessKeyID)
-		field(t.Credentials.SecretAccessKey)
-	}
+	h.buf = h.buf[:0]
+	c.keyOf(h, t)
 	h.mac.Reset()
-	h.mac.Write(b)
+	h.mac.Write(h.buf)
 	h.sum = h.mac.Sum(h.sum[:0])
 	var k cacheKey
 	copy(k[:], h.sum)
-	clear(b) // the scratch buffer held the secret
-	h.buf = b
+	clear(h.buf) // the scratch buffer held the secret
 	return k
 }
 
@@ -145,7 +173,7 @@ func boolByte(v bool) byte {
 }
 
 // lookup reports whether k is a success that has not expired.
-func (c *Cache) lookup(k cacheKey) bool {
+func (c *memo[T]) lookup(k cacheKey) bool {
 	if c.ttl <= 0 {
 		return false
 	}
@@ -154,7 +182,7 @@ func (c *Cache) lookup(k cacheKey) bool {
 }
 
 // store remembers a success for ttl.
-func (c *Cache) store(k cacheKey) {
+func (c *memo[T]) store(k cacheKey) {
 	if c.ttl > 0 {
 		c.successes.Add(k, c.now().Add(c.ttl), c.ttl)
 	}

@@ -202,9 +202,24 @@ func mustProber(t *testing.T, opts S3Options) *S3Prober {
 // startHandler serves h over plain HTTP until the test ends.
 func startHandler(t *testing.T, h http.HandlerFunc) *httptest.Server {
 	t.Helper()
+	return serveHandler(t, h, false)
+}
+
+// startTLSHandler serves h over HTTPS, with the test server's certificate, until the
+// test ends.
+func startTLSHandler(t *testing.T, h http.HandlerFunc) *httptest.Server {
+	t.Helper()
+	return serveHandler(t, h, true)
+}
+
+func serveHandler(t *testing.T, h http.HandlerFunc, tls bool) *httptest.Server {
 	srv := httptest.NewUnstartedServer(h)
 	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
-	srv.Start()
+	if tls {
+		srv.StartTLS()
+	} else {
+		srv.Start()
+	}
 	t.Cleanup(srv.Close)
 	return srv
 }

@@ -10,12 +10,12 @@ import (
 var (
 	probesTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "statestore_webhook_probes_total",
-		Help: "Probes of S3 endpoints, by the reason they ended with (OK for success).",
+		Help: "Probes of S3 endpoints and Git servers, by the reason they ended with (OK for success).",
 	}, []string{"reason"})
 
 	probeDuration = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name:    "statestore_webhook_probe_duration_seconds",
-		Help:    "Time a probe of an S3 endpoint took, whatever its outcome.",
+		Help:    "Time a probe of an S3 endpoint or a Git server took, whatever its outcome.",
 		Buckets: []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30},
 	})
 
