@@ -26,6 +26,11 @@ type CachedAccess struct {
 	inFlight singleflight.Group
 }
 
+// AccessReviewTTL is how long the webhook remembers that a SubjectAccessReview allowed a
+// user to get a Secret (denials are not remembered): a revoked grant stops working within
+// it.
+const AccessReviewTTL = 10 * time.Second
+
 // accessCacheSize bounds the remembered answers: one per user and Secret.
 const accessCacheSize = 4096
 
