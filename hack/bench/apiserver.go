@@ -5,13 +5,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
 	admissionv1 "k8s.io/api/admission/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/kratix-community/statestore-webhook/api/v1alpha1"
@@ -62,6 +65,10 @@ func measureAPIServer(ctx context.Context, b *benchEnv, o options, r *Report) er
 	if err != nil {
 		return err
 	}
+	apiBefore, err := apiServerMetrics(ctx, b)
+	if err != nil {
+		return err
+	}
 	var lat, none, floor, bare Pairs
 	var ours, base []*Run
 	for i := range o.apiPairs {
@@ -78,6 +85,10 @@ func measureAPIServer(ctx context.Context, b *benchEnv, o options, r *Report) er
 		ours, base = append(ours, runs[0]), append(base, runs[1])
 	}
 	after, err := scrapeAll(ctx, counted...)
+	if err != nil {
+		return err
+	}
+	apiAfter, err := apiServerMetrics(ctx, b)
 	if err != nil {
 		return err
 	}
@@ -106,6 +117,7 @@ func measureAPIServer(ctx context.Context, b *benchEnv, o options, r *Report) er
 	s.Add(Row{Figure: "median, bare webhooks vs no webhook", Ours: fmtDurF(bare.Ours()), Base: fmtDurF(bare.Base()), Ratio: bare.Ratio()})
 	s.Note("the design floor is the bare webhook registered like ours that answers with the same defaulting patch, asks the same access reviewer and reads the same Secret per validation; the bare webhooks admit at once")
 	s.Note("the stores are routed by objectSelectors on the label %s added to the registered configurations", routeLabel)
+	s.Note("mean time of each webhook call as the API server measures it (apiserver_admission_webhook_admission_duration_seconds): %s", webhookCallTimes(apiBefore, apiAfter))
 	if err := profileAPIServer(ctx, b, o, s, withWebhooks, withFloor); err != nil {
 		return err
 	}
@@ -159,6 +171,47 @@ func profileAPIServer(ctx context.Context, b *benchEnv, o options, s *Section, o
 		s.Note("%s: %d creates; %s; %s", side.name, runs, hook(), api())
 	}
 	return nil
+}
+
+// apiServerMetrics reads the kube-apiserver's /metrics, as an administrator.
+func apiServerMetrics(ctx context.Context, b *benchEnv) (testkit.Metrics, error) {
+	client, err := rest.HTTPClientFor(b.Env.Kube.Config)
+	if err != nil {
+		return nil, err
+	}
+	var text strings.Builder
+	if err := fetch(ctx, client, strings.TrimSuffix(b.Env.Kube.Config.Host, "/")+"/metrics", &text); err != nil {
+		return nil, err
+	}
+	return testkit.ParseMetrics(text.String())
+}
+
+// webhookCallTimes says, for each webhook the API server called between two scrapes of
+// its metrics, the mean time of a call.
+func webhookCallTimes(before, after testkit.Metrics) string {
+	const name = "apiserver_admission_webhook_admission_duration_seconds"
+	byHook := func(m testkit.Metrics) map[string][2]float64 { // webhook: sum, count
+		out := map[string][2]float64{}
+		for _, series := range m[name].GetMetric() {
+			for _, l := range series.GetLabel() {
+				if l.GetName() == "name" {
+					h := series.GetHistogram()
+					v := out[l.GetValue()]
+					out[l.GetValue()] = [2]float64{v[0] + h.GetSampleSum(), v[1] + float64(h.GetSampleCount())}
+				}
+			}
+		}
+		return out
+	}
+	b, a := byHook(before), byHook(after)
+	var parts []string
+	for _, hook := range slices.Sorted(maps.Keys(a)) {
+		sum, n := a[hook][0]-b[hook][0], a[hook][1]-b[hook][1]
+		if n > 0 {
+			parts = append(parts, fmt.Sprintf("%s %s (%.0f calls)", hook, fmtDurF(sum/n*float64(time.Second)), n))
+		}
+	}
+	return strings.Join(parts, ", ")
 }
 
 // scrapeAll reads the metrics of each webhook.
@@ -226,11 +279,19 @@ func route(ctx context.Context, b *benchEnv) error {
 		if err := cfgs.PointAt(other.hook.URL, b.CA.CertPEM); err != nil {
 			return err
 		}
+		// Configurations and webhooks of their own names, which the API server's metrics
+		// tell apart.
 		for i := range cfgs.Mutating {
 			cfgs.Mutating[i].Name = "bench-" + other.route + "-" + cfgs.Mutating[i].Name
+			for j := range cfgs.Mutating[i].Webhooks {
+				cfgs.Mutating[i].Webhooks[j].Name = other.route + "." + cfgs.Mutating[i].Webhooks[j].Name
+			}
 		}
 		for i := range cfgs.Validating {
 			cfgs.Validating[i].Name = "bench-" + other.route + "-" + cfgs.Validating[i].Name
+			for j := range cfgs.Validating[i].Webhooks {
+				cfgs.Validating[i].Webhooks[j].Name = other.route + "." + cfgs.Validating[i].Webhooks[j].Name
+			}
 		}
 		setSelectors(cfgs, selector(metav1.LabelSelectorOpIn, other.route))
 		if err := cfgs.Apply(ctx, b.Env.Client); err != nil {

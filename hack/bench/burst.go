@@ -17,21 +17,28 @@ import (
 // repetition (their median).
 const singlesPerRep = 5
 
+// burstConns is how many connections a burst is sent on: half of what the webhook server
+// keeps established (server.DefaultConnLimits.MaxConns), so that the burst never evicts
+// its own connections, nor the API server's. The requests beyond it wait for a free
+// connection, as they wait in the API server's client, and the wait is in their latency.
+var burstConns = server.DefaultConnLimits.MaxConns / 2
+
 // measureBurst sends burstSize identical admissions at once for a store nothing has
 // probed yet, and counts the probes that reach MinIO through the counting proxy: the
 // cache must merge them into one. Its p99 is compared with the floor of the design
 // answering the same burst (the bare webhook asking the same access reviewer and reading
 // the same Secret for each admission), the two interleaved, and shown beside lone
 // admissions of equally fresh stores, each making one probe, and the bare webhook's
-// burst. The connections are opened beforehand (with DELETE reviews, which the webhook
-// admits without any work), so the figure is about the webhook, not about a thousand
+// burst. The burstConns connections are opened beforehand (with DELETE reviews, which
+// the webhook admits without any work), so the figure is about the webhook, not about
 // TLS handshakes.
 func measureBurst(ctx context.Context, b *benchEnv, o options, r *Report) error {
 	s := r.Section(fmt.Sprintf("Burst: %d identical admissions at once, empty cache (%d reps)", o.burstSize, o.reps),
 		"burst", "design floor")
-	web := newEndpoint("webhook", b.Webhook.URL(server.ValidatePath), b.TLS, o.burstSize+16)
-	floorEnd := newEndpoint("design floor", b.Floor.URL(server.ValidatePath), b.TLS, o.burstSize+16)
-	bare := newEndpoint("bare webhook", b.Bare.URL(server.ValidatePath), b.TLS, o.burstSize+16)
+	conns := min(o.burstSize, burstConns)
+	web := newEndpoint("webhook", b.Webhook.URL(server.ValidatePath), b.TLS, conns)
+	floorEnd := newEndpoint("design floor", b.Floor.URL(server.ValidatePath), b.TLS, conns)
+	bare := newEndpoint("bare webhook", b.Bare.URL(server.ValidatePath), b.TLS, conns)
 	fresh := 0
 	store := func() (reviewTemplate, error) {
 		fresh++
