@@ -6,7 +6,7 @@ import (
 )
 
 // freshReads merges identical reads, such as a GitOps burst of stores that name the same
-// Secret, without ever answering a caller with a read sent before it called: a caller
+// Secret (or the same access review of it), without ever answering a caller with a read sent before it called: a caller
 // joins only a read that has not been sent yet. While a read of a key is in flight,
 // callers of that key wait together for the next one, which is sent once the one in
 // flight is answered; so at most one read of a key is in flight, a burst costs two reads
