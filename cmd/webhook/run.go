@@ -22,10 +22,6 @@ import (
 	"github.com/kratix-community/statestore-webhook/pkg/probe"
 )
 
-// accessReviewTTL is how long a SubjectAccessReview that allowed a user to get a Secret
-// is remembered (denials are not): a revoked grant stops working within it.
-const accessReviewTTL = 10 * time.Second
-
 // secretGuardBudget bounds the probes of one Secret change together, below the Secret
 // webhook's timeoutSeconds (5) so that the guard answers before the API server gives
 // up on it; secretGuardParallel bounds how many of them run at once.
@@ -80,7 +76,7 @@ func run(ctx context.Context, opts *Options) error {
 		SecretNamespaces: opts.SecretNamespaces,
 	}
 	if opts.AccessReview {
-		validator.Access = admission.NewCachedAccess(secrets, accessReviewTTL)
+		validator.Access = admission.NewCachedAccess(secrets, admission.AccessReviewTTL)
 	}
 	stores := watch.NewStores(cfg, log.WithName("stores"))
 	destinations, err := watch.NewDestinations(cfg, opts.DestinationPoll, log.WithName("destinations"))

@@ -44,10 +44,12 @@ type benchEnv struct {
 	*localenv.Env
 	// IMDS serves the bench writer's keys as an instance role's, for authMethod IAM.
 	IMDS *localenv.IMDS
-	// Bare is the bare webhook: the floor of the handler figures. BareSecret is the bare
-	// webhook that also reads the bench Secret on each validation, as an accessKey
-	// store's admission does by design.
-	Bare, BareSecret *localenv.Webhook
+	// Bare is the bare webhook, which admits at once. Floor is the floor of the design:
+	// the bare webhook that also asks the access reviewer about the bench Secret and reads
+	// it on each validation, as an accessKey store's admission does by design, and whose
+	// mutating webhook answers with the webhook's defaulting patch for the API server
+	// figure's store (see bare-webhook).
+	Bare, Floor *localenv.Webhook
 	// S3Proxy is a TLS proxy in front of MinIO that counts the probes reaching it.
 	S3Proxy *countingProxy
 	// BlackHole accepts connections and never answers.
@@ -122,11 +124,15 @@ func startEnv(ctx context.Context, progress io.Writer) (_ *benchEnv, retErr erro
 		return nil, fmt.Errorf("starting the bare webhook: %w", err)
 	}
 	b.bareOpts = withPorts(b.bareOpts, b.Bare)
-	secretOpts := b.bareOpts
-	secretOpts.Port, secretOpts.HealthPort, secretOpts.MetricsPort = 0, 0, 0
-	secretOpts.Args = []string{"--get-secret=" + benchSecret.String()}
-	if b.BareSecret, err = localenv.StartWebhook(ctx, secretOpts); err != nil {
-		return nil, fmt.Errorf("starting the bare webhook with a Secret read: %w", err)
+	patchFile := filepath.Join(b.WorkDir, "defaulting-patch.json")
+	if err := writeDefaultingPatch(ctx, b, patchFile); err != nil {
+		return nil, err
+	}
+	floorOpts := b.bareOpts
+	floorOpts.Port, floorOpts.HealthPort, floorOpts.MetricsPort = 0, 0, 0
+	floorOpts.Args = []string{"--get-secret=" + benchSecret.String(), "--review-access", "--patch-file=" + patchFile}
+	if b.Floor, err = localenv.StartWebhook(ctx, floorOpts); err != nil {
+		return nil, fmt.Errorf("starting the floor of the design: %w", err)
 	}
 	return b, nil
 }
@@ -193,8 +199,8 @@ func (b *benchEnv) stop() error {
 	if b.Bare != nil {
 		_ = b.Bare.Stop()
 	}
-	if b.BareSecret != nil {
-		_ = b.BareSecret.Stop()
+	if b.Floor != nil {
+		_ = b.Floor.Stop()
 	}
 	if b.IMDS != nil {
 		_ = b.IMDS.Stop()

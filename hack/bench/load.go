@@ -47,27 +47,33 @@ func newEndpoint(name, url string, tlsConfig *tls.Config, maxConns int) *endpoin
 // review sends one AdmissionReview from tmpl and checks the verdict. The latency runs
 // from sending the request to having read the whole answer.
 func (e *endpoint) review(ctx context.Context, tmpl reviewTemplate, want testkit.Verdict) (time.Duration, error) {
+	d, _, err := e.answer(ctx, tmpl, want)
+	return d, err
+}
+
+// answer is review that also returns the answer's body.
+func (e *endpoint) answer(ctx context.Context, tmpl reviewTemplate, want testkit.Verdict) (time.Duration, []byte, error) {
 	uid := nextUID()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.url, bytes.NewReader(tmpl.body(uid)))
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	start := time.Now()
 	resp, err := e.client.Do(req)
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	body, err := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	d := time.Since(start)
 	if err != nil {
-		return 0, fmt.Errorf("reading the answer: %w", err)
+		return 0, nil, fmt.Errorf("reading the answer: %w", err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		return 0, fmt.Errorf("HTTP %d: %.200s", resp.StatusCode, body)
+		return 0, nil, fmt.Errorf("HTTP %d: %.200s", resp.StatusCode, body)
 	}
-	return d, testkit.CheckReview(body, types.UID(uid), want)
+	return d, body, testkit.CheckReview(body, types.UID(uid), want)
 }
 
 // closedLoop keeps conc requests in flight: each worker sends the next request as soon

@@ -139,7 +139,7 @@ func parseFlags(args []string) (options, error) {
 	reps := fs.Int("reps", 0, "repetitions of each interleaved measurement (default 3, 1 with -quick)")
 	only := fs.String("only", "", "comma-separated figures to measure, of "+strings.Join(figures, ","))
 	cpuProfile := fs.String("cpuprofile", "", "write the harness's CPU profile here (the in-process prober and the load generators)")
-	webhookPprof := fs.String("webhook-pprof", "", "directory for CPU and goroutine profiles of the webhook at the handler's target concurrency, when it serves /debug/pprof on its metrics address")
+	webhookPprof := fs.String("webhook-pprof", "", "directory for CPU and goroutine profiles of the webhooks (built with the tag "+pprofBuildTag+") and the API server during the handler, apiserver and burst figures")
 	verbose := fs.Bool("v", false, "show the environment's progress")
 	kubeconform := fs.String("kubeconform", "", "path of the kubeconform binary the cli figure compares with (make bench builds it)")
 	if err := fs.Parse(args); err != nil {
@@ -204,6 +204,14 @@ func run(ctx context.Context, o options, progress io.Writer) (*Report, error) {
 	envProgress := io.Discard
 	if o.verbose {
 		envProgress = progress
+	}
+	if o.webhookPprof != "" {
+		if err := os.MkdirAll(o.webhookPprof, 0o755); err != nil {
+			return r, err
+		}
+		if err := withPprofBuild(); err != nil {
+			return r, err
+		}
 	}
 	fmt.Fprintln(progress, "bench: starting kube-apiserver, etcd, MinIO, the webhook and the bare webhook")
 	b, err := startEnv(ctx, envProgress)

@@ -3,6 +3,7 @@ package server
 import (
 	"crypto/tls"
 	"fmt"
+	"maps"
 	"time"
 
 	"k8s.io/client-go/rest"
@@ -83,7 +84,7 @@ func NewManager(cfg *rest.Config, opts Options, handlers Handlers) (ctrl.Manager
 	}}, ctrl.Log.WithName("webhook-server"))
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		WebhookServer:          webhookServer,
-		Metrics:                metricsserver.Options{BindAddress: opts.MetricsAddr},
+		Metrics:                metricsserver.Options{BindAddress: opts.MetricsAddr, ExtraHandlers: maps.Clone(debugHandlers)},
 		HealthProbeBindAddress: opts.HealthAddr,
 	})
 	if err != nil {

@@ -7,24 +7,28 @@ import (
 	"slices"
 	"time"
 
-	"golang.org/x/sync/singleflight"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	utilcache "k8s.io/apimachinery/pkg/util/cache"
 )
 
-// CachedAccess merges identical reviews in flight and remembers an AccessReviewer's
-// "allowed" answers for TTL, as the API
-// server's own webhook authorizer does with its authorized-TTL: a burst of stores applied
-// by one user costs one SubjectAccessReview instead of one each. Denials are not
-// remembered, so a user who has just been granted access is admitted at once; a revoked
-// grant takes effect after at most TTL.
+// CachedAccess merges identical reviews and remembers an AccessReviewer's "allowed"
+// answers for TTL, as the API server's own webhook authorizer does with its
+// authorized-TTL: a burst of stores applied by one user costs a review or two instead of
+// one each. Reviews are merged only into a review not yet sent (freshReads), and denials
+// are not remembered, so a user who has just been granted access is admitted at once; a
+// revoked grant takes effect after at most TTL.
 type CachedAccess struct {
 	reviewer AccessReviewer
 	ttl      time.Duration
 	allowed  *utilcache.LRUExpireCache
-	// inFlight merges identical reviews asked at the same moment.
-	inFlight singleflight.Group
+	// reviews merges identical reviews asked at the same moment.
+	reviews freshReads[bool]
 }
+
+// AccessReviewTTL is how long the webhook remembers that a SubjectAccessReview allowed a
+// user to get a Secret (denials are not remembered): a revoked grant stops working within
+// it.
+const AccessReviewTTL = 10 * time.Second
 
 // accessCacheSize bounds the remembered answers: one per user and Secret.
 const accessCacheSize = 4096
@@ -40,18 +44,14 @@ func (c *CachedAccess) CanGetSecret(ctx context.Context, user authenticationv1.U
 	if _, ok := c.allowed.Get(key); ok {
 		return true, nil
 	}
-	v, err, _ := c.inFlight.Do(key, func() (any, error) {
-		// Not cancelled with the first caller, whose answer the others share.
-		ok, err := c.reviewer.CanGetSecret(context.WithoutCancel(ctx), user, namespace, name)
+	return c.reviews.do(ctx, key, func(ctx context.Context) (bool, error) {
+		// ctx is not cancelled with the first caller, whose answer the others share.
+		ok, err := c.reviewer.CanGetSecret(ctx, user, namespace, name)
 		if err == nil && ok && c.ttl > 0 {
 			c.allowed.Add(key, struct{}{}, c.ttl)
 		}
 		return ok, err
 	})
-	if err != nil {
-		return false, err
-	}
-	return v.(bool), nil
 }
 
 // accessKey encodes everything a review depends on, each part prefixed with its length

@@ -2,6 +2,7 @@ package admission
 
 import (
 	"context"
+	"sync"
 	"testing"
 	"time"
 
@@ -72,6 +73,58 @@ func TestCachedAccess(t *testing.T) {
 		ask(c, alice, "creds")
 		if inner.asked != 2 {
 			t.Errorf("the reviewer was asked %d times, want 2", inner.asked)
+		}
+	})
+}
+
+// heldAccess answers from allowed as it stands when a review is served, then waits for
+// release before answering, so that a test can grant access while a review is in flight.
+type heldAccess struct {
+	mu      sync.Mutex
+	allowed bool
+	served  chan struct{}
+	release chan struct{}
+}
+
+func (h *heldAccess) CanGetSecret(context.Context, authenticationv1.UserInfo, string, string) (bool, error) {
+	h.mu.Lock()
+	ok := h.allowed
+	h.mu.Unlock()
+	h.served <- struct{}{}
+	<-h.release
+	return ok, nil
+}
+
+func TestCachedAccessAfterAGrant(t *testing.T) {
+	t.Run("a review asked after access was granted sees the grant, even while an older review is in flight", func(t *testing.T) {
+		inner := &heldAccess{served: make(chan struct{}, 10), release: make(chan struct{})}
+		c := NewCachedAccess(inner, time.Minute)
+		alice := authenticationv1.UserInfo{Username: "alice"}
+		ask := func() <-chan bool {
+			got := make(chan bool, 1)
+			go func() {
+				ok, err := c.CanGetSecret(context.Background(), alice, "default", "creds")
+				if err != nil {
+					t.Error(err)
+				}
+				got <- ok
+			}()
+			return got
+		}
+		first := ask()
+		<-inner.served // the first review has its answer, a denial, on its way back
+		inner.mu.Lock()
+		inner.allowed = true
+		inner.mu.Unlock()
+		second := ask()
+		// Give the second review time to join the first, which it must not do.
+		time.Sleep(50 * time.Millisecond)
+		close(inner.release)
+		if <-first {
+			t.Error("the review asked before the grant allowed alice")
+		}
+		if !<-second {
+			t.Error("a review asked after alice was granted access denied her")
 		}
 	})
 }

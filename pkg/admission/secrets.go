@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strings"
 
-	"golang.org/x/sync/singleflight"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -32,24 +31,21 @@ type AccessReviewer interface {
 type KubeSecrets struct {
 	Client kubernetes.Interface
 
-	// reads merges reads of one Secret that are in flight at the same moment, as in a
-	// GitOps burst of stores that name the same Secret. Nothing is kept once the answer
-	// is in, so the next admission reads a changed Secret afresh.
-	reads singleflight.Group
+	// reads merges identical reads of one Secret, as in a GitOps burst of stores that
+	// name the same Secret, but only into a read sent after each caller asked: a store
+	// applied just after its Secret was changed is checked against the change. Nothing is
+	// kept once the answer is in.
+	reads freshReads[*corev1.Secret]
 }
 
 // GetSecret reads a Secret. The Secret returned may be shared with other callers: do
 // not modify it.
 func (k *KubeSecrets) GetSecret(ctx context.Context, namespace, name string) (*corev1.Secret, error) {
-	v, err, _ := k.reads.Do(namespace+"/"+name, func() (any, error) {
-		// Not cancelled with the first caller, whose answer the others share; the
-		// client's timeout bounds it.
-		return k.Client.CoreV1().Secrets(namespace).Get(context.WithoutCancel(ctx), name, metav1.GetOptions{})
+	return k.reads.do(ctx, namespace+"/"+name, func(ctx context.Context) (*corev1.Secret, error) {
+		// ctx is not cancelled with the first caller, whose answer the others share; the
+		// client's timeout bounds the read.
+		return k.Client.CoreV1().Secrets(namespace).Get(ctx, name, metav1.GetOptions{})
 	})
-	if err != nil {
-		return nil, err
-	}
-	return v.(*corev1.Secret), nil
 }
 
 // CanGetSecret asks the API server, with a SubjectAccessReview, whether user may get the
