@@ -193,6 +193,7 @@ var (
 		"idle-timeout":                  "longer than the API server's own idle timeout for its keep-alive connections (90s)",
 		"secret-namespaces":             "pairs with namespaced RBAC the chart does not render (manifests/components/secret-namespaces)",
 		"version":                       "prints the version and exits",
+		"github-api-url":                "GitHub Enterprise Server only, and Kratix itself mints tokens from api.github.com alone",
 	}
 )
 

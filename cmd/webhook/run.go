@@ -52,7 +52,7 @@ func run(ctx context.Context, opts *Options) error {
 	if cfgErr == nil {
 		apiServer = cfg.Host
 	}
-	prober, err := newProber(ctx, opts, apiServer)
+	prober, gitProber, err := newProbers(ctx, opts, apiServer)
 	if err != nil {
 		return err
 	}
@@ -66,12 +66,9 @@ func run(ctx context.Context, opts *Options) error {
 
 	secrets := &admission.KubeSecrets{Client: clientset}
 	validator := &admission.Validator{
-		Secrets: secrets,
-		Prober:  prober,
-		// GitProber is nil, so GitStateStores are not probed, until the Git probe's
-		// constructor (pkg/probe, being built beside this) is joined here with the same
-		// guard, limits and cache as the S3 prober.
-		GitProber:        nil,
+		Secrets:          secrets,
+		Prober:           prober,
+		GitProber:        gitProber,
 		ProbeMode:        admission.ProbeMode(opts.ProbeMode),
 		SecretNamespaces: opts.SecretNamespaces,
 	}
@@ -139,32 +136,43 @@ func run(ctx context.Context, opts *Options) error {
 	return nil
 }
 
-// newProber builds the prober the flags describe. apiServer is the address the webhook
-// reaches the API server at, which the guard refuses; empty when unknown.
-func newProber(ctx context.Context, opts *Options, apiServer string) (probe.Prober, error) {
+// newProbers builds the bucket prober and the Git prober the flags describe, each behind
+// its cache, with the same guard and budget. apiServer is the address the webhook reaches
+// the API server at, which the guard refuses; empty when unknown.
+func newProbers(ctx context.Context, opts *Options, apiServer string) (probe.Prober, probe.GitProber, error) {
 	var guardOpts probe.GuardOptions
 	if opts.AllowControlPlane {
 		guardOpts.AllowControlPlane = true
 	} else {
 		var err error
 		if guardOpts.ControlPlane, err = controlPlane(ctx, apiServer); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	s3opts, err := opts.Probe.S3Options(guardOpts)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	s3opts.DenyUntrustedIAM = opts.IAMUntrusted == iamUntrustedDeny
 	s3opts.MaxConcurrent = opts.MaxProbes
+	gitOpts, err := opts.Probe.GitOptions(guardOpts)
+	if err != nil {
+		return nil, nil, err
+	}
+	gitOpts.MaxConcurrent = opts.MaxProbes
 	if opts.ProbeViaProxy {
 		s3opts.Proxy = http.ProxyFromEnvironment
+		gitOpts.Proxy = http.ProxyFromEnvironment
 	}
 	s3, err := probe.NewS3Prober(s3opts)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return probe.NewCache(s3, opts.ProbeCacheTTL, time.Now), nil
+	git, err := probe.NewGitProber(gitOpts)
+	if err != nil {
+		return nil, nil, err
+	}
+	return probe.NewCache(s3, opts.ProbeCacheTTL, time.Now), probe.NewGitCache(git, opts.ProbeCacheTTL, time.Now), nil
 }
 
 // controlPlane returns the addresses of the cluster's control plane the probe must not

@@ -26,6 +26,9 @@ type Checker struct {
 	// credentials are known: an IAM store, or an accessKey store whose Secret is in the
 	// input.
 	Prober probe.Prober
+	// GitProber, when set, probes the repository of every GitStateStore that passes the
+	// static rules and whose Secret is in the input, as Prober does a bucket.
+	GitProber probe.GitProber
 	// RequireSecrets reports a Secret the input does not hold as the webhook reports a
 	// missing Secret. Without it, such a store gets a notice: not checkable offline.
 	RequireSecrets bool
@@ -184,7 +187,7 @@ func (c *Checker) evaluate(ctx context.Context, stores []*Store, secrets map[str
 			continue
 		}
 		g.Go(func() error {
-			p := &admission.Pipeline{Secrets: c.secretsFor(s, secrets), Prober: c.Prober, ProbeMode: admission.ProbeEnforce}
+			p := &admission.Pipeline{Secrets: c.secretsFor(s, secrets), Prober: c.Prober, GitProber: c.GitProber, ProbeMode: admission.ProbeEnforce}
 			out := s.evaluate(ctx, p)
 			if out.Err != nil {
 				s.Message = out.Err.Error()
@@ -192,8 +195,12 @@ func (c *Checker) evaluate(ctx context.Context, stores []*Store, secrets map[str
 			}
 			s.Warnings = out.Warnings
 			s.setErrors(out.Denial())
-			if c.Prober != nil && s.Kind == "BucketStateStore" && out.SecretUnknown && s.Message == "" {
+			switch {
+			case !out.SecretUnknown || s.Message != "":
+			case c.Prober != nil && s.Kind == "BucketStateStore":
 				s.Notices = append(s.Notices, "the bucket was not probed: the credentials are not in the input")
+			case c.GitProber != nil && s.Kind == "GitStateStore":
+				s.Notices = append(s.Notices, "the repository was not probed: the credentials are not in the input")
 			}
 			return nil
 		})

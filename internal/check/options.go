@@ -49,8 +49,9 @@ func NewOptions() *Options {
 func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVarP(&o.Output, "output", "o", o.Output, "output format: "+strings.Join(Outputs, ", ")+"; github prints GitHub Actions annotations")
 	fs.BoolVar(&o.RequireSecrets, "require-secrets", o.RequireSecrets, "fail a store whose Secret is not in the input, as the webhook fails a missing Secret, instead of noting that it cannot be checked offline")
-	fs.BoolVar(&o.Probe, "probe", o.Probe, "probe each bucket as the webhook does, with the credentials of the input's Secrets or, for IAM, of the environment")
+	fs.BoolVar(&o.Probe, "probe", o.Probe, "probe each bucket and Git repository as the webhook does, with the credentials of the input's Secrets or, for IAM, of the environment")
 	o.ProbeFlags.AddFlags(fs)
+	o.ProbeFlags.AddGitFlags(fs)
 	fs.BoolVar(&o.Summary, "summary", o.Summary, "print a line counting what was checked to standard error")
 	fs.BoolVar(&o.PrintVersion, "version", false, "print the version and exit")
 	fs.BoolVar(&o.Strict, "strict", o.Strict, "make an input that is not a Kubernetes manifest (a template, a JSON patch, a values file) an error instead of skipping it with a notice")
@@ -116,6 +117,16 @@ func Run(ctx context.Context, opts *Options, args []string, stdin io.Reader, std
 			return ExitUsage
 		}
 		c.Prober = prober
+		gitOpts, err := opts.ProbeFlags.GitOptions(probe.GuardOptions{})
+		if err != nil {
+			fmt.Fprintln(stderr, "error:", err)
+			return ExitUsage
+		}
+		gitOpts.MaxConcurrent = probeConcurrency
+		if c.GitProber, err = probe.NewGitProber(gitOpts); err != nil {
+			fmt.Fprintln(stderr, "error:", err)
+			return ExitUsage
+		}
 	}
 	// Opening or reading a named pipe blocks in a system call that no context reaches;
 	// the check runs beside, and is left behind when ctx is done.

@@ -48,7 +48,7 @@ const (
 	// WarningPathDotDot takes the path Kratix writes under: the path, cleaned.
 	WarningPathDotDot = `spec.path has a ".." segment: Kratix cleans the path and writes under what is left; write %s`
 
-	warningProbeFailed = "the bucket probe failed but --probe=warn admits the store: %s (reason: %s)"
+	warningProbeFailed = "the probe failed but --probe=warn admits the store: %s (reason: %s)"
 )
 
 // maxWarningLength is the longest warning the webhook gives. The API server may cut a

@@ -255,7 +255,7 @@ func TestValidatorHandle(t *testing.T) {
 			probeErr:     &probe.Failure{Reason: probe.ReasonBucketNotFound, Message: `bucket "kratix" does not exist`},
 			mode:         ProbeWarn,
 			wantAllowed:  true,
-			wantWarnings: []string{`the bucket probe failed but --probe=warn admits the store: bucket "kratix" does not exist (reason: BucketNotFound)`},
+			wantWarnings: []string{`the probe failed but --probe=warn admits the store: bucket "kratix" does not exist (reason: BucketNotFound)`},
 			wantProbes:   1,
 		},
 		"off mode does not probe": {

@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/kratix-community/statestore-webhook/api/v1alpha1"
+	"github.com/kratix-community/statestore-webhook/internal/localenv"
 	"github.com/kratix-community/statestore-webhook/pkg/admission"
 )
 
@@ -33,6 +34,18 @@ func gitSecret(data map[string]string) string {
 		doc += fmt.Sprintf("  %s: %s\n", k, base64.StdEncoding.EncodeToString([]byte(v)))
 	}
 	return doc
+}
+
+// otherHostKey is knownHosts with its key replaced by a new one of the same type: the
+// host is known, with the wrong key.
+func otherHostKey(t *testing.T, knownHosts string) string {
+	t.Helper()
+	_, key, _ := strings.Cut(strings.TrimSpace(knownHosts), " ")
+	signer, _, err := localenv.NewSSHKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Replace(knownHosts, key, strings.TrimSpace(string(ssh.MarshalAuthorizedKey(signer.PublicKey()))), 1)
 }
 
 // sshKeys returns an unencrypted and an encrypted OpenSSH private key and a known_hosts
@@ -69,16 +82,57 @@ func TestApplyGit(t *testing.T) {
 	}
 	sshStore := gitStore("  url: git@git.example.com:platform/state.git\n  authMethod: ssh\n  secretRef:\n    name: \"{{.Name}}\"\n")
 	const git = "gitstatestore"
+	writer := gitSecret(map[string]string{"username": localenv.GitWriter.Name, "password": localenv.GitWriter.Password})
+	reader := gitSecret(map[string]string{"username": localenv.GitReader.Name, "password": localenv.GitReader.Password})
+	served := func(extra string) string {
+		return gitStore("  url: {{.GitURL}}\n  secretRef:\n    name: \"{{.Name}}\"\n" + extra)
+	}
+	sshServed := gitStore("  url: {{.GitSSHURL}}\n  authMethod: ssh\n  secretRef:\n    name: \"{{.Name}}\"\n")
+	insecure := "Warning: " + admission.WarningGitInsecure
 	runScenarios(t, map[string]scenario{
 		"a basicAuth store is admitted with Kratix's defaults and the insecure warning": {
-			resource: git, given: basic,
-			yaml:       gitStore("  url: https://git.example.com/platform/state.git\n  secretRef:\n    name: \"{{.Name}}\"\n"),
-			wantStderr: []string{"Warning: " + admission.WarningGitInsecure},
+			resource: git, given: writer, yaml: served(""),
+			wantStderr: []string{insecure},
 			wantStored: map[string]any{"spec.branch": "main", "spec.authMethod": "basicAuth", "spec.gitAuthor.name": "kratix",
 				"spec.secretRef.namespace": "default"},
 		},
-		"an ssh store whose knownHosts holds the host is admitted": {
-			resource: git, given: gitSecret(map[string]string{"sshPrivateKey": key, "knownHosts": knownHosts}), yaml: sshStore,
+		"an ssh store whose key may push and whose knownHosts holds the host is admitted": {
+			resource: git, given: gitSecret(map[string]string{"sshPrivateKey": string(gitSSH.WriterKey), "knownHosts": string(gitSSH.KnownHosts)}), yaml: sshServed,
+		},
+		"a wrong password is denied on secretRef": {
+			resource: git, given: gitSecret(map[string]string{"username": localenv.GitWriter.Name, "password": gitWrongPassword}), yaml: served(""),
+			wantExit:   1,
+			wantStderr: []string{insecure, `spec.secretRef: Invalid value: "default/{{.Name}}"`, "(reason: AuthenticationFailed)"},
+		},
+		"a user who may only read is denied on secretRef": {
+			resource: git, given: reader, yaml: served(""),
+			wantExit:   1,
+			wantStderr: []string{insecure, `spec.secretRef: Invalid value: "default/{{.Name}}"`, "(reason: NoPushPermission)"},
+		},
+		"a branch the repository lacks is denied on branch": {
+			resource: git, given: writer, yaml: served("  branch: no-such-branch\n"),
+			wantExit:   1,
+			wantStderr: []string{insecure, `spec.branch: Invalid value: "no-such-branch"`, "(reason: BranchNotFound)"},
+		},
+		"a repository the server lacks is denied on url": {
+			resource: git, given: writer, yaml: gitStore("  url: {{.GitServer}}/no-such-repository.git\n  secretRef:\n    name: \"{{.Name}}\"\n"),
+			wantExit:   1,
+			wantStderr: []string{insecure, `spec.url: Invalid value: "{{.GitServer}}/no-such-repository.git"`, "(reason: RepositoryNotFound)"},
+		},
+		"a certificate nobody trusts is denied on url when insecure is false": {
+			resource: git, given: writer, yaml: served("  insecure: false\n"),
+			wantExit:   1,
+			wantStderr: []string{"(reason: TLSCertificateUntrusted)"},
+		},
+		"an ssh key that may only read is denied on secretRef": {
+			resource: git, given: gitSecret(map[string]string{"sshPrivateKey": string(gitSSH.ReaderKey), "knownHosts": string(gitSSH.KnownHosts)}), yaml: sshServed,
+			wantExit:   1,
+			wantStderr: []string{`spec.secretRef: Invalid value: "default/{{.Name}}"`, "(reason: NoPushPermission)"},
+		},
+		"a knownHosts entry with another key for the host is denied": {
+			resource: git, given: gitSecret(map[string]string{"sshPrivateKey": string(gitSSH.WriterKey), "knownHosts": otherHostKey(t, string(gitSSH.KnownHosts))}), yaml: sshServed,
+			wantExit:   1,
+			wantStderr: []string{"(reason: HostKeyMismatch)"},
 		},
 		"a URL without a scheme is denied (Kratix #427)": {
 			resource: git, given: basic, yaml: gitStore("  url: git.example.com/platform/state.git\n  secretRef:\n    name: \"{{.Name}}\"\n"),
@@ -160,10 +214,10 @@ func TestApplyGit(t *testing.T) {
 func TestGuardsGit(t *testing.T) {
 	logWebhookOnFailure(t)
 	name := storeName("guards/" + t.Name())
-	createSecretT(t, name, map[string]string{"username": "kratix", "password": "token"})
+	createSecretT(t, name, map[string]string{"username": localenv.GitWriter.Name, "password": localenv.GitWriter.Password})
 	store := &v1alpha1.GitStateStore{
 		ObjectMeta: metav1.ObjectMeta{Name: name},
-		Spec: v1alpha1.GitStateStoreSpec{URL: "https://git.example.com/platform/state.git",
+		Spec: v1alpha1.GitStateStoreSpec{URL: fixtures.GitURL,
 			StateStoreCoreFields: v1alpha1.StateStoreCoreFields{SecretRef: &corev1.SecretReference{Name: name}}},
 	}
 	if err := k8sClient.Create(t.Context(), store); err != nil {

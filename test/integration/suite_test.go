@@ -47,6 +47,10 @@ var (
 	// buckets and users as env.MinIO; seaweedFixtures are fixtures pointed at it.
 	seaweed         *localenv.SeaweedFS
 	seaweedFixtures fixtureSet
+	// gitHTTP serves the Git repositories over smart HTTP (git http-backend) and gitSSH
+	// the same repositories over SSH, for the GitStateStores' probes.
+	gitHTTP *localenv.GitServer
+	gitSSH  *localenv.GitSSHServer
 )
 
 // fixtureSet is what every scenario's YAML can refer to as {{.Field}}.
@@ -66,6 +70,10 @@ type fixtureSet struct {
 	// NoAccessKeyIDSecret and NoSecretAccessKeySecret each lack one key;
 	// EmptySecretAccessKeySecret has both, one of them empty.
 	NoAccessKeyIDSecret, NoSecretAccessKeySecret, EmptySecretAccessKeySecret string
+	// GitURL is the HTTPS URL of a repository with branch main (self-signed: a store
+	// reaches it with insecure unset or true), GitServer its https://host:port;
+	// GitSSHURL the same repository over SSH as ssh://git@host:port/path.
+	GitURL, GitServer, GitSSHURL string
 	// Name is the scenario's own store name, filled in per scenario.
 	Name string
 }
@@ -78,7 +86,9 @@ const (
 	otherAccessKey, otherSecretKey   = "kratix-other-bucket", "kratix-other-bucket-secret"
 	roleAccessKey, roleSecretKey     = "kratix-instance-role", "kratix-instance-role-secret"
 	wrongSecretKey                   = "not-the-writer-secret"
-	unknownAccessKey                 = "nobody-has-this-key"
+	// gitWrongPassword is a password the Git server refuses.
+	gitWrongPassword = "not-the-git-password"
+	unknownAccessKey = "nobody-has-this-key"
 )
 
 func TestMain(m *testing.M) {
@@ -122,6 +132,9 @@ func startSuite(ctx context.Context) (err error) {
 	if err := setUp(context.Background()); err != nil {
 		return fmt.Errorf("setting up the integration fixtures: %w", err)
 	}
+	if err := startGitServers(); err != nil {
+		return err
+	}
 	return startSeaweedFS(ctx)
 }
 
@@ -157,9 +170,32 @@ func startSeaweedFS(ctx context.Context) error {
 	return nil
 }
 
+// startGitServers starts the Git servers over HTTPS and SSH, and names their repository
+// in the fixtures.
+func startGitServers() (err error) {
+	dir := filepath.Join(env.WorkDir, "git-servers")
+	if gitHTTP, err = localenv.StartGitServer(dir); err != nil {
+		return fmt.Errorf("starting the Git server: %w", err)
+	}
+	if gitSSH, err = localenv.StartGitSSHServer(gitHTTP.Root); err != nil {
+		return fmt.Errorf("starting the Git SSH server: %w", err)
+	}
+	fixtures.GitServer = gitHTTP.URL
+	fixtures.GitURL = gitHTTP.URL + "/" + localenv.GitRepository
+	fixtures.GitSSHURL = gitSSH.URL
+	fmt.Fprintf(os.Stderr, "Git serving %s and %s\n", fixtures.GitURL, fixtures.GitSSHURL)
+	return nil
+}
+
 // stopSuite stops what startSuite started.
 func stopSuite() error {
 	var errs []error
+	if gitSSH != nil {
+		errs = append(errs, gitSSH.Stop())
+	}
+	if gitHTTP != nil {
+		errs = append(errs, gitHTTP.Stop())
+	}
 	if seaweed != nil {
 		errs = append(errs, seaweed.Stop())
 	}
@@ -190,17 +226,25 @@ func checkNoSecretLeaked(ctx context.Context) error {
 		return fmt.Errorf("searching for leaked secrets: nothing was recorded to search")
 	}
 	var leaks []string
-	for _, secret := range []string{writerSecretKey, readerSecretKey, otherSecretKey, wrongSecretKey, roleSecretKey} {
+	secrets := []string{writerSecretKey, readerSecretKey, otherSecretKey, wrongSecretKey, roleSecretKey,
+		localenv.GitWriter.Password, localenv.GitReader.Password, gitWrongPassword}
+	if gitSSH != nil {
+		// A line of each private key's body stands for the key.
+		for _, key := range [][]byte{gitSSH.WriterKey, gitSSH.ReaderKey} {
+			secrets = append(secrets, strings.Split(string(key), "\n")[1])
+		}
+	}
+	for _, secret := range secrets {
 		for _, place := range slices.Sorted(maps.Keys(places)) {
 			if strings.Contains(places[place], secret) {
-				leaks = append(leaks, fmt.Sprintf("%s holds the secret access key %q", place, secret))
+				leaks = append(leaks, fmt.Sprintf("%s holds the secret %q", place, secret))
 			}
 		}
 	}
 	if len(leaks) > 0 {
 		return fmt.Errorf("secrets leaked:\n%s", strings.Join(leaks, "\n"))
 	}
-	fmt.Fprintf(os.Stderr, "no secret access key found in %d bytes of kubectl output and webhook answers, %d bytes of webhook logs and %d bytes of metrics\n",
+	fmt.Fprintf(os.Stderr, "no secret found in %d bytes of kubectl output and webhook answers, %d bytes of webhook logs and %d bytes of metrics\n",
 		len(places["kubectl's output and the webhook's answers"]), len(places["the webhook's logs"]), len(metrics))
 	return nil
 }
