@@ -166,7 +166,7 @@ func TestPreCommitSnippetAndHook(t *testing.T) {
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "GOFLAGS=")
 	res, err := testkit.Run(ctx, cmd, "")
-	if err != nil || res.Exit != 0 || !strings.HasPrefix(res.Stderr, "1 BucketStateStores in 1 files") {
+	if err != nil || res.Exit != 0 || !strings.HasPrefix(res.Stderr, "1 state stores in 1 files") {
 		t.Errorf("the hook's entry: exit %d (%v), stdout %q, stderr %q; want 0 and the store checked, the chart excluded", res.Exit, err, res.Stdout, res.Stderr)
 	}
 	described, err := testkit.RunCommand(root, "", time.Minute, "git", "describe", "--tags", "--always", "--dirty")

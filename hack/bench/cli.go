@@ -104,7 +104,7 @@ func measureCLI(ctx context.Context, o options, r *Report) error {
 // summaryCheck says whether a side checked what it was given; it reads the side's output.
 type summaryCheck func(stdout, stderr string) error
 
-var checkSummaryLine = regexp.MustCompile(`(?m)^(\d+) BucketStateStores in (\d+) files: (\d+) invalid`)
+var checkSummaryLine = regexp.MustCompile(`(?m)^(\d+) state stores in (\d+) files: (\d+) invalid`)
 
 // checkSummary holds statestore-check to having checked every store and found
 // exactly the broken ones.

@@ -43,7 +43,7 @@ func TestGitOpsTreeWithFilesThatAreNotManifests(t *testing.T) {
 			args:       []string{dir},
 			wantCode:   ExitValid,
 			wantStdout: pipe + template + values + patch,
-			wantStderr: "1 BucketStateStores in 4 files: 0 invalid, 0 with warnings; 4 skipped\n",
+			wantStderr: "1 state stores in 4 files: 0 invalid, 0 with warnings; 4 skipped\n",
 		},
 		"--strict makes each file that is not a manifest an error; a named pipe is still not opened": {
 			args:     []string{"--strict", dir},
@@ -52,19 +52,19 @@ func TestGitOpsTreeWithFilesThatAreNotManifests(t *testing.T) {
 				"DIR/charts/app/templates/store.yaml:7: a template: it holds {{ }} actions; check what it renders instead, such as helm template ... | statestore-check -\n" +
 				"DIR/charts/app/values.yaml:1: the document has no apiVersion or no kind, so it is not a Kubernetes object (a values or configuration file?)\n" +
 				"DIR/clusters/prod/patches/bucket-patch.yaml:1: the document is a JSON patch (as kustomize applies), not a Kubernetes object\n",
-			wantStderr: "1 BucketStateStores in 4 files: 0 invalid, 0 with warnings; 1 skipped; 3 inputs could not be read\n",
+			wantStderr: "1 state stores in 4 files: 0 invalid, 0 with warnings; 1 skipped; 3 inputs could not be read\n",
 		},
 		"--exclude leaves out what its glob matches, at any depth with **": {
 			args:       []string{"--exclude", "DIR/charts/**", "--exclude", "**/patches/*.yaml", dir},
 			wantCode:   ExitValid,
 			wantStdout: pipe,
-			wantStderr: "1 BucketStateStores in 1 files: 0 invalid, 0 with warnings; 1 skipped\n",
+			wantStderr: "1 state stores in 1 files: 0 invalid, 0 with warnings; 1 skipped\n",
 		},
 		"--include reads only what its globs match, named files too": {
 			args:       []string{"--include", "**/clusters/*/*.yaml", dir, filepath.Join(dir, "charts", "app", "values.yaml")},
 			wantCode:   ExitValid,
 			wantStdout: pipe,
-			wantStderr: "1 BucketStateStores in 1 files: 0 invalid, 0 with warnings; 1 skipped\n",
+			wantStderr: "1 state stores in 1 files: 0 invalid, 0 with warnings; 1 skipped\n",
 		},
 		"a malformed glob is bad usage": {
 			args:       []string{"--exclude", "charts/[", dir},
@@ -113,14 +113,14 @@ func TestRunFlagsThatDecideTheExit(t *testing.T) {
 		"--require-stores fails an input with no store, as a renderer that failed leaves it": {
 			args:       []string{"--require-stores", "-"},
 			wantCode:   ExitUsage,
-			wantStdout: "no BucketStateStore in the input, and --require-stores asks for one; did the command that renders it fail?\n",
-			wantStderr: "0 BucketStateStores in 1 files: 0 invalid, 0 with warnings; 1 inputs could not be read\n",
+			wantStdout: "no BucketStateStore or GitStateStore in the input, and --require-stores asks for one; did the command that renders it fail?\n",
+			wantStderr: "0 state stores in 1 files: 0 invalid, 0 with warnings; 1 inputs could not be read\n",
 		},
 		"--require-stores passes an input with a valid store": {
 			args:       []string{"--require-stores", "-"},
 			stdin:      storeHeader + validSpec + "---\n" + completeSecret,
 			wantCode:   ExitValid,
-			wantStderr: "1 BucketStateStores in 1 files: 0 invalid, 0 with warnings\n",
+			wantStderr: "1 state stores in 1 files: 0 invalid, 0 with warnings\n",
 		},
 		"a warning does not fail a run by default": {
 			args:       []string{"--summary=false", "-"},

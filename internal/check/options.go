@@ -58,7 +58,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringSliceVar(&o.Include, "include", o.Include, "glob patterns (** for any directories) of the files to read; if set, other files are not read")
 	fs.StringSliceVar(&o.Exclude, "exclude", o.Exclude, "glob patterns (** for any directories) of files not to read, such as 'charts/**'")
 	fs.StringVar(&o.StdinFilename, "stdin-filename", o.StdinFilename, "the file name findings give standard input (-), for annotations on the file it was rendered from")
-	fs.BoolVar(&o.RequireStores, "require-stores", o.RequireStores, "fail when the input holds no BucketStateStore, as when the command that renders it failed")
+	fs.BoolVar(&o.RequireStores, "require-stores", o.RequireStores, "fail when the input holds no BucketStateStore or GitStateStore, as when the command that renders it failed")
 	fs.BoolVar(&o.FailOnWarnings, "fail-on-warnings", o.FailOnWarnings, "fail a store with warnings (exit 1), as an invalid one")
 }
 
@@ -142,7 +142,7 @@ func Run(ctx context.Context, opts *Options, args []string, stdin io.Reader, std
 		return stoppedCode(ctx)
 	}
 	if opts.RequireStores && len(r.Stores) == 0 {
-		r.Errors = append(r.Errors, InputError{Message: "no BucketStateStore in the input, and --require-stores asks for one; did the command that renders it fail?"})
+		r.Errors = append(r.Errors, InputError{Message: "no BucketStateStore or GitStateStore in the input, and --require-stores asks for one; did the command that renders it fail?"})
 	}
 	r.FailOnWarnings = opts.FailOnWarnings
 	if err := r.Write(stdout, opts.Output); err != nil {

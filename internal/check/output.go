@@ -271,7 +271,7 @@ func escapeProperty(s string) string { return propertyEscaper.Replace(escapeCont
 // for a valid store without warnings, so this line says that the command ran.
 func (r *Result) WriteSummary(w io.Writer) {
 	s := r.Summary()
-	fmt.Fprintf(w, "%d BucketStateStores in %d files: %d invalid, %d with warnings", s.Stores, s.Files, s.Invalid, s.WithWarnings)
+	fmt.Fprintf(w, "%d state stores in %d files: %d invalid, %d with warnings", s.Stores, s.Files, s.Invalid, s.WithWarnings)
 	if s.Skipped > 0 {
 		fmt.Fprintf(w, "; %d skipped", s.Skipped)
 	}

@@ -48,28 +48,28 @@ func TestRun(t *testing.T) {
 		"a directory of valid stores exits 0 and prints only the summary": {
 			args:       []string{filepath.Join(dir, "valid")},
 			wantCode:   ExitValid,
-			wantStderr: "1 BucketStateStores in 1 files: 0 invalid, 0 with warnings\n",
+			wantStderr: "1 state stores in 1 files: 0 invalid, 0 with warnings\n",
 		},
 		"an invalid store exits 1 with kubectl's message on the field's line, and its warning": {
 			args:     []string{filepath.Join(dir, "invalid")},
 			wantCode: ExitInvalid,
 			wantStdout: "DIR/invalid/store.yaml:6: BucketStateStore/s: spec.endpoint: Invalid value: \"https://s3.example.com\": must be host[:port] without a scheme; drop \"https://\" and leave insecure false\n" +
 				"DIR/invalid/store.yaml:1: BucketStateStore/s: warning: spec.insecure is true: Kratix will use plain HTTP, so the documents it writes and its access key ID travel unencrypted and can be altered on the way\n",
-			wantStderr: "1 BucketStateStores in 1 files: 1 invalid, 1 with warnings\n",
+			wantStderr: "1 state stores in 1 files: 1 invalid, 1 with warnings\n",
 		},
 		"GitHub annotations point at the file and line": {
 			args:     []string{"-o", "github", filepath.Join(dir, "invalid")},
 			wantCode: ExitInvalid,
 			wantStdout: "::error file=DIR/invalid/store.yaml,line=6,title=BucketStateStore/s::spec.endpoint: Invalid value: \"https://s3.example.com\": must be host[:port] without a scheme; drop \"https://\" and leave insecure false\n" +
 				"::warning file=DIR/invalid/store.yaml,line=1,title=BucketStateStore/s::spec.insecure is true: Kratix will use plain HTTP, so the documents it writes and its access key ID travel unencrypted and can be altered on the way\n",
-			wantStderr: "1 BucketStateStores in 1 files: 1 invalid, 1 with warnings\n",
+			wantStderr: "1 state stores in 1 files: 1 invalid, 1 with warnings\n",
 		},
 		"standard input is read for -, and named <stdin>": {
 			args:       []string{"-"},
 			stdin:      schemeStore,
 			wantCode:   ExitInvalid,
 			wantStdout: "<stdin>:6: BucketStateStore/s: spec.endpoint: Invalid value: \"https://s3.example.com\": must be host[:port] without a scheme; drop \"https://\" and leave insecure false\n<stdin>:1: BucketStateStore/s: warning: spec.insecure is true: Kratix will use plain HTTP, so the documents it writes and its access key ID travel unencrypted and can be altered on the way\n",
-			wantStderr: "1 BucketStateStores in 1 files: 1 invalid, 1 with warnings\n",
+			wantStderr: "1 state stores in 1 files: 1 invalid, 1 with warnings\n",
 		},
 		"a document that is not YAML exits 2, naming file and line, after checking the rest; one that is not an object is skipped with a notice": {
 			args:     []string{"--summary=false", filepath.Join(dir, "broken"), filepath.Join(dir, "invalid")},

@@ -1,6 +1,10 @@
 package probe
 
-import "context"
+import (
+	"context"
+
+	"github.com/kratix-community/statestore-webhook/api/v1alpha1"
+)
 
 // GitProber checks that Kratix could use a Git repository: Probe returns nil when the
 // branch exists and the credentials may read and push to it, a *Failure when they may
@@ -16,11 +20,12 @@ type GitProberFunc func(ctx context.Context, t GitTarget) error
 // Probe calls f.
 func (f GitProberFunc) Probe(ctx context.Context, t GitTarget) error { return f(ctx, t) }
 
-// Git auth methods, as a GitStateStore's spec.authMethod spells them.
+// Git auth methods, as a GitStateStore's spec.authMethod spells them (the API's own
+// constants, under the probe's names).
 const (
-	GitAuthBasic     = "basicAuth"
-	GitAuthSSH       = "ssh"
-	GitAuthGitHubApp = "githubApp"
+	GitAuthBasic     = v1alpha1.GitAuthMethodBasicAuth
+	GitAuthSSH       = v1alpha1.GitAuthMethodSSH
+	GitAuthGitHubApp = v1alpha1.GitAuthMethodGitHubApp
 )
 
 // GitTarget is what a GitStateStore asks Kratix to write to, with its credentials resolved.
