@@ -100,7 +100,7 @@ $(KUBECONFORM):
 	mv $(BIN)/.build/kubeconform/kubeconform $@
 
 .PHONY: run
-run: components build ## Start a local API server, S3 server (S3=minio or seaweedfs) and the webhook, ready for kubectl apply.
+run: components build ## Start a local API server, S3 server (S3=minio or seaweedfs), Git servers and the webhook, ready for kubectl apply.
 	@# Built, not `go run`: go run exits 1 on ^C even when the program exits 0.
 	go build -o $(BIN)/run ./hack/run
 	$(BIN)/run --s3=$(S3)

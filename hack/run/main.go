@@ -1,11 +1,13 @@
 // Command run is `make run`: it starts a kube-apiserver, MinIO (or with --s3=seaweedfs
-// SeaweedFS, Kratix's quickstart backend) and the webhook on this machine (internal/demo), prints the kubectl command lines that apply the examples,
-// and keeps everything running until SIGINT or SIGTERM, when it stops all of it and
-// exits 0.
+// SeaweedFS, Kratix's quickstart backend), Git servers and the webhook on this machine
+// (internal/demo), prints the kubectl command lines that apply the examples, and keeps
+// everything running until SIGINT or SIGTERM, when it stops all of it and exits 0.
 //
-// The examples name the S3 server at 127.0.0.1:9000 (plain HTTP) and 127.0.0.1:9443 (HTTPS);
-// --http-port and --https-port move those, and then the examples' endpoint must be
-// edited to match.
+// The examples name the S3 server at 127.0.0.1:9000 (plain HTTP) and 127.0.0.1:9443
+// (HTTPS), and the Git repository at https://127.0.0.1:8443/kratix.git and
+// ssh://git@127.0.0.1:2222/kratix.git; --http-port, --https-port, --git-https-port and
+// --git-ssh-port move those, and then the examples' endpoint or url must be edited to
+// match. The Secrets whose keys the demo generates are written to .run/secrets.
 package main
 
 import (
@@ -27,6 +29,7 @@ import (
 // options are the command's flags.
 type options struct {
 	httpPort, httpsPort, imdsPort int
+	gitHTTPSPort, gitSSHPort      int
 	webhookLog, backend           string
 }
 
@@ -34,6 +37,8 @@ func (o *options) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.backend, "s3", demo.BackendMinIO, fmt.Sprintf("the S3 server the demo runs on, one of %v; seaweedfs is Kratix's quickstart backend (built on first use)", demo.Backends))
 	fs.IntVar(&o.httpPort, "http-port", demo.DefaultHTTPPort, "port on 127.0.0.1 that serves the S3 server as plain HTTP; the examples with insecure: true name 9000")
 	fs.IntVar(&o.httpsPort, "https-port", demo.DefaultHTTPSPort, "port on 127.0.0.1 that serves the S3 server with TLS; the other examples name 9443")
+	fs.IntVar(&o.gitHTTPSPort, "git-https-port", demo.DefaultGitHTTPSPort, "port on 127.0.0.1 that serves the Git repository over HTTPS; the Git examples name 8443")
+	fs.IntVar(&o.gitSSHPort, "git-ssh-port", demo.DefaultGitSSHPort, "port on 127.0.0.1 that serves the Git repository over SSH; the ssh example's Secret names 2222")
 	fs.IntVar(&o.imdsPort, "imds-port", 0, "port on 127.0.0.1 of the instance metadata stand-in for authMethod IAM; 0 picks a free one")
 	fs.StringVar(&o.webhookLog, "webhook-log", "", `file the webhook's log is written to (truncated at start); "-" is stderr; default .run/webhook.log in the module`)
 }
@@ -72,6 +77,9 @@ func run(ctx context.Context, opts options, out, errOut io.Writer) error {
 		Dir:           root,
 		HTTPPort:      opts.httpPort,
 		HTTPSPort:     opts.httpsPort,
+		GitHTTPSPort:  opts.gitHTTPSPort,
+		GitSSHPort:    opts.gitSSHPort,
+		SecretsDir:    filepath.Join(root, ".run", "secrets"),
 		IMDSPort:      opts.imdsPort,
 		Backend:       opts.backend,
 		Progress:      errOut,
@@ -85,7 +93,7 @@ func run(ctx context.Context, opts options, out, errOut io.Writer) error {
 		return err
 	}
 	defer func() {
-		fmt.Fprintf(errOut, "stopping the webhook, %s, kube-apiserver and etcd\n", d.S3.Name())
+		fmt.Fprintf(errOut, "stopping the webhook, %s, the Git servers, kube-apiserver and etcd\n", d.S3.Name())
 		if err := d.Stop(); err != nil {
 			fmt.Fprintln(errOut, "error while stopping:", err)
 		}
@@ -155,6 +163,14 @@ func printUsage(out io.Writer, root, logPath string, d *demo.Demo) error {
 	p("                 bucket %s; access key %s, secret key %s, also in Secret %s/%s", demo.Bucket, demo.AccessKeyID, demo.SecretAccessKey, demo.SecretNamespace, demo.SecretName)
 	p("authMethod IAM:  the webhook gets role %s's credentials from the metadata stand-in at %s (--iam-endpoint)", demo.Role, d.IMDS.URL)
 	p("                 and lends them only to the S3 server's address (--iam-endpoints=127.0.0.1), over HTTPS")
+	p("Git:             %s (CA %s) and %s, branch %s", d.GitHTTPSURL, env.CA.CertFile, d.GitSSHURL, demo.GitBranch)
+	p("                 basicAuth: user %s, password %s, also in Secret %s/%s; user %s may only read", localenv.GitWriter.Name, localenv.GitWriter.Password, demo.SecretNamespace, demo.GitSecretName, localenv.GitReader.Name)
+	p("                 ssh and githubApp: keys generated at this start, in Secrets that the examples name,")
+	p("                 created already in %s and written to:", demo.SecretNamespace)
+	for _, f := range d.SecretFiles {
+		p("                   %s", f)
+	}
+	p("                 the webhook mints the App's tokens from the GitHub API stand-in at %s (--github-api-url)", d.GitHubAPIURL)
 	p("Webhook logs:    %s", logPath)
 	p("")
 	p("Press Ctrl-C to stop everything.")

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -79,14 +80,19 @@ stringData:
 type Options struct {
 	// Dir is any directory inside the module; empty means the working directory.
 	Dir string
-	// HTTPPort and HTTPSPort are the fixed ports on Host; zero means the defaults, which
-	// are what the examples name. IMDSPort is the metadata stand-in's; zero means a free
-	// port (the examples do not name it: the webhook gets it as --iam-endpoint).
-	HTTPPort, HTTPSPort, IMDSPort int
+	// HTTPPort and HTTPSPort (S3), GitHTTPSPort and GitSSHPort are the fixed ports on
+	// Host; zero means the defaults, which are what the examples name. IMDSPort is the
+	// metadata stand-in's; zero means a free port (the examples do not name it: the
+	// webhook gets it as --iam-endpoint).
+	HTTPPort, HTTPSPort, GitHTTPSPort, GitSSHPort, IMDSPort int
+	// SecretsDir receives the Secrets whose keys Start generates (GitSSHSecretName and
+	// GitHubAppSecretName), one manifest file each, which Stop removes; empty means a
+	// directory in the environment's WorkDir.
+	SecretsDir string
 	// Backend is BackendMinIO (empty means it) or BackendSeaweedFS.
 	Backend string
-	// LockWait is how long to wait for another demo to free HTTPPort and HTTPSPort; zero
-	// fails at once.
+	// LockWait is how long to wait for another demo to free the fixed ports; zero fails
+	// at once.
 	LockWait time.Duration
 	// Progress receives what the environment is doing. Nil discards it.
 	Progress io.Writer
@@ -105,6 +111,15 @@ type Demo struct {
 	// HTTPEndpoint and HTTPSEndpoint are host:port of the fixed ports, as a store's
 	// spec.endpoint.
 	HTTPEndpoint, HTTPSEndpoint string
+	// GitHTTPSURL and GitSSHURL are GitRepository at the fixed Git ports, as a
+	// GitStateStore's spec.url; GitSSHAddr is the SSH port's host:port, and GitKnownHosts
+	// the known_hosts line for it that Secret GitSSHSecretName holds.
+	GitHTTPSURL, GitSSHURL, GitSSHAddr string
+	GitKnownHosts                      []byte
+	// GitHubAPIURL is the GitHub App stand-in, the webhook's --github-api-url.
+	GitHubAPIURL string
+	// SecretFiles are the manifests of the generated Secrets, in Options.SecretsDir.
+	SecretFiles []string
 
 	// pending are listeners opened early that nothing serves yet; forwarders serve them
 	// once MinIO runs.
@@ -112,6 +127,7 @@ type Demo struct {
 	forwarders []*forwarder
 	unlock     func()
 	seaweed    *localenv.SeaweedFS
+	git        *gitServers
 }
 
 // Start brings up the environment the examples need. On error it stops whatever it had
@@ -123,19 +139,36 @@ func Start(ctx context.Context, opts Options) (_ *Demo, retErr error) {
 	if opts.HTTPSPort == 0 {
 		opts.HTTPSPort = DefaultHTTPSPort
 	}
+	if opts.GitHTTPSPort == 0 {
+		opts.GitHTTPSPort = DefaultGitHTTPSPort
+	}
+	if opts.GitSSHPort == 0 {
+		opts.GitSSHPort = DefaultGitSSHPort
+	}
 	if opts.Backend == "" {
 		opts.Backend = BackendMinIO
 	}
 	if !slices.Contains(Backends, opts.Backend) {
 		return nil, fmt.Errorf("unknown S3 backend %q; use one of %v", opts.Backend, Backends)
 	}
-	if opts.HTTPPort == opts.HTTPSPort {
-		return nil, fmt.Errorf("the HTTP and HTTPS ports must differ, both are %d", opts.HTTPPort)
+	ports := []struct {
+		port int
+		flag string
+	}{{opts.HTTPPort, "--http-port"}, {opts.HTTPSPort, "--https-port"}, {opts.GitHTTPSPort, "--git-https-port"}, {opts.GitSSHPort, "--git-ssh-port"}}
+	for i, p := range ports {
+		for _, q := range ports[:i] {
+			if p.port == q.port {
+				return nil, fmt.Errorf("the fixed ports must differ, and %s and %s are both %d", q.flag, p.flag, p.port)
+			}
+		}
 	}
 	d := &Demo{
 		HTTPEndpoint:  net.JoinHostPort(Host, strconv.Itoa(opts.HTTPPort)),
 		HTTPSEndpoint: net.JoinHostPort(Host, strconv.Itoa(opts.HTTPSPort)),
+		GitHTTPSURL:   "https://" + net.JoinHostPort(Host, strconv.Itoa(opts.GitHTTPSPort)) + "/" + GitRepository,
+		GitSSHAddr:    net.JoinHostPort(Host, strconv.Itoa(opts.GitSSHPort)),
 	}
+	d.GitSSHURL = "ssh://git@" + d.GitSSHAddr + "/" + GitRepository
 	defer func() {
 		if retErr != nil {
 			_ = d.Stop()
@@ -144,19 +177,17 @@ func Start(ctx context.Context, opts Options) (_ *Demo, retErr error) {
 
 	// The ports come first: a busy port fails in a second, not after the build.
 	var err error
-	if d.unlock, err = portLocks(ctx, []int{opts.HTTPPort, opts.HTTPSPort}, opts.LockWait, opts.Progress); err != nil {
+	if d.unlock, err = portLocks(ctx, []int{opts.HTTPPort, opts.HTTPSPort, opts.GitHTTPSPort, opts.GitSSHPort}, opts.LockWait, opts.Progress); err != nil {
 		return nil, err
 	}
-	httpListener, err := listen(opts.HTTPPort, "--http-port")
-	if err != nil {
-		return nil, err
+	for _, p := range ports {
+		l, err := listen(p.port, p.flag)
+		if err != nil {
+			return nil, err
+		}
+		d.pending = append(d.pending, l)
 	}
-	d.pending = append(d.pending, httpListener)
-	httpsListener, err := listen(opts.HTTPSPort, "--https-port")
-	if err != nil {
-		return nil, err
-	}
-	d.pending = append(d.pending, httpsListener)
+	httpListener, httpsListener, gitHTTPSListener, gitSSHListener := d.pending[0], d.pending[1], d.pending[2], d.pending[3]
 	imdsListener, err := listen(opts.IMDSPort, "--imds-port")
 	if err != nil {
 		return nil, err
@@ -168,11 +199,19 @@ func Start(ctx context.Context, opts Options) (_ *Demo, retErr error) {
 		return nil, err
 	}
 
+	if d.git, err = startGit(); err != nil {
+		return nil, err
+	}
+	d.GitHubAPIURL = d.git.app.URL
+	if d.GitKnownHosts, err = knownHostsFor(d.git.ssh, d.GitSSHAddr); err != nil {
+		return nil, err
+	}
+
 	d.Env, err = localenv.Start(ctx, localenv.Options{
 		Dir:           opts.Dir,
 		Progress:      opts.Progress,
 		WebhookOutput: opts.WebhookOutput,
-		WebhookArgs:   []string{"--iam-endpoint=" + d.IMDS.URL, "--iam-endpoints=127.0.0.1"},
+		WebhookArgs:   d.WebhookArgs(),
 		ClientAuth:    true,
 	})
 	if err != nil {
@@ -184,19 +223,58 @@ func Start(ctx context.Context, opts Options) (_ *Demo, retErr error) {
 		return nil, err
 	}
 	d.IMDS.SetCredentials(role)
-	if err := d.kubectlApply(ctx, secretManifest); err != nil {
-		return nil, fmt.Errorf("creating Secret %s/%s: %w", SecretNamespace, SecretName, err)
+	manifests := []string{secretManifest}
+	secrets := d.gitSecrets()
+	for _, s := range secrets {
+		m, err := s.manifest()
+		if err != nil {
+			return nil, err
+		}
+		manifests = append(manifests, m)
+	}
+	if err := d.kubectlApply(ctx, strings.Join(manifests, "---\n")); err != nil {
+		return nil, fmt.Errorf("creating the Secrets in %s: %w", SecretNamespace, err)
+	}
+	secretsDir := opts.SecretsDir
+	if secretsDir == "" {
+		secretsDir = filepath.Join(d.Env.WorkDir, "secrets")
+	}
+	if d.SecretFiles, err = writeGeneratedSecrets(secretsDir, secrets); err != nil {
+		return nil, fmt.Errorf("writing the generated Secrets: %w", err)
 	}
 
+	gitHTTPS, err := d.tlsListener(gitHTTPSListener)
+	if err != nil {
+		return nil, err
+	}
 	tlsEndpoint, plainEndpoint := d.S3.Endpoints()
-	d.forwarders = []*forwarder{forward(httpListener, plainEndpoint), forward(httpsListener, tlsEndpoint)}
+	d.forwarders = []*forwarder{
+		forward(httpListener, plainEndpoint), forward(httpsListener, tlsEndpoint),
+		forward(gitHTTPS, strings.TrimPrefix(d.git.http.InsecureURL, "http://")), forward(gitSSHListener, d.git.ssh.Addr),
+	}
 	d.pending = nil
 	if err := d.check(ctx); err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(progressOrDiscard(opts.Progress), "demo ready: %s at http://%s and https://%s, bucket %q, Secret %s/%s, instance metadata stand-in at %s (role %s)\n",
+	if err := d.checkGit(ctx); err != nil {
+		return nil, err
+	}
+	progress := progressOrDiscard(opts.Progress)
+	fmt.Fprintf(progress, "demo ready: %s at http://%s and https://%s, bucket %q, Secret %s/%s, instance metadata stand-in at %s (role %s)\n",
 		d.S3.Name(), d.HTTPEndpoint, d.HTTPSEndpoint, Bucket, SecretNamespace, SecretName, d.IMDS.URL, Role)
+	names := make([]string, 0, len(secrets))
+	for _, s := range secrets {
+		names = append(names, s.name)
+	}
+	fmt.Fprintf(progress, "demo ready: Git at %s and %s, branch %s, Secrets %v in %s, GitHub App stand-in at %s\n",
+		d.GitHTTPSURL, d.GitSSHURL, GitBranch, names, SecretNamespace, d.GitHubAPIURL)
 	return d, nil
+}
+
+// WebhookArgs are the probe flags the demo gives the webhook, which statestore-check
+// needs too to answer as the webhook does.
+func (d *Demo) WebhookArgs() []string {
+	return []string{"--iam-endpoint=" + d.IMDS.URL, "--iam-endpoints=127.0.0.1", "--github-api-url=" + d.GitHubAPIURL}
 }
 
 // startS3 makes the bucket and the users on the backend opts names, SeaweedFS started
@@ -334,6 +412,14 @@ func (d *Demo) Stop() error {
 		errs = append(errs, d.seaweed.Stop())
 		d.seaweed = nil
 	}
+	if d.git != nil {
+		errs = append(errs, d.git.stop())
+		d.git = nil
+	}
+	for _, f := range d.SecretFiles {
+		errs = append(errs, os.Remove(f))
+	}
+	d.SecretFiles = nil
 	if d.IMDS != nil {
 		errs = append(errs, d.IMDS.Stop())
 		d.IMDS = nil

@@ -50,8 +50,8 @@ func portLocks(ctx context.Context, ports []int, wait time.Duration, notify io.W
 				if wait > 0 {
 					return nil, fmt.Errorf("port %d is still held by another demo (%s) after waiting %s; stop it and try again", port, holder, wait)
 				}
-				return nil, fmt.Errorf("port %d is held by another demo (%s): stop it, or run on other ports with --http-port and --https-port (the examples name 127.0.0.1:%d and 127.0.0.1:%d, so edit their endpoint too)",
-					port, holder, DefaultHTTPPort, DefaultHTTPSPort)
+				return nil, fmt.Errorf("port %d is held by another demo (%s): stop it, or run on other ports with --http-port, --https-port, --git-https-port and --git-ssh-port (the examples name 127.0.0.1:%d, :%d, :%d and :%d, so edit their endpoint or url too)",
+					port, holder, DefaultHTTPPort, DefaultHTTPSPort, DefaultGitHTTPSPort, DefaultGitSSHPort)
 			}
 			if notify != nil && !told {
 				fmt.Fprintf(notify, "waiting up to %s for port %d, held by another demo (%s)\n", wait, port, holder)
@@ -104,9 +104,9 @@ func listen(port int, flagName string) (net.Listener, error) {
 	return l, nil
 }
 
-// forwarder copies every TCP connection it accepts to target, byte for byte: TLS passes
+// forwarder copies every connection it accepts to target, byte for byte: TLS passes
 // through untouched and HTTP keeps its Host header, so S3 signatures made for the
-// forwarder's address still verify.
+// forwarder's address still verify. A TLS listener ends TLS in front of a plain target.
 type forwarder struct {
 	l      net.Listener
 	target string
@@ -156,8 +156,8 @@ func (f *forwarder) pipe(in net.Conn) {
 		_, _ = io.Copy(dst, src)
 		// Pass the half-close on, so a client that has sent its request and waits for
 		// the answer still gets it.
-		if tc, ok := dst.(*net.TCPConn); ok {
-			_ = tc.CloseWrite()
+		if cw, ok := dst.(interface{ CloseWrite() error }); ok {
+			_ = cw.CloseWrite()
 		}
 		done <- struct{}{}
 	}

@@ -22,6 +22,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
+	"github.com/kratix-community/statestore-webhook/api/v1alpha1"
 	"github.com/kratix-community/statestore-webhook/internal/check"
 	"github.com/kratix-community/statestore-webhook/internal/localenv"
 
@@ -32,25 +33,27 @@ import (
 // and checks what its header promises: the outcome (kubectl's exit code), substrings of
 // kubectl's output and exactly the warnings listed. The files are applied one after the
 // other in name order, each promise holding on a fresh environment whatever ran before,
-// so every store name must be used by one file only.
+// so every store name must be used by one file only. The Secrets `make run` generates
+// (git-ssh-credentials, github-app-credentials) are in the API server before the first
+// file, as they are for a developer.
 func TestExamples(t *testing.T) {
 	files, err := env.Examples()
 	if err != nil {
 		t.Fatal(err)
 	}
 	examples := make([]example, 0, len(files))
-	owner := map[string]string{} // store name -> file
+	owner := map[store]string{} // store -> file
 	for _, file := range files {
 		ex, err := readExample(filepath.Join(env.Env.Root, file))
 		if err != nil {
 			t.Fatalf("%s: %v", file, err)
 		}
 		ex.file = file
-		for _, name := range ex.stores {
-			if other, ok := owner[name]; ok {
-				t.Fatalf("%s and %s both apply the BucketStateStore %q; each example needs its own name so they do not depend on order", other, file, name)
+		for _, st := range ex.stores {
+			if other, ok := owner[st]; ok {
+				t.Fatalf("%s and %s both apply the %s %q; each example needs its own name so they do not depend on order", other, file, st.kind, st.name)
 			}
-			owner[name] = file
+			owner[st] = file
 		}
 		examples = append(examples, ex)
 	}
@@ -84,9 +87,9 @@ func TestExamples(t *testing.T) {
 			if diff := cmp.Diff(sorted(ex.warnings), sorted(localenv.KubectlWarnings(res.Stderr))); diff != "" {
 				fail("warnings (-promised +got):\n%s", diff)
 			}
-			for _, secret := range ex.secretValues {
+			for _, secret := range slices.Concat(ex.secretValues, env.SecretValues()) {
 				if strings.Contains(output, secret) || strings.Contains(webhookLog, secret) || strings.Contains(checked.Stdout+checked.Stderr, secret) {
-					fail("a secret access key from the file appears in kubectl's output, the webhook's log or statestore-check's output")
+					fail("a secret value from the file or the demo's Secrets appears in kubectl's output, the webhook's log or statestore-check's output")
 				}
 			}
 			if len(result.Stores) != 1 {
@@ -109,9 +112,9 @@ func TestExamples(t *testing.T) {
 			if want := result.ExitCode(); checked.Exit != want {
 				fail("statestore-check exited %d for a result that asks for %d", checked.Exit, want)
 			}
-			for _, name := range ex.stores {
-				if exists := storeExists(t, name); exists != ex.admitted {
-					fail("after the apply, BucketStateStore %q exists = %v, want %v", name, exists, ex.admitted)
+			for _, st := range ex.stores {
+				if exists := storeExists(t, st); exists != ex.admitted {
+					fail("after the apply, %s %q exists = %v, want %v", st.kind, st.name, exists, ex.admitted)
 				}
 			}
 			if failed {
@@ -143,7 +146,7 @@ func checkFile(t *testing.T, path string) (localenv.CheckRun, check.Result) {
 		t.Fatal(err)
 	}
 	var r check.Result
-	run, err := env.Env.RunCheck(ctx, secrets+"---\n"+string(file), &r, "--probe", "--require-secrets", "--iam-endpoint="+env.IMDS.URL, "--iam-endpoints=127.0.0.1")
+	run, err := env.Env.RunCheck(ctx, secrets+"---\n"+string(file), &r, append([]string{"--probe", "--require-secrets"}, env.WebhookArgs()...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,12 +163,20 @@ type example struct {
 	// warnings are exactly the warnings kubectl prints, without "Warning: ".
 	warnings []string
 
-	// stores are the BucketStateStores the file applies; iam says one uses authMethod IAM.
-	stores []string
+	// stores are the stores the file applies; iam says one uses authMethod IAM.
+	stores []store
 	iam    bool
-	// secretValues are the secret access keys of the Secrets in the file.
+	// secretValues are the secret values of the Secrets in the file, without the
+	// trailing whitespace some carry on purpose.
 	secretValues []string
 }
+
+// store is a BucketStateStore or a GitStateStore.
+type store struct{ kind, name string }
+
+// secretKeys are the keys of a Secret whose values must never be shown: the secret
+// access key, and what each Git auth method authenticates with.
+var secretKeys = []string{v1alpha1.SecretKeySecretAccessKey, v1alpha1.SecretKeyPassword, v1alpha1.SecretKeySSHPrivateKey, v1alpha1.SecretKeyPrivateKey}
 
 var headerLine = regexp.MustCompile(`^# (expect(?:-[a-z]+)?): (.+)$`)
 
@@ -230,20 +241,22 @@ func readExample(path string) (example, error) {
 			return example{}, err
 		}
 		u := unstructured.Unstructured{Object: obj}
-		switch u.GetKind() {
-		case "BucketStateStore":
-			ex.stores = append(ex.stores, u.GetName())
-			if m, _, _ := unstructured.NestedString(obj, "spec", "authMethod"); m == "IAM" {
+		switch kind := u.GetKind(); kind {
+		case "BucketStateStore", "GitStateStore":
+			ex.stores = append(ex.stores, store{kind, u.GetName()})
+			if m, _, _ := unstructured.NestedString(obj, "spec", "authMethod"); kind == "BucketStateStore" && m == "IAM" {
 				ex.iam = true
 			}
 		case "Secret":
-			if v, _, _ := unstructured.NestedString(obj, "stringData", "secretAccessKey"); v != "" {
-				ex.secretValues = append(ex.secretValues, v)
+			for _, key := range secretKeys {
+				if v, _, _ := unstructured.NestedString(obj, "stringData", key); strings.TrimSpace(v) != "" {
+					ex.secretValues = append(ex.secretValues, strings.TrimSpace(v))
+				}
 			}
 		}
 	}
 	if len(ex.stores) == 0 {
-		return example{}, errors.New("applies no BucketStateStore")
+		return example{}, errors.New("applies no BucketStateStore or GitStateStore")
 	}
 	return ex, nil
 }
@@ -260,17 +273,17 @@ func run(t *testing.T, line string) result {
 	return res
 }
 
-func storeExists(t *testing.T, name string) bool {
+func storeExists(t *testing.T, st store) bool {
 	t.Helper()
 	u := &unstructured.Unstructured{}
 	u.SetAPIVersion("platform.kratix.io/v1alpha1")
-	u.SetKind("BucketStateStore")
-	err := env.Env.Client.Get(context.Background(), client.ObjectKey{Name: name}, u)
+	u.SetKind(st.kind)
+	err := env.Env.Client.Get(context.Background(), client.ObjectKey{Name: st.name}, u)
 	if apierrors.IsNotFound(err) {
 		return false
 	}
 	if err != nil {
-		t.Fatalf("getting BucketStateStore %q: %v", name, err)
+		t.Fatalf("getting %s %q: %v", st.kind, st.name, err)
 	}
 	return true
 }
@@ -289,4 +302,30 @@ func sorted(s []string) []string {
 		s = []string{}
 	}
 	return s
+}
+
+// TestGeneratedSecretFiles applies each Secret the demo wrote for the keys it generated,
+// as `make run` tells a developer who deleted one to do, and checks that only its owner
+// may read the file.
+func TestGeneratedSecretFiles(t *testing.T) {
+	if len(env.SecretFiles) == 0 {
+		t.Fatal("the demo wrote no Secret files")
+	}
+	for _, file := range env.SecretFiles {
+		t.Run(filepath.Base(file), func(t *testing.T) {
+			info, err := os.Stat(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if mode := info.Mode().Perm(); mode != 0o600 {
+				t.Errorf("the file's mode is %v, want -rw-------", mode)
+			}
+			line := env.ApplyLine(file)
+			res := run(t, line)
+			name := strings.TrimSuffix(filepath.Base(file), ".yaml")
+			if want := "secret/" + name + " "; res.Exit != 0 || !strings.Contains(res.Stdout, want) {
+				t.Errorf("$ %s\nexit %d, want 0 and %q in stdout:\n%s%s", line, res.Exit, want, res.Stdout, res.Stderr)
+			}
+		})
+	}
 }

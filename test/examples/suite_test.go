@@ -2,14 +2,15 @@
 // applied with the real kubectl exactly as `make run` prints the command, against the
 // environment `make run` starts: both come from internal/demo.
 //
-// The examples name MinIO at fixed addresses (127.0.0.1:9000 and 127.0.0.1:9443), and
-// this suite runs the demo on those very ports so that it proves the files as they are,
-// rather than copies with the endpoint rewritten. Fixed ports are shared by the whole
+// The examples name MinIO and the Git servers at fixed addresses (127.0.0.1:9000,
+// 127.0.0.1:9443, 127.0.0.1:8443 and 127.0.0.1:2222), and this suite runs the demo on
+// those very ports so that it proves the files as they are, rather than copies with the
+// endpoint or url rewritten. Fixed ports are shared by the whole
 // machine, so demo.Start takes a lock per port: a second demo on the same machine, such
 // as a `make run` in another terminal or a concurrent run of this suite, makes this one
 // wait (up to lockWait) and then fail, saying which process holds the port. The other
 // packages under test/ only use ports the kernel picks from the ephemeral range, which
-// never includes these two, so `go test ./test/...` running packages in parallel is safe.
+// never includes these four, so `go test ./test/...` running packages in parallel is safe.
 package examples
 
 import (
