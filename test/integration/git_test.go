@@ -323,6 +323,9 @@ func gitScenarios(t *testing.T, app *localenv.GitHubApp) map[string]scenario {
 			wantStderr: []string{insecure, `spec.url: Invalid value: "https://` + endlessHeader + `/kratix.git": "` + endlessHeader + `" answered with more than 64 KiB of headers`, "(reason: ResponseTooLarge)"},
 		},
 		"an scp-like url with a slash before its colon, which git reads as a local path, is denied on url": {
+			// The static rules let it through (its "host" has a slash) and the probe, which
+			// parses it as go-git does, cannot try it. Once a static rule denies it,
+			// InvalidTarget joins gitReasonsWithoutScenario.
 			resource: git, yaml: gitStore("  url: git@127.0.0.1/platform:state.git\n  authMethod: ssh\n  secretRef:\n    name: \"{{.Name}}\"\n"),
 			given:      sshSecret(strings.Replace(string(gitSSH.KnownHosts), knownhosts.Normalize(gitSSH.Addr), "*", 1)),
 			wantExit:   1,
