@@ -2,7 +2,10 @@ package localenv
 
 import (
 	"fmt"
+	"io"
+	"log"
 	"net/http"
+	"net/http/httptest"
 )
 
 // EndlessAdvertisement answers a Git probe's upload-pack and receive-pack requests with
@@ -36,7 +39,13 @@ func pktLine(payload string) string {
 	return fmt.Sprintf("%04x%s", len(payload)+4, payload)
 }
 
-// StartGitHostile serves h on a free port of 127.0.0.1, as StartHostile does.
-func StartGitHostile(h http.Handler) (*Hostile, error) {
-	return startHostile(h)
+// StartGitHostile serves h over HTTPS on a free port of 127.0.0.1, with a certificate
+// nobody trusts: a GitStateStore reaches it with insecure unset or true (Kratix's
+// default for Git, which skips verification), since Kratix takes only https:// URLs for
+// basicAuth and githubApp.
+func StartGitHostile(h http.Handler) *Hostile {
+	srv := httptest.NewUnstartedServer(h)
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	srv.StartTLS()
+	return &Hostile{Endpoint: srv.Listener.Addr().String(), srv: srv.Config}
 }

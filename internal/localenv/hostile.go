@@ -32,7 +32,8 @@ func HostileKinds() []string {
 }
 
 // Hostile is a local plain-HTTP endpoint serving one of HostileAnswers, or holding the
-// abort of the write check (StartHoldingAbort).
+// abort of the write check (StartHoldingAbort), or an HTTPS one serving a hostile Git
+// server (StartGitHostile).
 type Hostile struct {
 	// Endpoint is its host:port.
 	Endpoint string

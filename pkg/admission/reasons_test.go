@@ -3,6 +3,9 @@ package admission
 import (
 	"fmt"
 	"os"
+	"regexp"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -71,5 +74,42 @@ func TestEveryReasonIsInTheTableOnce(t *testing.T) {
 		if info.Reason != probe.ReasonOK && (info.Part == "" || info.Fix == "") {
 			t.Errorf("reason %s has no part or no fix in probe.ReasonTable", info.Reason)
 		}
+	}
+}
+
+// TestReferenceListsTheGitReasons holds probe.GitReasons to the table, where it must hold
+// every reason whose advice starts with "Git:", in the table's order, and to the
+// reference, which lists the others, those Git stores share with buckets.
+func TestReferenceListsTheGitReasons(t *testing.T) {
+	var inTable []probe.Reason
+	for _, info := range probe.ReasonTable {
+		if strings.HasPrefix(info.Fix, "Git:") || slices.Contains(probe.GitReasons, info.Reason) {
+			inTable = append(inTable, info.Reason)
+		}
+	}
+	if diff := cmp.Diff(inTable, probe.GitReasons); diff != "" {
+		t.Errorf("probe.GitReasons (+) is not the table's Git reasons in its order (-):\n%s", diff)
+	}
+
+	md, err := os.ReadFile("../../docs/reference.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, found := strings.Cut(string(md), "also get these of the others:")
+	list, _, ended := strings.Cut(rest, "(`probe.GitReasons`)")
+	if !found || !ended {
+		t.Fatal("docs/reference.md no longer lists the reasons Git stores share with buckets")
+	}
+	var documented, shared []probe.Reason
+	for _, m := range regexp.MustCompile("`(\\w+)`").FindAllStringSubmatch(list, -1) {
+		documented = append(documented, probe.Reason(m[1]))
+	}
+	for _, reason := range probe.GitReasons {
+		if !strings.HasPrefix(probe.Info(reason).Fix, "Git:") {
+			shared = append(shared, reason)
+		}
+	}
+	if diff := cmp.Diff(shared, documented); diff != "" {
+		t.Errorf("docs/reference.md's reasons Git stores share (-from probe.GitReasons +docs):\n%s", diff)
 	}
 }

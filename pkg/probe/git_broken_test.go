@@ -24,6 +24,23 @@ func writerAt(url string) GitTarget {
 		Credentials: &GitCredentials{Username: localenv.GitWriter.Name, Password: localenv.GitWriter.Password}}
 }
 
+// writerServedBy serves h over HTTPS and returns writerAt its kratix.git, and its address.
+func writerServedBy(t *testing.T, h http.HandlerFunc) (GitTarget, string) {
+	t.Helper()
+	addr := startTLSHandler(t, h).Listener.Addr().String()
+	return writerAt("https://" + addr + "/kratix.git"), addr
+}
+
+// s3Error answers every request as an S3 API refuses one: status, and an XML error with
+// code and a message the probe must not repeat.
+func s3Error(status int, code string) http.HandlerFunc {
+	return func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/xml")
+		w.WriteHeader(status)
+		_, _ = w.Write([]byte(`<?xml version="1.0" encoding="UTF-8"?><Error><Code>` + code + `</Code><Message>secret-banner</Message></Error>`))
+	}
+}
+
 func TestGitProberAgainstBrokenEndpoints(t *testing.T) {
 	s := startGitServers(t)
 	tlsHostPort := strings.TrimPrefix(s.http.URL, "https://")
@@ -71,12 +88,26 @@ func TestGitProberAgainstBrokenEndpoints(t *testing.T) {
 		},
 		"a web server that is not Git is reported as NotGitServer without its page": {
 			target: func(t *testing.T) (GitTarget, string) {
-				srv := startTLSHandler(t, func(w http.ResponseWriter, _ *http.Request) {
+				return writerServedBy(t, func(w http.ResponseWriter, _ *http.Request) {
 					w.Header().Set("Content-Type", "text/html")
 					_, _ = w.Write([]byte("<html>secret-banner</html>"))
 				})
-				addr := srv.Listener.Addr().String()
-				return writerAt("https://" + addr + "/kratix.git"), addr
+			},
+			want: &Failure{Reason: ReasonNotGit,
+				Message: `"{ADDR}" did not answer as a Git server; check that url is the repository's smart HTTP or SSH URL`},
+		},
+		"an S3 API's XML error is reported as NotGitServer, not as Unknown by its status": {
+			target: func(t *testing.T) (GitTarget, string) {
+				return writerServedBy(t, s3Error(http.StatusBadRequest, "InvalidRequest")) // MinIO's answer to basic auth
+			},
+			want: &Failure{Reason: ReasonNotGit,
+				Message: `"{ADDR}" did not answer as a Git server; check that url is the repository's smart HTTP or SSH URL`},
+		},
+		"an S3 API's XML error to a request without credentials is reported as NotGitServer, not AuthenticationFailed": {
+			target: func(t *testing.T) (GitTarget, string) {
+				target, addr := writerServedBy(t, s3Error(http.StatusForbidden, "AccessDenied"))
+				target.Credentials.Password = "" // Kratix sends no credentials then
+				return target, addr
 			},
 			want: &Failure{Reason: ReasonNotGit,
 				Message: `"{ADDR}" did not answer as a Git server; check that url is the repository's smart HTTP or SSH URL`},
@@ -93,37 +124,33 @@ func TestGitProberAgainstBrokenEndpoints(t *testing.T) {
 		},
 		"an ERR line instead of an advertisement is reported as RepositoryNotFound without its text": {
 			target: func(t *testing.T) (GitTarget, string) {
-				srv := startTLSHandler(t, func(w http.ResponseWriter, r *http.Request) {
+				return writerServedBy(t, func(w http.ResponseWriter, r *http.Request) {
 					w.Header().Set("Content-Type", "application/x-git-upload-pack-advertisement")
 					_, _ = w.Write([]byte("001e# service=git-upload-pack\n0000001bERR secret-banner text\n"))
 				})
-				return writerAt("https://" + srv.Listener.Addr().String() + "/kratix.git"), srv.Listener.Addr().String()
 			},
 			want: &Failure{Reason: ReasonRepositoryNotFound,
 				Message: `there is no repository at "https://{ADDR}/kratix.git", or the credentials may not see it (the server refused the upload-pack advertisement); create it or correct url`},
 		},
 		"a server error is reported as Unknown with its status only": {
 			target: func(t *testing.T) (GitTarget, string) {
-				srv := startTLSHandler(t, func(w http.ResponseWriter, r *http.Request) {
+				return writerServedBy(t, func(w http.ResponseWriter, r *http.Request) {
 					http.Error(w, "secret-banner", http.StatusInternalServerError)
 				})
-				return writerAt("https://" + srv.Listener.Addr().String() + "/kratix.git"), srv.Listener.Addr().String()
 			},
 			want: &Failure{Reason: ReasonUnknown,
 				Message: `"https://{ADDR}/kratix.git" answered HTTP 500 to the ref advertisement; check url`},
 		},
 		"an endless header is reported as ResponseTooLarge": {
 			target: func(t *testing.T) (GitTarget, string) {
-				srv := startTLSHandler(t, localenv.HostileAnswers["an endless header"].ServeHTTP)
-				return writerAt("https://" + srv.Listener.Addr().String() + "/kratix.git"), srv.Listener.Addr().String()
+				return writerServedBy(t, localenv.HostileAnswers["an endless header"].ServeHTTP)
 			},
 			want: &Failure{Reason: ReasonResponseTooLarge,
 				Message: `"{ADDR}" answered with more than 64 KiB of headers, far more than any Git server sends; check url`},
 		},
 		"an endless advertisement without the branch is reported as ResponseTooLarge": {
 			target: func(t *testing.T) (GitTarget, string) {
-				srv := startTLSHandler(t, localenv.EndlessAdvertisement(false))
-				return writerAt("https://" + srv.Listener.Addr().String() + "/kratix.git"), srv.Listener.Addr().String()
+				return writerServedBy(t, localenv.EndlessAdvertisement(false))
 			},
 			want: &Failure{Reason: ReasonResponseTooLarge,
 				Message: `"https://{ADDR}/kratix.git" advertised more than 16 MiB of refs before branch "main"; the probe reads no more`},

@@ -89,13 +89,18 @@ func (p *GitRepoProber) advertisementHTTP(s gitScene, user, password string) err
 func gitStatusFailure(resp *http.Response, s gitScene) *Failure {
 	shown := shownURL(s.target)
 	push := s.service == transport.ReceivePackServiceName
+	ct, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
 	switch code := resp.StatusCode; {
+	case code == http.StatusOK && ct != "application/x-"+s.service+"-advertisement":
+		return notGitFailure(s, fmt.Errorf("HTTP 200 with Content-Type %q", ct))
 	case code == http.StatusOK:
-		ct, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
-		if ct != "application/x-"+s.service+"-advertisement" {
-			return notGitFailure(s, fmt.Errorf("HTTP 200 with Content-Type %q", ct))
-		}
 		return nil
+	case ct == "application/xml" || ct == "text/xml":
+		// An XML error is an object store's (S3, MinIO, GCS, Azure Blob): MinIO answers
+		// basic auth with 400 and no credentials with 403. Git servers answer errors in
+		// plain text, HTML or JSON, so its status says nothing about Git credentials or
+		// repositories.
+		return notGitFailure(s, fmt.Errorf("HTTP %d with Content-Type %q", code, ct))
 	case push && (code == http.StatusUnauthorized || code == http.StatusForbidden || code == http.StatusNotFound):
 		return noPushFailure(s, fmt.Sprintf("HTTP %d to the receive-pack advertisement", code))
 	case code == http.StatusUnauthorized:

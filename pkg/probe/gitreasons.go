@@ -1,9 +1,7 @@
 package probe
 
-// Reasons only a Git probe gives. The Git probe also gives the reasons both kinds share:
-// TLSCertificateUntrusted, NameNotResolved, ConnectionRefused, Timeout,
-// EndpointForbidden, CredentialsUnavailable, InvalidTarget, Canceled, ResponseTooLarge,
-// Busy and Unknown.
+// Reasons only a Git probe gives; GitReasons lists them with those it shares with the
+// bucket probe.
 const (
 	// ReasonRepositoryNotFound is a Git server that has no repository at the URL's path,
 	// or hides it from the credentials.
@@ -17,7 +15,10 @@ const (
 	// receive-pack advertisement, which servers give only to those who may push, they
 	// were refused.
 	ReasonNoPushPermission Reason = "NoPushPermission"
-	// ReasonHostKeyUnknown is an SSH server whose host is not in knownHosts.
+	// ReasonHostKeyUnknown is an SSH server whose host is not in knownHosts. The Secret
+	// check denies a knownHosts without the URL's host before any probe, so a store gets
+	// this past it only where OpenSSH falls back on the host's port-22 lines for another
+	// port and finds no key there that is the server's.
 	ReasonHostKeyUnknown Reason = "HostKeyUnknown"
 	// ReasonHostKeyMismatch is an SSH server whose host key is not the one knownHosts
 	// holds for its host.
@@ -30,3 +31,16 @@ const (
 	// token for the App's JWT.
 	ReasonGitHubAppTokenRefused Reason = "GitHubAppTokenRefused"
 )
+
+// GitReasons are the reasons a Git probe gives, in ReasonTable's order: those both kinds
+// of probe share, then those whose advice in ReasonTable starts with "Git:", which only a
+// Git probe gives. The integration suite holds a GitStateStore scenario for each, or
+// says why none can reach it through kubectl.
+var GitReasons = []Reason{
+	ReasonTLSUntrusted, ReasonNameNotResolved, ReasonConnectionRefused, ReasonTimeout,
+	ReasonEndpointForbidden, ReasonCredentialsUnavailable, ReasonUnknown, ReasonInvalidTarget,
+	ReasonCanceled, ReasonResponseTooLarge, ReasonBusy,
+	ReasonRepositoryNotFound, ReasonBranchNotFound, ReasonAuthenticationFailed,
+	ReasonNoPushPermission, ReasonHostKeyUnknown, ReasonHostKeyMismatch,
+	ReasonURLSchemeMismatch, ReasonNotGit, ReasonGitHubAppTokenRefused,
+}

@@ -69,9 +69,12 @@ const (
 	ReasonIAMNotTrusted Reason = "IAMEndpointNotTrusted"
 
 	// ReasonInvalidTarget is a target the prober cannot even try: an endpoint with a
-	// scheme or path, an invalid bucket name, an unknown auth method.
+	// scheme or path, an invalid bucket name, an unknown auth method. The webhook's
+	// static rules deny most such stores first.
 	ReasonInvalidTarget Reason = "InvalidTarget"
-	// ReasonCanceled is a probe whose caller went away before it finished.
+	// ReasonCanceled is a probe whose caller went away before it finished: the webhook
+	// counts and logs it, but the API server that cancelled no longer waits for the
+	// answer, so no one who applied a store sees it.
 	ReasonCanceled Reason = "Canceled"
 	// ReasonResponseTooLarge is an endpoint that answered a probe's request with more
 	// than any S3 server sends (see MaxResponseBytes).

@@ -6,11 +6,16 @@ import (
 	"encoding/base64"
 	"encoding/pem"
 	"fmt"
+	"maps"
+	"net/http"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/knownhosts"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -19,6 +24,7 @@ import (
 	"github.com/kratix-community/statestore-webhook/api/v1alpha1"
 	"github.com/kratix-community/statestore-webhook/internal/localenv"
 	"github.com/kratix-community/statestore-webhook/pkg/admission"
+	"github.com/kratix-community/statestore-webhook/pkg/probe"
 )
 
 // gitStore is a GitStateStore named {{.Name}} with spec, for a scenario's yaml.
@@ -73,8 +79,28 @@ func sshKeys(t *testing.T, host string) (key, locked, knownHosts string) {
 
 // TestApplyGit applies GitStateStores with the real kubectl, with --dry-run=server and
 // for real, through the webhook running with the shipped RBAC: Kratix's defaults, a
-// denial per static rule, and the Secret checks of each auth method.
+// denial per static rule, the Secret checks of each auth method, and a denial for each
+// reason a Git probe gives, on its field. The webhook mints githubApp tokens from a
+// stand-in for the GitHub API that the Git server lets in.
 func TestApplyGit(t *testing.T) {
+	app, err := localenv.StartGitHubApp(gitHTTP, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = app.Stop() })
+	testSecrets.record(strings.Split(string(app.PrivateKey), "\n")[1]) // a line of its body stands for the key
+	withWebhookFlags(t, "--github-api-url="+app.URL)
+	scenarios := gitScenarios(t, app)
+	t.Run("every reason a Git probe gives has a scenario, on its field", func(t *testing.T) {
+		checkGitReasonsHaveScenarios(t, scenarios)
+	})
+	runScenarios(t, scenarios)
+}
+
+// gitScenarios are TestApplyGit's scenarios; app is the GitHub API's stand-in the
+// webhook mints tokens from.
+func gitScenarios(t *testing.T, app *localenv.GitHubApp) map[string]scenario {
+	t.Helper()
 	key, locked, knownHosts := sshKeys(t, "git.example.com")
 	basic := gitSecret(map[string]string{"username": "kratix", "password": "token"})
 	https := func(extra string) string {
@@ -89,7 +115,28 @@ func TestApplyGit(t *testing.T) {
 	}
 	sshServed := gitStore("  url: {{.GitSSHURL}}\n  authMethod: ssh\n  secretRef:\n    name: \"{{.Name}}\"\n")
 	insecure := "Warning: " + admission.WarningGitInsecure
-	runScenarios(t, map[string]scenario{
+	at := func(hostPort string) string { // a basicAuth store at hostPort's kratix.git
+		return gitStore("  url: https://" + hostPort + "/" + localenv.GitRepository + "\n  secretRef:\n    name: \"{{.Name}}\"\n")
+	}
+	hostile := func(h http.Handler) string {
+		server := localenv.StartGitHostile(h)
+		t.Cleanup(func() { _ = server.Stop() })
+		return server.Endpoint
+	}
+	endless, endlessHeader := hostile(localenv.EndlessAdvertisement(false)), hostile(localenv.HostileAnswers["an endless header"])
+	unavailable := hostile(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		http.Error(w, "down for maintenance", http.StatusServiceUnavailable)
+	}))
+	hole, plainGit := blackHole(t), strings.TrimPrefix(gitHTTP.InsecureURL, "http://")
+	appSecret := func(appID, installationID string) string {
+		return gitSecret(map[string]string{"appID": appID, "installationID": installationID, "privateKey": string(app.PrivateKey)})
+	}
+	appStore := gitStore("  url: {{.GitURL}}\n  authMethod: githubApp\n  secretRef:\n    name: \"{{.Name}}\"\n")
+	appHost := "Warning: " + fmt.Sprintf(admission.WarningGitHubAppHost, `"127.0.0.1"`)
+	sshSecret := func(knownHosts string) string { // the writer's key with knownHosts
+		return gitSecret(map[string]string{"sshPrivateKey": string(gitSSH.WriterKey), "knownHosts": knownHosts})
+	}
+	return map[string]scenario{
 		"a basicAuth store is admitted with Kratix's defaults and the insecure warning": {
 			resource: git, given: writer, yaml: served(""),
 			wantStderr: []string{insecure},
@@ -122,7 +169,7 @@ func TestApplyGit(t *testing.T) {
 		"a certificate nobody trusts is denied on url when insecure is false": {
 			resource: git, given: writer, yaml: served("  insecure: false\n"),
 			wantExit:   1,
-			wantStderr: []string{"(reason: TLSCertificateUntrusted)"},
+			wantStderr: []string{`spec.url: Invalid value: "{{.GitURL}}": the certificate of`, "(reason: TLSCertificateUntrusted)"},
 		},
 		"an ssh key that may only read is denied on secretRef": {
 			resource: git, given: gitSecret(map[string]string{"sshPrivateKey": string(gitSSH.ReaderKey), "knownHosts": string(gitSSH.KnownHosts)}), yaml: sshServed,
@@ -132,7 +179,7 @@ func TestApplyGit(t *testing.T) {
 		"a knownHosts entry with another key for the host is denied": {
 			resource: git, given: gitSecret(map[string]string{"sshPrivateKey": string(gitSSH.WriterKey), "knownHosts": otherHostKey(t, string(gitSSH.KnownHosts))}), yaml: sshServed,
 			wantExit:   1,
-			wantStderr: []string{"(reason: HostKeyMismatch)"},
+			wantStderr: []string{`spec.secretRef: Invalid value: "default/{{.Name}}": the host key of`, "(reason: HostKeyMismatch)"},
 		},
 		"a URL without a scheme is denied (Kratix #427)": {
 			resource: git, given: basic, yaml: gitStore("  url: git.example.com/platform/state.git\n  secretRef:\n    name: \"{{.Name}}\"\n"),
@@ -204,7 +251,138 @@ func TestApplyGit(t *testing.T) {
 			wantExit:   1,
 			wantStderr: []string{`key "knownHosts" of Secret default/{{.Name}} has no entry for "git.example.com", so ssh refuses the host`},
 		},
-	})
+		"a githubApp store whose token the Git server lets in is admitted, with the host warning": {
+			resource: git, given: appSecret(app.AppID, app.InstallationID), yaml: appStore,
+			wantStderr: []string{insecure, appHost},
+			wantStored: map[string]any{"spec.authMethod": "githubApp"},
+		},
+		"a GitHub App installation the API does not know is denied on secretRef": {
+			resource: git, given: appSecret(app.AppID, "1"), yaml: appStore,
+			wantExit: 1,
+			wantStderr: []string{insecure, appHost, `spec.secretRef: Invalid value: "default/{{.Name}}": the GitHub API at "` + strings.TrimPrefix(app.URL, "http://") +
+				`" refused an installation token for App "` + app.AppID + `", installation 1 (HTTP 404)`, "(reason: GitHubAppTokenRefused)"},
+		},
+		"an appID too large for Kratix's strconv.Atoi is denied on secretRef": {
+			resource: git, given: appSecret("123456789012345678901234567890", app.InstallationID), yaml: appStore,
+			wantExit:   1,
+			wantStderr: []string{insecure, appHost, `spec.secretRef: Invalid value: "default/{{.Name}}": appID in the Secret must be the App's number`, "(reason: CredentialsUnavailable)"},
+		},
+		"an S3 API (MinIO) at the url is denied on url: it answers HTTP, but not as Git": {
+			resource: git, given: writer, yaml: at("{{.Endpoint}}"),
+			wantExit:   1,
+			wantStderr: []string{insecure, `spec.url: Invalid value: "https://{{.Endpoint}}/kratix.git": "{{.Endpoint}}" did not answer as a Git server`, "(reason: NotGitServer)"},
+		},
+		"an ssh URL at a server that does not speak SSH is denied on url": {
+			resource: git, yaml: gitStore("  url: ssh://git@{{.Endpoint}}/kratix.git\n  authMethod: ssh\n  secretRef:\n    name: \"{{.Name}}\"\n"),
+			given:      sshSecret(strings.Replace(string(gitSSH.KnownHosts), knownhosts.Normalize(gitSSH.Addr), knownhosts.Normalize(fixtures.Endpoint), 1)),
+			wantExit:   1,
+			wantStderr: []string{`spec.url: Invalid value: "ssh://git@{{.Endpoint}}/kratix.git": "{{.Endpoint}}" did not answer as a Git server`, "(reason: NotGitServer)"},
+		},
+		"a port nothing listens on is denied on url": {
+			resource: git, given: writer, yaml: at("{{.ClosedEndpoint}}"),
+			wantExit:   1,
+			wantStderr: []string{insecure, `spec.url: Invalid value: "https://{{.ClosedEndpoint}}/kratix.git": "{{.ClosedEndpoint}}" refused the connection`, "(reason: ConnectionRefused)"},
+		},
+		"the instance metadata address is denied on url by the endpoint guard": {
+			resource: git, given: writer, yaml: at("169.254.169.254"),
+			wantExit:   1,
+			wantStderr: []string{insecure, `spec.url: Invalid value: "https://169.254.169.254/kratix.git"`, "(reason: EndpointForbidden)"},
+		},
+		"a server that accepts connections and never answers is denied on url": {
+			resource: git, given: writer, yaml: at(hole),
+			wantExit:   1,
+			wantStderr: []string{insecure, `spec.url: Invalid value: "https://` + hole + `/kratix.git": timed out after ` + probeTimeout, "(reason: Timeout)"},
+		},
+		"a host name that does not resolve is denied on url": {
+			resource: git, given: writer, yaml: at("no-such-git-server.invalid"),
+			wantExit:   1,
+			wantStderr: []string{insecure, `spec.url: Invalid value: "https://no-such-git-server.invalid/kratix.git": host "no-such-git-server.invalid" of url`, "(reason: NameNotResolved)"},
+		},
+		"an https URL at a plain-HTTP Git server is denied on url": {
+			resource: git, given: writer, yaml: at(plainGit),
+			wantExit:   1,
+			wantStderr: []string{insecure, `spec.url: Invalid value: "https://` + plainGit + `/kratix.git": "` + plainGit + `" speaks plain HTTP, not HTTPS`, "(reason: URLSchemeMismatch)"},
+		},
+		"a knownHosts line for the host without its port, with another key, is denied on secretRef as unknown": {
+			// OpenSSH falls back on the host's port-22 lines for another port, so the
+			// Secret check lets it through, and reads a key there that is not the
+			// server's as an unknown host, not a changed one.
+			resource: git, yaml: sshServed,
+			given:      sshSecret(strings.Replace(otherHostKey(t, string(gitSSH.KnownHosts)), knownhosts.Normalize(gitSSH.Addr), "127.0.0.1", 1)),
+			wantExit:   1,
+			wantStderr: []string{`spec.secretRef: Invalid value: "default/{{.Name}}": knownHosts has no key for "` + knownhosts.Normalize(gitSSH.Addr) + `"`, "(reason: HostKeyUnknown)"},
+		},
+		"a ref advertisement that never reaches the branch is denied on url": {
+			resource: git, given: writer, yaml: at(endless),
+			wantExit:   1,
+			wantStderr: []string{insecure, `spec.url: Invalid value: "https://` + endless + `/kratix.git": "https://` + endless + `/kratix.git" advertised more than 16 MiB of refs before branch "main"`, "(reason: ResponseTooLarge)"},
+		},
+		"a header that never ends is denied on url": {
+			resource: git, given: writer, yaml: at(endlessHeader),
+			wantExit:   1,
+			wantStderr: []string{insecure, `spec.url: Invalid value: "https://` + endlessHeader + `/kratix.git": "` + endlessHeader + `" answered with more than 64 KiB of headers`, "(reason: ResponseTooLarge)"},
+		},
+		"an scp-like url with a slash before its colon, which git reads as a local path, is denied on url": {
+			// The static rules let it through (its "host" has a slash) and the probe, which
+			// parses it as go-git does, cannot try it. Once a static rule denies it,
+			// InvalidTarget joins gitReasonsWithoutScenario.
+			resource: git, yaml: gitStore("  url: git@127.0.0.1/platform:state.git\n  authMethod: ssh\n  secretRef:\n    name: \"{{.Name}}\"\n"),
+			given:      sshSecret(strings.Replace(string(gitSSH.KnownHosts), knownhosts.Normalize(gitSSH.Addr), "*", 1)),
+			wantExit:   1,
+			wantStderr: []string{`spec.url: Invalid value: "git@127.0.0.1/platform:state.git": url "git@127.0.0.1/platform:state.git" is not a Git URL Kratix can use`, "(reason: InvalidTarget)"},
+		},
+		"a server error to the ref advertisement is denied on url": {
+			resource: git, given: writer, yaml: at(unavailable),
+			wantExit:   1,
+			wantStderr: []string{insecure, `spec.url: Invalid value: "https://` + unavailable + `/kratix.git": "https://` + unavailable + `/kratix.git" answered HTTP 503 to the ref advertisement`, "(reason: Unknown)"},
+		},
+	}
+}
+
+// gitReasonsWithoutScenario are the reasons a Git probe gives that no store applied
+// with kubectl can be made to get, each with why.
+var gitReasonsWithoutScenario = map[probe.Reason]string{
+	probe.ReasonCanceled: "the API server cancels a webhook call only when it no longer waits for the answer, " +
+		"so no kubectl ever shows it (pkg/probe's tests cancel probes)",
+	probe.ReasonBusy: "a Git probe gives its slots back as its budget ends, and waiting probes take them in turn, " +
+		"so a waiting probe gets one before its own budget ends but for a race; " +
+		"TestAnEndpointThatHoldsItsProbesCannotStarveTheOthers shows Busy through the API server with bucket probes, " +
+		"whose clean-up outlives their budget, and TestGitProberWaitsForItsEndpointsShareOfTheSlots the Git prober's",
+}
+
+// reasonInStderr finds the reason at the end of a probe's denial.
+var reasonInStderr = regexp.MustCompile(`\(reason: (\w+)\)`)
+
+// checkGitReasonsHaveScenarios fails for each reason a Git probe gives (probe.GitReasons)
+// that no scenario asserts, unless gitReasonsWithoutScenario says why none can, and for
+// a scenario that asserts a reason but not the field it is on.
+func checkGitReasonsHaveScenarios(t *testing.T, scenarios map[string]scenario) {
+	covered := map[probe.Reason]bool{}
+	for _, name := range slices.Sorted(maps.Keys(scenarios)) {
+		wants := scenarios[name].wantStderr
+		onField := slices.ContainsFunc(wants, func(w string) bool { return strings.HasPrefix(w, "spec.") && strings.Contains(w, ": Invalid value: ") })
+		for _, want := range wants {
+			for _, m := range reasonInStderr.FindAllStringSubmatch(want, -1) {
+				reason := probe.Reason(m[1])
+				covered[reason] = true
+				if !slices.Contains(probe.GitReasons, reason) {
+					t.Errorf("%q asserts reason %s, which is not in probe.GitReasons", name, reason)
+				}
+				if !onField {
+					t.Errorf("%q asserts reason %s but not the field it is on (spec.<field>: Invalid value: ...)", name, reason)
+				}
+			}
+		}
+	}
+	for _, reason := range probe.GitReasons {
+		why, none := gitReasonsWithoutScenario[reason]
+		switch {
+		case covered[reason] && none:
+			t.Errorf("reason %s has a scenario, yet gitReasonsWithoutScenario says none can reach it: %s", reason, why)
+		case !covered[reason] && !none:
+			t.Errorf("reason %s, which a Git probe gives, has no scenario", reason)
+		}
+	}
 }
 
 // TestGuardsGit shows the guards protect GitStateStores as they do buckets: the Secret

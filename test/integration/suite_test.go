@@ -51,6 +51,8 @@ var (
 	// the same repositories over SSH, for the GitStateStores' probes.
 	gitHTTP *localenv.GitServer
 	gitSSH  *localenv.GitSSHServer
+	// testSecrets are secrets that tests made, one a line, for checkNoSecretLeaked.
+	testSecrets recorder
 )
 
 // fixtureSet is what every scenario's YAML can refer to as {{.Field}}.
@@ -234,6 +236,7 @@ func checkNoSecretLeaked(ctx context.Context) error {
 			secrets = append(secrets, strings.Split(string(key), "\n")[1])
 		}
 	}
+	secrets = append(secrets, strings.Fields(testSecrets.String())...)
 	for _, secret := range secrets {
 		for _, place := range slices.Sorted(maps.Keys(places)) {
 			if strings.Contains(places[place], secret) {
