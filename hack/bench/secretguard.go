@@ -29,7 +29,7 @@ const rotatedAccessKey, rotatedSecretKey = "bench-rotated", "bench-rotated-secre
 func measureSecretGuard(ctx context.Context, b *benchEnv, o options, r *Report) error {
 	s := r.Section(fmt.Sprintf("Secret guard: client-go UPDATE of a Secret through the API server, one at a time (%d interleaved rounds)", o.apiPairs),
 		"ours", "baseline")
-	if err := route(ctx, b); err != nil {
+	if err := route(ctx, b, b.Buckets); err != nil {
 		return err
 	}
 	if err := b.MinIO.CreateUser(ctx, rotatedAccessKey, rotatedSecretKey, "readwrite"); err != nil {
