@@ -188,29 +188,44 @@ func apiServerMetrics(ctx context.Context, b *benchEnv) (testkit.Metrics, error)
 // webhookCallTimes says, for each webhook the API server called between two scrapes of
 // its metrics, the mean time of a call.
 func webhookCallTimes(before, after testkit.Metrics) string {
-	const name = "apiserver_admission_webhook_admission_duration_seconds"
-	byHook := func(m testkit.Metrics) map[string][2]float64 { // webhook: sum, count
-		out := map[string][2]float64{}
+	means := histogramMeans(before, after, "apiserver_admission_webhook_admission_duration_seconds", "name")
+	var parts []string
+	for _, hook := range slices.Sorted(maps.Keys(means)) {
+		parts = append(parts, fmt.Sprintf("%s %s (%.0f calls)", hook, fmtDurF(means[hook].seconds*float64(time.Second)), means[hook].n))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// observed is the mean of a histogram's observations, in seconds, and their count.
+type observed struct{ seconds, n float64 }
+
+// histogramMeans is, for each value of label, the mean of histogram name's observations
+// between two scrapes, where there were any; an empty label takes every series together,
+// under "".
+func histogramMeans(before, after testkit.Metrics, name, label string) map[string]observed {
+	byLabel := func(m testkit.Metrics) map[string]observed { // sums, not means
+		out := map[string]observed{}
 		for _, series := range m[name].GetMetric() {
+			value, found := "", label == ""
 			for _, l := range series.GetLabel() {
-				if l.GetName() == "name" {
-					h := series.GetHistogram()
-					v := out[l.GetValue()]
-					out[l.GetValue()] = [2]float64{v[0] + h.GetSampleSum(), v[1] + float64(h.GetSampleCount())}
+				if l.GetName() == label {
+					value, found = l.GetValue(), true
 				}
+			}
+			if found {
+				h, v := series.GetHistogram(), out[value]
+				out[value] = observed{v.seconds + h.GetSampleSum(), v.n + float64(h.GetSampleCount())}
 			}
 		}
 		return out
 	}
-	b, a := byHook(before), byHook(after)
-	var parts []string
-	for _, hook := range slices.Sorted(maps.Keys(a)) {
-		sum, n := a[hook][0]-b[hook][0], a[hook][1]-b[hook][1]
-		if n > 0 {
-			parts = append(parts, fmt.Sprintf("%s %s (%.0f calls)", hook, fmtDurF(sum/n*float64(time.Second)), n))
+	b, means := byLabel(before), map[string]observed{}
+	for value, a := range byLabel(after) {
+		if n := a.n - b[value].n; n > 0 {
+			means[value] = observed{(a.seconds - b[value].seconds) / n, n}
 		}
 	}
-	return strings.Join(parts, ", ")
+	return means
 }
 
 // scrapeAll reads the metrics of each webhook.

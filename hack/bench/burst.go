@@ -130,6 +130,8 @@ func measureBurst(ctx context.Context, b *benchEnv, k *storeKind, o options, r *
 	apiCalls := metricsAfter.Sum("rest_client_requests_total") - metricsBefore.Sum("rest_client_requests_total")
 	s.Note("probes are counted by a proxy in front of %s (one write check per probe: S3's POST ?uploads, Git's receive-pack advertisement); the webhook's statestore_webhook_probes_total rose by %.0f, and it made %.0f API server calls, for %d bursts and %d lone admissions",
 		k.server, metricProbes, apiCalls, len(probeCounts), len(probeCounts)*singlesPerRep)
+	probeTime := histogramMeans(metricsBefore, metricsAfter, "statestore_webhook_probe_duration_seconds", "")[""]
+	s.Note("the webhook's probes took %s on average (statestore_webhook_probe_duration_seconds, %.0f probes)", fmtDurF(probeTime.seconds*float64(time.Second)), probeTime.n)
 	s.Note("the design floor is the bare webhook asking the same access reviewer and reading the same Secret for each of the %d admissions, through the webhook's own reviewer and reader; the bare webhook admits at once", o.burstSize)
 	return profileBurst(ctx, b, k, o, s, open, fire, web, floorEnd)
 }
