@@ -14,6 +14,9 @@ import (
 	"github.com/kratix-community/statestore-webhook/internal/testkit"
 )
 
+// probeDuration is the webhook's histogram of the time its probes take.
+const probeDuration = "statestore_webhook_probe_duration_seconds"
+
 // singlesPerRep is how many lone cold admissions make the "one probe" baseline of a
 // repetition (their median).
 const singlesPerRep = 5
@@ -71,10 +74,19 @@ func measureBurst(ctx context.Context, b *benchEnv, k *storeKind, o options, r *
 	var probeCounts []int64
 	var bareP99 []float64
 	var probes int64
+	// inBurst is how long each burst's probe took, as the webhook measured it.
+	var inBurst []string
 	many := func() *Run {
 		before := k.proxy.Probes()
+		metricsBefore, err := scrape(ctx, b.Webhook)
 		run := burstOf(web)
 		probes = k.proxy.Probes() - before
+		metricsAfter, err2 := scrape(ctx, b.Webhook)
+		took := "?"
+		if err == nil && err2 == nil {
+			took = fmtDurF(histogramMeans(metricsBefore, metricsAfter, probeDuration, "")[""].seconds * float64(time.Second))
+		}
+		inBurst = append(inBurst, took)
 		return run
 	}
 	floor := func() *Run { return burstOf(floorEnd) }
@@ -130,8 +142,8 @@ func measureBurst(ctx context.Context, b *benchEnv, k *storeKind, o options, r *
 	apiCalls := metricsAfter.Sum("rest_client_requests_total") - metricsBefore.Sum("rest_client_requests_total")
 	s.Note("probes are counted by a proxy in front of %s (one write check per probe: S3's POST ?uploads, Git's receive-pack advertisement); the webhook's statestore_webhook_probes_total rose by %.0f, and it made %.0f API server calls, for %d bursts and %d lone admissions",
 		k.server, metricProbes, apiCalls, len(probeCounts), len(probeCounts)*singlesPerRep)
-	probeTime := histogramMeans(metricsBefore, metricsAfter, "statestore_webhook_probe_duration_seconds", "")[""]
-	s.Note("the webhook's probes took %s on average (statestore_webhook_probe_duration_seconds, %.0f probes)", fmtDurF(probeTime.seconds*float64(time.Second)), probeTime.n)
+	probeTime := histogramMeans(metricsBefore, metricsAfter, probeDuration, "")[""]
+	s.Note("the webhook's probes took %s on average (%s, %.0f probes); the probe of each burst took %s", fmtDurF(probeTime.seconds*float64(time.Second)), probeDuration, probeTime.n, strings.Join(inBurst, ", "))
 	s.Note("the design floor is the bare webhook asking the same access reviewer and reading the same Secret for each of the %d admissions, through the webhook's own reviewer and reader; the bare webhook admits at once", o.burstSize)
 	return profileBurst(ctx, b, k, o, s, open, fire, web, floorEnd)
 }
