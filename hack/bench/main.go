@@ -10,7 +10,7 @@
 // measurement cannot be trusted: a side answered errors or the wrong verdict, or
 // measured nothing. A missed target is reported, not a failure.
 //
-//	go run ./hack/bench            # the full run, about three minutes on two cores; the report prints its total run time
+//	go run ./hack/bench            # the full run, several minutes on two cores; the report prints its total run time
 //	go run ./hack/bench -quick     # a smoke run: every figure, few samples
 package main
 
