@@ -1,9 +1,10 @@
 // Command bench is `make bench`'s harness: in one run on one machine it measures each
 // figure of the webhook's performance next to its baseline and prints both with their
-// ratio and the target. It brings up a real kube-apiserver, MinIO and the webhook binary
-// built from this module (internal/localenv), SeaweedFS for the cold probe alone, plus a
-// bare controller-runtime webhook that admits everything with the same TLS settings
-// (./bare-webhook).
+// ratio and the target. It brings up a real kube-apiserver, MinIO, a Git server (git
+// http-backend) and the webhook binary built from this module (internal/localenv),
+// SeaweedFS for the cold probe alone, plus a bare controller-runtime webhook that admits
+// everything with the same TLS settings (./bare-webhook), which is also the floor of the
+// design for each store kind.
 //
 // Repetitions interleave the two sides and ratios are taken pair by pair, then their
 // median, because the machines it runs on are shared and noisy. It exits non-zero when a
