@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"maps"
 	"os"
@@ -17,9 +16,7 @@ import (
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/kratix-community/statestore-webhook/api/v1alpha1"
 	"github.com/kratix-community/statestore-webhook/internal/localenv"
-	"github.com/kratix-community/statestore-webhook/internal/server"
 	"github.com/kratix-community/statestore-webhook/internal/testkit"
 )
 
@@ -36,29 +33,23 @@ const (
 	routeNone  = "none"
 )
 
-// measureAPIServer is what the webhooks add to a server-side dry-run create, the request
-// Flux and `kubectl apply --dry-run=server` make: the same store with the webhooks called
-// (defaulting, then validation with an access review, a Secret read and a cached probe)
-// and with the floor of the design called instead (the bare webhook that answers with the
-// same defaulting patch, asks the same access reviewer and reads the same Secret), the
-// bare webhook (what calling any two webhooks costs) and no webhook.
-//
-// GitStateStore: when the kind is in pkg/admission and the registered configurations
-// (another helper is adding it), the same figure for a Git store is this function with
-// a gitStore beside apiStore (a store lacking the defaults, naming a Secret with the Git
-// keys) and the floor started with --get-secret naming that Secret; the routes, the
-// defaulting patch asked of the webhook and the counters carry over as they are. It is
-// not measured yet.
-func measureAPIServer(ctx context.Context, b *benchEnv, o options, r *Report) error {
-	s := r.Section(fmt.Sprintf("Through the API server: client-go dry-run create, one at a time, probe cached (%d interleaved rounds)", o.apiPairs),
+// measureAPIServer is what the webhooks add to a server-side dry-run create of a store
+// of kind k, the request Flux and `kubectl apply --dry-run=server` make: the same store
+// with the webhooks called (defaulting, then validation with an access review, a Secret
+// read and a cached probe) and with the floor of the design called instead (the bare
+// webhook that answers with the same defaulting patch, asks the same access reviewer and
+// reads the same Secret), the bare webhook (what calling any two webhooks costs) and no
+// webhook.
+func measureAPIServer(ctx context.Context, b *benchEnv, k *storeKind, o options, r *Report) error {
+	s := r.Section(fmt.Sprintf("Through the API server, %s: client-go dry-run create, one at a time, probe cached (%d interleaved rounds)", k.name, o.apiPairs),
 		"webhooks called", "design floor")
-	if err := route(ctx, b); err != nil {
+	if err := route(ctx, b, k); err != nil {
 		return err
 	}
-	withWebhooks := func() *Run { return dryRunCreate(ctx, b, "webhooks called", "", true) }
-	withFloor := func() *Run { return dryRunCreate(ctx, b, "design floor called", routeFloor, true) }
-	withBare := func() *Run { return dryRunCreate(ctx, b, "bare webhooks called", routeBare, false) }
-	without := func() *Run { return dryRunCreate(ctx, b, "no webhook", routeNone, false) }
+	withWebhooks := func() *Run { return dryRunCreate(ctx, b, k, "webhooks called", "", true) }
+	withFloor := func() *Run { return dryRunCreate(ctx, b, k, "design floor called", routeFloor, true) }
+	withBare := func() *Run { return dryRunCreate(ctx, b, k, "bare webhooks called", routeBare, false) }
+	without := func() *Run { return dryRunCreate(ctx, b, k, "no webhook", routeNone, false) }
 	sides := []func() *Run{withWebhooks, withFloor, withBare, without}
 	for range 3 { // warm the probe cache, the connections and the API server's caches
 		warm := make([]*Run, len(sides))
@@ -125,21 +116,22 @@ func measureAPIServer(ctx context.Context, b *benchEnv, o options, r *Report) er
 	s.Note("the design floor is the bare webhook registered like ours that answers with the same defaulting patch, asks the same access reviewer and reads the same Secret per validation; the bare webhooks admit at once")
 	s.Note("the stores are routed by objectSelectors on the label %s added to the registered configurations", routeLabel)
 	s.Note("mean time of each webhook call as the API server measures it (apiserver_admission_webhook_admission_duration_seconds): %s", webhookCallTimes(apiBefore, apiAfter))
-	if err := profileAPIServer(ctx, b, o, s, withWebhooks, withFloor); err != nil {
+	if err := profileAPIServer(ctx, b, k, o, s, withWebhooks, withFloor); err != nil {
 		return err
 	}
 	return nil
 }
 
 // writeDefaultingPatch asks the webhook's defaulting webhook for its patch of the figure's
-// store and writes it to file, for the floor of the design to answer with: the floor
-// pays the API server's cost of applying the defaults, not the webhook's of finding them.
-func writeDefaultingPatch(ctx context.Context, b *benchEnv, file string) error {
-	tmpl, err := newReviewTemplate(admissionv1.Create, apiStore(b, routeFloor), benchUser)
+// store of kind k and writes it to file, for the floor of the design to answer with: the
+// floor pays the API server's cost of applying the defaults, not the webhook's of finding
+// them.
+func writeDefaultingPatch(ctx context.Context, b *benchEnv, k *storeKind, file string) error {
+	tmpl, err := newReviewTemplate(admissionv1.Create, apiStore(k, routeFloor), benchUser)
 	if err != nil {
 		return err
 	}
-	_, body, err := newEndpoint("webhook", b.Webhook.URL(server.MutatePath), b.TLS, 1).answer(ctx, tmpl, testkit.Admitted)
+	_, body, err := newEndpoint("webhook", b.Webhook.URL(k.mutatePath()), b.TLS, 1).answer(ctx, tmpl, testkit.Admitted)
 	if err != nil {
 		return fmt.Errorf("asking the webhook for its defaulting patch: %w", err)
 	}
@@ -148,7 +140,7 @@ func writeDefaultingPatch(ctx context.Context, b *benchEnv, file string) error {
 		return err
 	}
 	if review.Response == nil || len(review.Response.Patch) == 0 {
-		return errors.New("the webhook's defaulting webhook answered the API server figure's store with no patch")
+		return fmt.Errorf("the webhook's defaulting webhook answered the API server figure's %s with no patch", k.name)
 	}
 	return os.WriteFile(file, review.Response.Patch, 0o644)
 }
@@ -156,7 +148,7 @@ func writeDefaultingPatch(ctx context.Context, b *benchEnv, file string) error {
 // profileAPIServer, with -webhook-pprof, profiles the webhook and then the floor of the
 // design, each beside the API server, while dry-run creates routed to it run one at a
 // time for the handler's window (at least a second).
-func profileAPIServer(ctx context.Context, b *benchEnv, o options, s *Section, ours, floor func() *Run) error {
+func profileAPIServer(ctx context.Context, b *benchEnv, k *storeKind, o options, s *Section, ours, floor func() *Run) error {
 	p := &webhookProfiler{dir: o.webhookPprof}
 	if !p.enabled() {
 		return nil
@@ -166,7 +158,7 @@ func profileAPIServer(ctx context.Context, b *benchEnv, o options, s *Section, o
 		name string
 		hook *localenv.Webhook
 		run  func() *Run
-	}{{"apiserver-webhook", b.Webhook, ours}, {"apiserver-floor", b.Floor, floor}} {
+	}{{"apiserver-" + strings.ToLower(k.name) + "-webhook", b.Webhook, ours}, {"apiserver-" + strings.ToLower(k.name) + "-floor", b.Floor, floor}} {
 		hook := p.capture(ctx, side.hook.MetricsAddr, side.name, 0, window)
 		api := p.captureAPIServer(ctx, b.Env.Kube.Config, side.name+"-kube-apiserver", 0, window)
 		runs := 0
@@ -196,29 +188,44 @@ func apiServerMetrics(ctx context.Context, b *benchEnv) (testkit.Metrics, error)
 // webhookCallTimes says, for each webhook the API server called between two scrapes of
 // its metrics, the mean time of a call.
 func webhookCallTimes(before, after testkit.Metrics) string {
-	const name = "apiserver_admission_webhook_admission_duration_seconds"
-	byHook := func(m testkit.Metrics) map[string][2]float64 { // webhook: sum, count
-		out := map[string][2]float64{}
+	means := histogramMeans(before, after, "apiserver_admission_webhook_admission_duration_seconds", "name")
+	var parts []string
+	for _, hook := range slices.Sorted(maps.Keys(means)) {
+		parts = append(parts, fmt.Sprintf("%s %s (%.0f calls)", hook, fmtDurF(means[hook].seconds*float64(time.Second)), means[hook].n))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// observed is the mean of a histogram's observations, in seconds, and their count.
+type observed struct{ seconds, n float64 }
+
+// histogramMeans is, for each value of label, the mean of histogram name's observations
+// between two scrapes, where there were any; an empty label takes every series together,
+// under "".
+func histogramMeans(before, after testkit.Metrics, name, label string) map[string]observed {
+	byLabel := func(m testkit.Metrics) map[string]observed { // sums, not means
+		out := map[string]observed{}
 		for _, series := range m[name].GetMetric() {
+			value, found := "", label == ""
 			for _, l := range series.GetLabel() {
-				if l.GetName() == "name" {
-					h := series.GetHistogram()
-					v := out[l.GetValue()]
-					out[l.GetValue()] = [2]float64{v[0] + h.GetSampleSum(), v[1] + float64(h.GetSampleCount())}
+				if l.GetName() == label {
+					value, found = l.GetValue(), true
 				}
+			}
+			if found {
+				h, v := series.GetHistogram(), out[value]
+				out[value] = observed{v.seconds + h.GetSampleSum(), v.n + float64(h.GetSampleCount())}
 			}
 		}
 		return out
 	}
-	b, a := byHook(before), byHook(after)
-	var parts []string
-	for _, hook := range slices.Sorted(maps.Keys(a)) {
-		sum, n := a[hook][0]-b[hook][0], a[hook][1]-b[hook][1]
-		if n > 0 {
-			parts = append(parts, fmt.Sprintf("%s %s (%.0f calls)", hook, fmtDurF(sum/n*float64(time.Second)), n))
+	b, means := byLabel(before), map[string]observed{}
+	for value, a := range byLabel(after) {
+		if n := a.n - b[value].n; n > 0 {
+			means[value] = observed{(a.seconds - b[value].seconds) / n, n}
 		}
 	}
-	return strings.Join(parts, ", ")
+	return means
 }
 
 // scrapeAll reads the metrics of each webhook.
@@ -233,30 +240,25 @@ func scrapeAll(ctx context.Context, hooks ...*localenv.Webhook) ([]testkit.Metri
 	return all, nil
 }
 
-// apiStore is the store as a user applies it: no defaults filled in, so the defaulting
-// webhook has something to do, and a path of its own in the probe cache. A route sends it
-// to other webhooks, or none.
-func apiStore(b *benchEnv, route string) *v1alpha1.BucketStateStore {
-	s := accessKeyStore("bench-apiserver", b.MinIO.Endpoint, bucket, "apiserver", benchSecret)
-	s.Spec.Insecure = nil
-	s.Spec.AuthMethod = ""
-	s.Spec.SecretRef.Namespace = ""
-	if route != "" {
-		s.Name += "-" + route
-		s.Labels = map[string]string{routeLabel: route}
-	}
-	return s
+// apiStore is a store of kind k as a user applies it: no defaults filled in, so the
+// defaulting webhook has something to do, and a path of its own in the probe cache. A
+// route sends it to other webhooks, or none.
+func apiStore(k *storeKind, route string) client.Object {
+	obj := k.valid("bench-apiserver", k.endpoint, "apiserver")
+	k.undefault(obj)
+	return withRoute(obj, route)
 }
 
-// dryRunCreate times one dry-run create and checks from the object returned whether the
-// defaulting webhook ran, as it must when the store is routed to it and only then.
-func dryRunCreate(ctx context.Context, b *benchEnv, side, route string, wantDefaulted bool) *Run {
+// dryRunCreate times one dry-run create of a store of kind k and checks from the object
+// returned whether the defaulting webhook ran, as it must when the store is routed to
+// it and only then.
+func dryRunCreate(ctx context.Context, b *benchEnv, k *storeKind, side, route string, wantDefaulted bool) *Run {
 	run := NewRun(side)
-	obj := apiStore(b, route)
+	obj := apiStore(k, route)
 	start := time.Now()
 	err := b.KubeClient.Create(ctx, obj, client.DryRunAll)
 	d := time.Since(start)
-	if defaulted := obj.Spec.Insecure != nil; err == nil && defaulted != wantDefaulted {
+	if defaulted := k.defaulted(obj); err == nil && defaulted != wantDefaulted {
 		err = fmt.Errorf("%w: the defaulting webhook ran: %t, want %t", testkit.ErrWrongVerdict, defaulted, wantDefaulted)
 	}
 	run.Record(d, err)
@@ -266,8 +268,8 @@ func dryRunCreate(ctx context.Context, b *benchEnv, side, route string, wantDefa
 
 // route registers the floor of the design and the bare webhook like ours, for stores
 // labelled "floor" and "bare", keeps ours for stores without the label, and waits until
-// the API server routes invalid stores so: ours denies, the others admit.
-func route(ctx context.Context, b *benchEnv) error {
+// the API server routes invalid stores of kind k so: ours denies, the others admit.
+func route(ctx context.Context, b *benchEnv, k *storeKind) error {
 	selector := func(op metav1.LabelSelectorOperator, values ...string) *metav1.LabelSelector {
 		return &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: routeLabel, Operator: op, Values: values}}}
 	}
@@ -306,17 +308,18 @@ func route(ctx context.Context, b *benchEnv) error {
 		}
 	}
 
+	denial := ""
 	invalid := func(route string) error {
-		obj := apiStore(b, route)
-		obj.Spec.Endpoint = "https://" + b.MinIO.Endpoint
+		obj := apiStore(k, route)
+		denial = k.breakStore(obj)
 		return b.KubeClient.Create(ctx, obj, client.DryRunAll)
 	}
 	var ours, viaFloor, viaBare, none error
 	if err := testkit.Poll(ctx, 30*time.Second, func(context.Context) (bool, error) {
 		ours, viaFloor, viaBare, none = invalid(""), invalid(routeFloor), invalid(routeBare), invalid(routeNone)
-		return ours != nil && strings.Contains(ours.Error(), "without a scheme") && viaFloor == nil && viaBare == nil && none == nil, nil
+		return ours != nil && strings.Contains(ours.Error(), denial) && viaFloor == nil && viaBare == nil && none == nil, nil
 	}); err != nil {
-		return fmt.Errorf("the API server did not route stores by %s within 30s: ours: %v; floor: %v; bare: %v; none: %v", routeLabel, ours, viaFloor, viaBare, none)
+		return fmt.Errorf("the API server did not route %ss by %s within 30s: ours: %v; floor: %v; bare: %v; none: %v", k.name, routeLabel, ours, viaFloor, viaBare, none)
 	}
 	return nil
 }

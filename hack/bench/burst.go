@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	admissionv1 "k8s.io/api/admission/v1"
@@ -12,6 +13,9 @@ import (
 	"github.com/kratix-community/statestore-webhook/internal/server"
 	"github.com/kratix-community/statestore-webhook/internal/testkit"
 )
+
+// probeDuration is the webhook's histogram of the time its probes take.
+const probeDuration = "statestore_webhook_probe_duration_seconds"
 
 // singlesPerRep is how many lone cold admissions make the "one probe" baseline of a
 // repetition (their median).
@@ -23,33 +27,28 @@ const singlesPerRep = 5
 // connection, as they wait in the API server's client, and the wait is in their latency.
 var burstConns = server.DefaultConnLimits.MaxConns / 2
 
-// measureBurst sends burstSize identical admissions at once for a store nothing has
-// probed yet, and counts the probes that reach MinIO through the counting proxy: the
-// cache must merge them into one. Its p99 is compared with the floor of the design
+// measureBurst sends burstSize identical admissions at once for a store of kind k that
+// nothing has probed yet, and counts the probes that reach its server through the
+// counting proxy: the cache must merge them into one. Its p99 is compared with the floor of the design
 // answering the same burst (the bare webhook asking the same access reviewer and reading
 // the same Secret for each admission), the two interleaved, and shown beside lone
 // admissions of equally fresh stores, each making one probe, and the bare webhook's
 // burst. The burstConns connections are opened beforehand (with DELETE reviews, which
 // the webhook admits without any work), so the figure is about the webhook, not about
 // TLS handshakes.
-//
-// GitStateStore: the same figure for a Git store needs a store template for the kind and
-// a count of the probes reaching the Git server (the Git probe's localenv server, in
-// place of the S3 proxy's Uploads); the floor, the interleaving and the rows carry over.
-// It is not measured yet: the kind and its probe are being added by other helpers.
-func measureBurst(ctx context.Context, b *benchEnv, o options, r *Report) error {
-	s := r.Section(fmt.Sprintf("Burst: %d identical admissions at once, empty cache (%d reps)", o.burstSize, o.reps),
+func measureBurst(ctx context.Context, b *benchEnv, k *storeKind, o options, r *Report) error {
+	s := r.Section(fmt.Sprintf("Burst, %s: %d identical admissions at once, empty cache (%d reps)", k.name, o.burstSize, o.reps),
 		"burst", "design floor")
 	conns := min(o.burstSize, burstConns)
-	web := newEndpoint("webhook", b.Webhook.URL(server.ValidatePath), b.TLS, conns)
-	floorEnd := newEndpoint("design floor", b.Floor.URL(server.ValidatePath), b.TLS, conns)
-	bare := newEndpoint("bare webhook", b.Bare.URL(server.ValidatePath), b.TLS, conns)
+	web := newEndpoint("webhook", b.Webhook.URL(k.validatePath()), b.TLS, conns)
+	floorEnd := newEndpoint("design floor", b.Floor.URL(k.validatePath()), b.TLS, conns)
+	bare := newEndpoint("bare webhook", b.Bare.URL(k.validatePath()), b.TLS, conns)
 	fresh := 0
 	store := func() (reviewTemplate, error) {
 		fresh++
-		return newReviewTemplate(admissionv1.Create, accessKeyStore("bench-burst", b.S3Proxy.Endpoint, bucket, fmt.Sprintf("burst-%d", fresh), benchSecret), benchUser)
+		return newReviewTemplate(admissionv1.Create, k.valid("bench-burst", k.proxy.Endpoint, fmt.Sprintf("burst-%d", fresh)), benchUser)
 	}
-	deleteReview, err := newReviewTemplate(admissionv1.Delete, accessKeyStore("bench-burst", b.S3Proxy.Endpoint, bucket, "burst", benchSecret), benchUser)
+	deleteReview, err := newReviewTemplate(admissionv1.Delete, k.valid("bench-burst", k.proxy.Endpoint, "burst"), benchUser)
 	if err != nil {
 		return err
 	}
@@ -75,10 +74,19 @@ func measureBurst(ctx context.Context, b *benchEnv, o options, r *Report) error 
 	var probeCounts []int64
 	var bareP99 []float64
 	var probes int64
+	// inBurst is how long each burst's probe took, as the webhook measured it.
+	var inBurst []string
 	many := func() *Run {
-		before := b.S3Proxy.Uploads()
+		before := k.proxy.Probes()
+		metricsBefore, err := scrape(ctx, b.Webhook)
 		run := burstOf(web)
-		probes = b.S3Proxy.Uploads() - before
+		probes = k.proxy.Probes() - before
+		metricsAfter, err2 := scrape(ctx, b.Webhook)
+		took := "?"
+		if err == nil && err2 == nil {
+			took = fmtDurF(histogramMeans(metricsBefore, metricsAfter, probeDuration, "")[""].seconds * float64(time.Second))
+		}
+		inBurst = append(inBurst, took)
 		return run
 	}
 	floor := func() *Run { return burstOf(floorEnd) }
@@ -92,15 +100,15 @@ func measureBurst(ctx context.Context, b *benchEnv, o options, r *Report) error 
 		p99.Add(latency(runs[0].Percentile(99)), latency(runs[1].Percentile(99)))
 		probeCounts = append(probeCounts, probes)
 		if probes == 0 {
-			r.Fail("burst, rep %d: no probe reached MinIO, so the cache was not empty: nothing was measured", rep+1)
+			r.Fail("burst, %s, rep %d: no probe reached %s, so the cache was not empty: nothing was measured", k.name, rep+1, k.server)
 		}
 
 		// Lone admissions of fresh stores, each making one probe, and the bare webhook
 		// answering the same burst: what a burst costs beside a single admission.
-		before := b.S3Proxy.Uploads()
+		before := k.proxy.Probes()
 		single := sequential(ctx, web, singlesPerRep, func(int) (reviewTemplate, error) { return store() }, testkit.Admitted)
-		if got := b.S3Proxy.Uploads() - before; got != singlesPerRep {
-			r.Fail("burst: %d lone admissions of fresh stores made %d probes, want one each", singlesPerRep, got)
+		if got := k.proxy.Probes() - before; got != singlesPerRep {
+			r.Fail("burst, %s: %d lone admissions of fresh stores made %d probes, want one each", k.name, singlesPerRep, got)
 		}
 		bareRun := burstOf(bare)
 		r.CheckRuns(fmt.Sprintf("burst, lone admissions and bare webhook, rep %d", rep+1), single, bareRun)
@@ -124,7 +132,7 @@ func measureBurst(ctx context.Context, b *benchEnv, o options, r *Report) error 
 		allOne = allOne && n == 1
 		worst = max(worst, n)
 	}
-	s.Add(Row{Figure: "probes reaching MinIO, per burst", Ours: fmt.Sprint(probeCounts), Base: "1", Ratio: ratio(float64(worst), 1),
+	s.Add(Row{Figure: "probes reaching " + k.server + ", per burst", Ours: fmt.Sprint(probeCounts), Base: "1", Ratio: ratio(float64(worst), 1),
 		Target: "exactly 1", Met: &allOne})
 	s.Add(Row{Figure: "p99", Ours: fmtDurF(p99.Ours()), Base: fmtDurF(p99.Base()), Ratio: p99.Ratio(),
 		Target: "<= 1.50x", Met: atMost(p99.Ratio(), 1.5)})
@@ -132,16 +140,18 @@ func measureBurst(ctx context.Context, b *benchEnv, o options, r *Report) error 
 	s.Add(Row{Figure: "p99, bare webhook's same burst", Ours: fmtDurF(median(bareP99)), Base: fmtDurF(p99.Base()), Ratio: ratio(median(bareP99), p99.Base())})
 	metricProbes := metricsAfter.Sum("statestore_webhook_probes_total") - metricsBefore.Sum("statestore_webhook_probes_total")
 	apiCalls := metricsAfter.Sum("rest_client_requests_total") - metricsBefore.Sum("rest_client_requests_total")
-	s.Note("probes are counted by a proxy in front of MinIO (one POST ?uploads per probe); the webhook's statestore_webhook_probes_total rose by %.0f, and it made %.0f API server calls, for %d bursts and %d lone admissions",
-		metricProbes, apiCalls, len(probeCounts), len(probeCounts)*singlesPerRep)
+	s.Note("probes are counted by a proxy in front of %s (one write check per probe: S3's POST ?uploads, Git's receive-pack advertisement); the webhook's statestore_webhook_probes_total rose by %.0f, and it made %.0f API server calls, for %d bursts and %d lone admissions",
+		k.server, metricProbes, apiCalls, len(probeCounts), len(probeCounts)*singlesPerRep)
+	probeTime := histogramMeans(metricsBefore, metricsAfter, probeDuration, "")[""]
+	s.Note("the webhook's probes took %s on average (%s, %.0f probes); the probe of each burst took %s", fmtDurF(probeTime.seconds*float64(time.Second)), probeDuration, probeTime.n, strings.Join(inBurst, ", "))
 	s.Note("the design floor is the bare webhook asking the same access reviewer and reading the same Secret for each of the %d admissions, through the webhook's own reviewer and reader; the bare webhook admits at once", o.burstSize)
-	return profileBurst(ctx, b, o, s, open, fire, web, floorEnd)
+	return profileBurst(ctx, b, k, o, s, open, fire, web, floorEnd)
 }
 
 // profileBurst, with -webhook-pprof, profiles one more burst of the webhook and one of the
 // floor of the design: a CPU profile of each side's process for a second from just
 // before its burst, and a dump of its goroutines' stacks while the burst is in flight.
-func profileBurst(ctx context.Context, b *benchEnv, o options, s *Section, open func(*endpoint), fire func(*endpoint) *Run, web, floor *endpoint) error {
+func profileBurst(ctx context.Context, b *benchEnv, k *storeKind, o options, s *Section, open func(*endpoint), fire func(*endpoint) *Run, web, floor *endpoint) error {
 	p := &webhookProfiler{dir: o.webhookPprof}
 	if !p.enabled() {
 		return nil
@@ -153,7 +163,7 @@ func profileBurst(ctx context.Context, b *benchEnv, o options, s *Section, open 
 		name string
 		hook *localenv.Webhook
 		e    *endpoint
-	}{{"burst-webhook", b.Webhook, web}, {"burst-floor", b.Floor, floor}} {
+	}{{"burst-" + strings.ToLower(k.name) + "-webhook", b.Webhook, web}, {"burst-" + strings.ToLower(k.name) + "-floor", b.Floor, floor}} {
 		open(side.e)
 		base := "http://" + side.hook.MetricsAddr + "/debug/pprof/"
 		wait := p.captureFrom(ctx, http.DefaultClient, base, side.name, 0, time.Second, startAfter+stacksAfter)

@@ -40,7 +40,7 @@ func measureColdProbe(ctx context.Context, b *benchEnv, o options, r *Report) er
 		return err
 	}
 	defer func() { _ = seaweed.Stop() }()
-	proxy, err := startCountingProxy(b.CA, filepath.Join(b.WorkDir, "seaweedfs-proxy"), seaweed.Endpoint)
+	proxy, err := startCountingProxy(b.CA, filepath.Join(b.WorkDir, "seaweedfs-proxy"), seaweed.Endpoint, b.CA.TLSConfig())
 	if err != nil {
 		return err
 	}

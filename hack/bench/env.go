@@ -36,22 +36,33 @@ const (
 	probeBudget = 2 * time.Second
 )
 
-var benchSecret = types.NamespacedName{Namespace: "default", Name: "bench-credentials"}
+// benchSecret holds the bench writer's MinIO keys; benchGitSecret localenv.GitWriter's
+// user name and password.
+var (
+	benchSecret    = types.NamespacedName{Namespace: "default", Name: "bench-credentials"}
+	benchGitSecret = types.NamespacedName{Namespace: "default", Name: "bench-git-credentials"}
+)
 
-// benchEnv is a kube-apiserver, MinIO, the webhook binary built from this module
-// (registered with the API server) and the bare webhook, plus the fixtures.
+// benchEnv is a kube-apiserver, MinIO, a Git server, the webhook binary built from this
+// module (registered with the API server) and the bare webhook, plus the fixtures.
 type benchEnv struct {
 	*localenv.Env
 	// IMDS serves the bench writer's keys as an instance role's, for authMethod IAM.
 	IMDS *localenv.IMDS
 	// Bare is the bare webhook, which admits at once. Floor is the floor of the design:
-	// the bare webhook that also asks the access reviewer about the bench Secret and reads
-	// it on each validation, as an accessKey store's admission does by design, and whose
-	// mutating webhook answers with the webhook's defaulting patch for the API server
-	// figure's store (see bare-webhook).
+	// the bare webhook that also asks the access reviewer about the bench Secret of the
+	// store's kind and reads it on each validation, as a store's admission does by
+	// design, and whose mutating webhook answers with the webhook's defaulting patch for
+	// the API server figure's store of that kind (see bare-webhook).
 	Bare, Floor *localenv.Webhook
 	// S3Proxy is a TLS proxy in front of MinIO that counts the probes reaching it.
 	S3Proxy *countingProxy
+	// Git is localenv's Git server (git http-backend); GitProxy, in front of it, counts
+	// the probes reaching it.
+	Git      *localenv.GitServer
+	GitProxy *countingProxy
+	// Buckets and Gits are the two store kinds, as the per-kind figures use them.
+	Buckets, Gits *storeKind
 	// BlackHole accepts connections and never answers.
 	BlackHole *localenv.BlackHole
 	// TLS trusts the environment's CA, which signed the webhooks' and MinIO's certificates.
@@ -103,9 +114,23 @@ func startEnv(ctx context.Context, progress io.Writer) (_ *benchEnv, retErr erro
 		return nil, fmt.Errorf("creating Secret %s: %w", benchSecret, err)
 	}
 
-	if b.S3Proxy, err = startCountingProxy(b.CA, filepath.Join(b.WorkDir, "s3-proxy"), b.MinIO.Endpoint); err != nil {
+	if b.S3Proxy, err = startCountingProxy(b.CA, filepath.Join(b.WorkDir, "s3-proxy"), b.MinIO.Endpoint, b.CA.TLSConfig()); err != nil {
 		return nil, err
 	}
+	if b.Git, err = localenv.StartGitServer(filepath.Join(b.WorkDir, "git-server")); err != nil {
+		return nil, err
+	}
+	if b.GitProxy, err = startCountingProxy(b.CA, filepath.Join(b.WorkDir, "git-proxy"), strings.TrimPrefix(b.Git.URL, "https://"), b.Git.CA.TLSConfig()); err != nil {
+		return nil, err
+	}
+	gitSecret := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: benchGitSecret.Name, Namespace: benchGitSecret.Namespace},
+		Data:       map[string][]byte{v1alpha1.SecretKeyUsername: []byte(localenv.GitWriter.Name), v1alpha1.SecretKeyPassword: []byte(localenv.GitWriter.Password)},
+	}
+	if err := b.KubeClient.Create(ctx, gitSecret); err != nil {
+		return nil, fmt.Errorf("creating Secret %s: %w", benchGitSecret, err)
+	}
+	b.Buckets, b.Gits = bucketKind(b), gitKind(b)
 	if b.BlackHole, err = localenv.StartBlackHole(); err != nil {
 		return nil, err
 	}
@@ -124,13 +149,17 @@ func startEnv(ctx context.Context, progress io.Writer) (_ *benchEnv, retErr erro
 		return nil, fmt.Errorf("starting the bare webhook: %w", err)
 	}
 	b.bareOpts = withPorts(b.bareOpts, b.Bare)
-	patchFile := filepath.Join(b.WorkDir, "defaulting-patch.json")
-	if err := writeDefaultingPatch(ctx, b, patchFile); err != nil {
-		return nil, err
+	kinds := []*storeKind{b.Buckets, b.Gits}
+	patchFiles := map[string]string{}
+	for _, k := range kinds {
+		patchFiles[k.name] = filepath.Join(b.WorkDir, "defaulting-patch-"+strings.ToLower(k.name)+".json")
+		if err := writeDefaultingPatch(ctx, b, k, patchFiles[k.name]); err != nil {
+			return nil, err
+		}
 	}
 	floorOpts := b.bareOpts
 	floorOpts.Port, floorOpts.HealthPort, floorOpts.MetricsPort = 0, 0, 0
-	floorOpts.Args = []string{"--get-secret=" + benchSecret.String(), "--review-access", "--patch-file=" + patchFile}
+	floorOpts.Args = floorArgs(kinds, patchFiles)
 	if b.Floor, err = localenv.StartWebhook(ctx, floorOpts); err != nil {
 		return nil, fmt.Errorf("starting the floor of the design: %w", err)
 	}
@@ -195,6 +224,12 @@ func (b *benchEnv) stop() error {
 	}
 	if b.S3Proxy != nil {
 		b.S3Proxy.Close()
+	}
+	if b.GitProxy != nil {
+		b.GitProxy.Close()
+	}
+	if b.Git != nil {
+		_ = b.Git.Stop()
 	}
 	if b.Bare != nil {
 		_ = b.Bare.Stop()

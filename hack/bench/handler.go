@@ -3,32 +3,33 @@ package main
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	admissionv1 "k8s.io/api/admission/v1"
 
-	"github.com/kratix-community/statestore-webhook/internal/server"
 	"github.com/kratix-community/statestore-webhook/internal/testkit"
 )
 
 // handlerTargetConcurrency is the concurrency the handler targets are set at.
 const handlerTargetConcurrency = 32
 
-// measureHandler is the handler overhead: AdmissionReviews for a valid accessKey store
-// whose probe is cached, sent over HTTPS to the webhook binary and to the bare webhook,
-// at each concurrency, closed loop. The webhook does what it does in production for
-// that store: a SubjectAccessReview and a Secret read against the real API server, then
-// a cache hit. Repetitions interleave the sides, starting with each in turn.
-func measureHandler(ctx context.Context, b *benchEnv, o options, r *Report) error {
-	s := r.Section(fmt.Sprintf("Handler overhead: HTTPS AdmissionReview, valid accessKey store, probe cached (closed loop, %d reps x %s after %s warm-up)",
-		o.reps, o.window, o.warmup), "webhook", "bare webhook")
-	web := newEndpoint("webhook", b.Webhook.URL(server.ValidatePath), b.TLS, 256)
-	bare := newEndpoint("bare webhook", b.Bare.URL(server.ValidatePath), b.TLS, 256)
+// measureHandler is the handler overhead, the cached admission: AdmissionReviews for a
+// valid store of kind k whose probe is cached, sent over HTTPS to the webhook binary and
+// to the bare webhook, at each concurrency, closed loop. The webhook does what it does in
+// production for that store: a SubjectAccessReview and a Secret read against the real
+// API server, then a cache hit. Repetitions interleave the sides, starting with each in
+// turn.
+func measureHandler(ctx context.Context, b *benchEnv, k *storeKind, o options, r *Report) error {
+	s := r.Section(fmt.Sprintf("Handler overhead: HTTPS AdmissionReview, %s, probe cached (closed loop, %d reps x %s after %s warm-up)",
+		k.store, o.reps, o.window, o.warmup), "webhook", "bare webhook")
+	web := newEndpoint("webhook", b.Webhook.URL(k.validatePath()), b.TLS, 256)
+	bare := newEndpoint("bare webhook", b.Bare.URL(k.validatePath()), b.TLS, 256)
 
-	valid, err := newReviewTemplate(admissionv1.Create, accessKeyStore("bench-handler", b.MinIO.Endpoint, bucket, "handler", benchSecret), benchUser)
+	valid, err := newReviewTemplate(admissionv1.Create, k.valid("bench-handler", k.endpoint, "handler"), benchUser)
 	if err != nil {
 		return err
 	}
-	if err := checkVerdicts(ctx, b, web, valid); err != nil {
+	if err := checkVerdicts(ctx, k, web, valid); err != nil {
 		r.Fail("handler overhead: %v", err)
 		return nil
 	}
@@ -43,7 +44,7 @@ func measureHandler(ctx context.Context, b *benchEnv, o options, r *Report) erro
 		for i, c := range o.concurrency {
 			profile := ""
 			if rep == 0 && c == handlerTargetConcurrency {
-				profile = fmt.Sprintf("webhook-c%d", c)
+				profile = fmt.Sprintf("webhook-%s-c%d", strings.ToLower(k.name), c)
 			}
 			h.rep(&byConc[i], rep, fmt.Sprintf("handler overhead, concurrency %d, rep %d", c, rep+1), profile, web, bare, valid, c)
 		}
@@ -71,20 +72,23 @@ func measureHandler(ctx context.Context, b *benchEnv, o options, r *Report) erro
 	s.Note("the webhook made %.0f API server calls for %.0f validations (%.2f each) and %.0f probes (as the default --probe-cache-ttl of 1m lapses)",
 		apiCalls, admissions, apiCalls/max(admissions, 1), probes)
 
-	// The floor of the accessKey design: the bare webhook that asks the access reviewer and
-	// reads the one Secret per validation that the webhook reads on purpose (it keeps no
-	// Secret between admissions).
-	floor := newEndpoint("design floor", b.Floor.URL(server.ValidatePath), b.TLS, 256)
+	// The floor of the design: the bare webhook that asks the access reviewer and reads
+	// the one Secret per validation that the webhook reads on purpose (it keeps no Secret
+	// between admissions).
+	floor := newEndpoint("design floor", b.Floor.URL(k.validatePath()), b.TLS, 256)
 	var fl comparison
 	for rep := range o.reps {
 		h.rep(&fl, rep, fmt.Sprintf("handler overhead against the design floor, rep %d", rep+1), "", web, floor, valid, handlerTargetConcurrency)
 	}
 	s.Add(Row{Figure: fmt.Sprintf("c=%d p99 vs design floor", handlerTargetConcurrency), Ours: fmtDurF(fl.p99.Ours()), Base: fmtDurF(fl.p99.Base()), Ratio: fl.p99.Ratio()})
 	s.Add(Row{Figure: fmt.Sprintf("c=%d req/s vs design floor", handlerTargetConcurrency), Ours: fmtRate(fl.rps.Ours()), Base: fmtRate(fl.rps.Base()), Ratio: fl.rps.Ratio()})
-	s.Note("the rows against the design floor compare with the floor of the accessKey design: the bare webhook asking the access reviewer and reading the same Secret once per validation, through the webhook's own reviewer and reader")
+	s.Note("the rows against the design floor compare with the floor of the design: the bare webhook asking the access reviewer and reading the same Secret once per validation, through the webhook's own reviewer and reader")
 
+	if k.noSecret == nil {
+		return nil
+	}
 	// The same store with authMethod IAM needs no Secret: the webhook's own work alone.
-	iam, err := newReviewTemplate(admissionv1.Create, iamStore("bench-handler-iam", b.MinIO.Endpoint, bucket, "handler"), benchUser)
+	iam, err := newReviewTemplate(admissionv1.Create, k.noSecret("bench-handler-iam", k.endpoint, "handler"), benchUser)
 	if err != nil {
 		return err
 	}
@@ -97,7 +101,7 @@ func measureHandler(ctx context.Context, b *benchEnv, o options, r *Report) erro
 	for rep := range o.reps {
 		profile := ""
 		if rep == 0 {
-			profile = fmt.Sprintf("webhook-c%d-iam", c)
+			profile = fmt.Sprintf("webhook-%s-c%d-iam", strings.ToLower(k.name), c)
 		}
 		h.rep(&ia, rep, fmt.Sprintf("handler overhead, IAM store, rep %d", rep+1), profile, web, bare, iam, c)
 	}
@@ -144,14 +148,16 @@ func (h handlerRun) rep(cmp *comparison, rep int, what, profile string, ours, ba
 }
 
 // checkVerdicts makes sure the webhook really validates before it is timed: it must deny
-// a store with a scheme in its endpoint and admit the valid one (which warms the cache).
-func checkVerdicts(ctx context.Context, b *benchEnv, web *endpoint, valid reviewTemplate) error {
-	bad := accessKeyStore("bench-invalid", "https://"+b.MinIO.Endpoint, bucket, "handler", benchSecret)
+// a store of kind k that breaks a static rule and admit the valid one (which warms the
+// cache).
+func checkVerdicts(ctx context.Context, k *storeKind, web *endpoint, valid reviewTemplate) error {
+	bad := k.valid("bench-invalid", k.endpoint, "handler")
+	denial := k.breakStore(bad)
 	invalid, err := newReviewTemplate(admissionv1.Create, bad, benchUser)
 	if err != nil {
 		return err
 	}
-	if _, err := web.review(ctx, invalid, testkit.Denied("without a scheme")); err != nil {
+	if _, err := web.review(ctx, invalid, testkit.Denied(denial)); err != nil {
 		return fmt.Errorf("an invalid store: %w", err)
 	}
 	if _, err := web.review(ctx, valid, testkit.Admitted); err != nil {

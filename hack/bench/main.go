@@ -1,16 +1,17 @@
 // Command bench is `make bench`'s harness: in one run on one machine it measures each
 // figure of the webhook's performance next to its baseline and prints both with their
-// ratio and the target. It brings up a real kube-apiserver, MinIO and the webhook binary
-// built from this module (internal/localenv), SeaweedFS for the cold probe alone, plus a
-// bare controller-runtime webhook that admits everything with the same TLS settings
-// (./bare-webhook).
+// ratio and the target. It brings up a real kube-apiserver, MinIO, a Git server (git
+// http-backend) and the webhook binary built from this module (internal/localenv),
+// SeaweedFS for the cold probe alone, plus a bare controller-runtime webhook that admits
+// everything with the same TLS settings (./bare-webhook), which is also the floor of the
+// design for each store kind.
 //
 // Repetitions interleave the two sides and ratios are taken pair by pair, then their
 // median, because the machines it runs on are shared and noisy. It exits non-zero when a
 // measurement cannot be trusted: a side answered errors or the wrong verdict, or
 // measured nothing. A missed target is reported, not a failure.
 //
-//	go run ./hack/bench            # the full run, about three minutes on two cores; the report prints its total run time
+//	go run ./hack/bench            # the full run, several minutes on two cores; the report prints its total run time
 //	go run ./hack/bench -quick     # a smoke run: every figure, few samples
 package main
 
@@ -68,8 +69,10 @@ type options struct {
 	verbose      bool
 }
 
-// figures are the measurements in the order they run; -only picks some.
-var figures = []string{"cli", "probe", "handler", "apiserver", "secretguard", "unreachable", "burst", "memory", "flood"}
+// figures are the measurements in the order they run; -only picks some. Those starting
+// with "git" measure a GitStateStore as the figure without the prefix measures a
+// BucketStateStore.
+var figures = []string{"cli", "probe", "handler", "githandler", "apiserver", "gitapiserver", "secretguard", "unreachable", "burst", "gitburst", "memory", "flood"}
 
 // offlineSteps measure the figures that need no environment: they run before it starts,
 // and without it when no other figure is selected.
@@ -213,7 +216,7 @@ func run(ctx context.Context, o options, progress io.Writer) (*Report, error) {
 			return r, err
 		}
 	}
-	fmt.Fprintln(progress, "bench: starting kube-apiserver, etcd, MinIO, the webhook and the bare webhook")
+	fmt.Fprintln(progress, "bench: starting kube-apiserver, etcd, MinIO, a Git server, the webhook and the bare webhook")
 	b, err := startEnv(ctx, envProgress)
 	if err != nil {
 		return r, err
@@ -230,13 +233,17 @@ func run(ctx context.Context, o options, progress io.Writer) (*Report, error) {
 
 	steps := map[string]func(context.Context, *benchEnv, options, *Report) error{
 		"probe":       measureColdProbe,
-		"handler":     measureHandler,
-		"apiserver":   measureAPIServer,
 		"secretguard": measureSecretGuard,
 		"unreachable": measureUnreachable,
-		"burst":       measureBurst,
 		"memory":      measureMemory,
 		"flood":       measureFlood,
+	}
+	for name, measure := range map[string]func(context.Context, *benchEnv, *storeKind, options, *Report) error{
+		"handler": measureHandler, "apiserver": measureAPIServer, "burst": measureBurst,
+	} {
+		for prefix, k := range map[string]*storeKind{"": b.Buckets, "git": b.Gits} {
+			steps[prefix+name] = func(ctx context.Context, b *benchEnv, o options, r *Report) error { return measure(ctx, b, k, o, r) }
+		}
 	}
 	for _, name := range figures {
 		if _, offline := offlineSteps[name]; !selected(name) || offline {

@@ -17,22 +17,26 @@ import (
 	"github.com/kratix-community/statestore-webhook/internal/localenv"
 )
 
-// countingProxy is a TLS reverse proxy in front of an S3 server that counts what reaches it, so
-// the burst figure counts probes where they arrive rather than trusting the webhook's
-// own metrics. It keeps the Host header, so S3 signatures made for it still verify.
+// countingProxy is a TLS reverse proxy in front of an S3 or a Git server that counts what
+// reaches it, so the burst figure counts probes where they arrive rather than trusting
+// the webhook's own metrics. It keeps the Host header, so S3 signatures made for it
+// still verify. Its certificate is signed by the environment's CA, which the webhook
+// trusts.
 type countingProxy struct {
-	// Endpoint is host:port, as a store's spec.endpoint.
+	// Endpoint is host:port, as a store's spec.endpoint or a Git URL's host.
 	Endpoint string
 
 	server *http.Server
-	// uploads counts POST ?uploads: the write check every probe makes exactly once.
-	uploads atomic.Int64
+	// writeChecks counts the write check every probe makes exactly once: S3's POST
+	// ?uploads, Git's receive-pack advertisement.
+	writeChecks atomic.Int64
 
 	mu     sync.Mutex
 	byKind map[string]int
 }
 
-func startCountingProxy(ca *localenv.CA, certDir, target string) (*countingProxy, error) {
+// startCountingProxy proxies to target (host:port) over TLS, trusting upstream's roots.
+func startCountingProxy(ca *localenv.CA, certDir, target string, upstream *tls.Config) (*countingProxy, error) {
 	if err := ca.WriteServingCert(certDir, "tls.crt", "tls.key"); err != nil {
 		return nil, err
 	}
@@ -45,13 +49,13 @@ func startCountingProxy(ca *localenv.CA, certDir, target string) (*countingProxy
 		return nil, err
 	}
 	p := &countingProxy{Endpoint: l.Addr().String(), byKind: map[string]int{}}
-	upstream := &url.URL{Scheme: "https", Host: target}
+	to := &url.URL{Scheme: "https", Host: target}
 	rp := &httputil.ReverseProxy{
 		Rewrite: func(r *httputil.ProxyRequest) {
-			r.SetURL(upstream)
+			r.SetURL(to)
 			r.Out.Host = r.In.Host
 		},
-		Transport: &http.Transport{TLSClientConfig: ca.TLSConfig(), MaxIdleConnsPerHost: 256},
+		Transport: &http.Transport{TLSClientConfig: upstream, MaxIdleConnsPerHost: 256},
 		ErrorLog:  log.New(io.Discard, "", 0),
 	}
 	p.server = &http.Server{
@@ -76,7 +80,12 @@ func (p *countingProxy) count(r *http.Request) {
 		kind = "GetBucketLocation"
 	case q.Has("uploads") && r.Method == http.MethodPost:
 		kind = "NewMultipartUpload"
-		p.uploads.Add(1)
+		p.writeChecks.Add(1)
+	case q.Get("service") == "git-upload-pack":
+		kind = "UploadPackAdvertisement"
+	case q.Get("service") == "git-receive-pack":
+		kind = "ReceivePackAdvertisement"
+		p.writeChecks.Add(1)
 	case q.Has("uploadId") && r.Method == http.MethodDelete:
 		kind = "AbortMultipartUpload"
 	case r.Method == http.MethodHead && strings.Count(strings.Trim(r.URL.Path, "/"), "/") == 0:
@@ -87,10 +96,10 @@ func (p *countingProxy) count(r *http.Request) {
 	p.mu.Unlock()
 }
 
-// Uploads is the number of write checks, one per probe, that reached MinIO so far.
-func (p *countingProxy) Uploads() int64 { return p.uploads.Load() }
+// Probes is the number of write checks, one per probe, that reached the server so far.
+func (p *countingProxy) Probes() int64 { return p.writeChecks.Load() }
 
-// Kinds returns how many requests of each kind reached MinIO so far, and resets them.
+// Kinds returns how many requests of each kind reached the server so far, and resets them.
 func (p *countingProxy) Kinds() map[string]int {
 	p.mu.Lock()
 	defer p.mu.Unlock()

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"sync/atomic"
@@ -12,9 +13,12 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/kratix-community/statestore-webhook/api/v1alpha1"
+	"github.com/kratix-community/statestore-webhook/internal/localenv"
 	"github.com/kratix-community/statestore-webhook/internal/testkit"
+	"github.com/kratix-community/statestore-webhook/pkg/defaults"
 )
 
 // benchUser is the requester in the AdmissionReviews the harness sends itself. It is in
@@ -43,6 +47,28 @@ func accessKeyStore(name, endpoint, bucket, path string, secret types.Namespaced
 	}
 }
 
+// basicAuthStore is a GitStateStore as the validating webhook sees it once the
+// defaulting webhook has run: the repository localenv's Git servers serve at server
+// (host:port) over HTTPS, verified, basicAuth credentials from secret, every default
+// explicit.
+func basicAuthStore(name, server, path string, secret types.NamespacedName) *v1alpha1.GitStateStore {
+	return &v1alpha1.GitStateStore{
+		TypeMeta:   metav1.TypeMeta{APIVersion: v1alpha1.GroupVersion.String(), Kind: "GitStateStore"},
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: v1alpha1.GitStateStoreSpec{
+			URL: "https://" + server + "/" + localenv.GitRepository,
+			StateStoreCoreFields: v1alpha1.StateStoreCoreFields{
+				Path:      path,
+				SecretRef: &corev1.SecretReference{Name: secret.Name, Namespace: secret.Namespace},
+			},
+			Branch:     ptr.To(localenv.GitBranch),
+			AuthMethod: v1alpha1.GitAuthMethodBasicAuth,
+			GitAuthor:  &v1alpha1.GitAuthor{Name: defaults.DefaultGitAuthorName},
+			Insecure:   ptr.To(false),
+		},
+	}
+}
+
 // iamStore is a store with authMethod IAM: the webhook reads no Secret for it.
 func iamStore(name, endpoint, bucket, path string) *v1alpha1.BucketStateStore {
 	s := accessKeyStore(name, endpoint, bucket, path, types.NamespacedName{})
@@ -60,10 +86,15 @@ type reviewTemplate struct {
 	prefix, suffix []byte
 }
 
-// newReviewTemplate makes the AdmissionReview the API server would send for op on obj by
-// user. A DELETE carries obj as the old object only.
-func newReviewTemplate(op admissionv1.Operation, obj *v1alpha1.BucketStateStore, user authenticationv1.UserInfo) (reviewTemplate, error) {
-	r := testkit.Review{UID: uidPlaceholder, Operation: op, User: user, Object: testkit.StoreJSON(obj)}
+// newReviewTemplate makes the AdmissionReview the API server would send for op on obj, a
+// store of the kind its TypeMeta names, by user. A DELETE carries obj as the old object
+// only.
+func newReviewTemplate(op admissionv1.Operation, obj client.Object, user authenticationv1.UserInfo) (reviewTemplate, error) {
+	object, err := json.Marshal(obj)
+	if err != nil {
+		return reviewTemplate{}, err
+	}
+	r := testkit.Review{Kind: obj.GetObjectKind().GroupVersionKind().Kind, UID: uidPlaceholder, Operation: op, User: user, Object: object}
 	if op == admissionv1.Delete {
 		r.Object, r.OldObject = nil, r.Object
 	}

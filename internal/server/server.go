@@ -30,6 +30,13 @@ const (
 	GitDeleteGuardPath = "/guard-platform-kratix-io-v1alpha1-gitstatestore-delete"
 )
 
+// StorePaths are the paths of each store kind's mutating and validating webhooks, by the
+// kind's name.
+var StorePaths = map[string]struct{ Mutate, Validate string }{
+	"BucketStateStore": {MutatePath, ValidatePath},
+	"GitStateStore":    {GitMutatePath, GitValidatePath},
+}
+
 // Options configure the servers. Zero values are controller-runtime's defaults, except
 // TLSMinVersion, which is at least TLS 1.2.
 type Options struct {

@@ -3,13 +3,15 @@
 // one (same paths, TLS options, body deadline, request logger, metrics and health
 // servers), whose only handler admits every request.
 //
-// With --get-secret, --review-access and --patch-file it is the floor of the design:
-// before admitting each validation it asks the access reviewer whether the requester may
-// get the Secret and reads it, through the webhook's own reviewer and reader, as the
-// webhook does for an accessKey store; and its mutating webhook answers with the
-// defaulting patch the webhook gives, computed once. What the webhook takes beyond this
-// floor is its own work: decoding, rules, the probe cache, building the patch, answers.
-// It takes the webhook's serving flags, so localenv.StartWebhook can start and wait for it.
+// With --get-secret, --review-access and --patch-file, each given per store kind, it is
+// the floor of the design: before admitting each validation of a store of a kind it asks
+// the access reviewer whether the requester may get that kind's Secret and reads it,
+// through the webhook's own reviewer and reader, as the webhook does for an accessKey
+// BucketStateStore or any GitStateStore; and its mutating webhook answers with the
+// defaulting patch the webhook gives for that kind, computed once. What the webhook
+// takes beyond this floor is its own work: decoding, rules, the probe cache, building the
+// patch, answers. It serves the paths of both kinds, and takes the webhook's serving
+// flags, so localenv.StartWebhook can start and wait for it.
 package main
 
 import (
@@ -36,10 +38,11 @@ import (
 type flags struct {
 	host, certDir, healthAddr, metricsAddr, kubeconfig string
 	port                                               int
-	// secret is namespace/name of the Secret each validation reads; reviewAccess asks the
-	// access reviewer first; patchFile holds the JSON patch the mutating webhook answers.
-	secret, patchFile string
-	reviewAccess      bool
+	// secrets are, by kind, namespace/name of the Secret each validation reads;
+	// reviewAccess asks the access reviewer first; patchFiles hold, by kind, the JSON
+	// patch the mutating webhook answers.
+	secrets, patchFiles map[string]string
+	reviewAccess        bool
 }
 
 func main() {
@@ -51,9 +54,9 @@ func main() {
 	fs.StringVar(&f.healthAddr, "health-probe-bind-address", ":8081", "address of /healthz and /readyz")
 	fs.StringVar(&f.metricsAddr, "metrics-bind-address", ":8080", "address of /metrics")
 	fs.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig the manager is built from")
-	fs.StringVar(&f.secret, "get-secret", "", "namespace/name of a Secret to read, as the webhook reads an accessKey store's, before admitting each validation")
+	fs.StringToStringVar(&f.secrets, "get-secret", nil, "kind=namespace/name: a Secret to read, as the webhook reads a store's, before admitting each validation of a store of that kind (BucketStateStore, GitStateStore); repeatable")
 	fs.BoolVar(&f.reviewAccess, "review-access", false, "with --get-secret, ask first whether the requester may get the Secret, through the webhook's access reviewer")
-	fs.StringVar(&f.patchFile, "patch-file", "", "a JSON patch the mutating webhook answers each CREATE and UPDATE with")
+	fs.StringToStringVar(&f.patchFiles, "patch-file", nil, "kind=file: a JSON patch the mutating webhook answers each CREATE and UPDATE of a store of that kind with; repeatable")
 	_ = fs.Parse(os.Args[1:])
 
 	if err := run(ctrl.SetupSignalHandler(), f); err != nil {
@@ -70,17 +73,13 @@ func run(ctx context.Context, f flags) error {
 	admitAll := ctrladmission.HandlerFunc(func(context.Context, ctrladmission.Request) ctrladmission.Response {
 		return ctrladmission.Allowed("")
 	})
-	var mutate, validate ctrladmission.Handler = admitAll, admitAll
-	if f.patchFile != "" {
-		if mutate, err = patching(f.patchFile); err != nil {
+	mutate, validate := map[string]ctrladmission.Handler{}, map[string]ctrladmission.Handler{}
+	for kind, file := range f.patchFiles {
+		if mutate[kind], err = patching(file); err != nil {
 			return err
 		}
 	}
-	if f.secret != "" {
-		namespace, name, ok := strings.Cut(f.secret, "/")
-		if !ok {
-			return fmt.Errorf("--get-secret must be namespace/name, not %q", f.secret)
-		}
+	if len(f.secrets) > 0 {
 		clientset, err := kubernetes.NewForConfig(cfg)
 		if err != nil {
 			return err
@@ -91,29 +90,58 @@ func run(ctx context.Context, f flags) error {
 		if f.reviewAccess {
 			access = admission.NewCachedAccess(secrets, admission.AccessReviewTTL)
 		}
-		validate = ctrladmission.HandlerFunc(func(ctx context.Context, req ctrladmission.Request) ctrladmission.Response {
-			if access != nil {
-				allowed, err := access.CanGetSecret(ctx, req.UserInfo, namespace, name)
-				if err == nil && !allowed {
-					err = errors.New("the access review denied the requester")
-				}
-				if err != nil {
-					return ctrladmission.Errored(http.StatusInternalServerError, err)
-				}
+		for kind, secret := range f.secrets {
+			if validate[kind], err = readingSecret(secrets, access, secret); err != nil {
+				return err
 			}
-			if _, err := secrets.GetSecret(ctx, namespace, name); err != nil {
-				return ctrladmission.Errored(http.StatusInternalServerError, err)
-			}
-			return ctrladmission.Allowed("")
-		})
+		}
+	}
+	handlers := server.Handlers{}
+	for _, paths := range server.StorePaths {
+		handlers[paths.Mutate] = byKind(mutate, admitAll)
+		handlers[paths.Validate] = byKind(validate, admitAll)
 	}
 	mgr, err := server.NewManager(cfg, server.Options{
 		Host: f.host, Port: f.port, CertDir: f.certDir, HealthAddr: f.healthAddr, MetricsAddr: f.metricsAddr,
-	}, server.Handlers{server.MutatePath: mutate, server.ValidatePath: validate})
+	}, handlers)
 	if err != nil {
 		return err
 	}
 	return mgr.Start(ctx)
+}
+
+// byKind hands each request to the handler of its kind, or to otherwise.
+func byKind(handlers map[string]ctrladmission.Handler, otherwise ctrladmission.Handler) ctrladmission.Handler {
+	return ctrladmission.HandlerFunc(func(ctx context.Context, req ctrladmission.Request) ctrladmission.Response {
+		if h, ok := handlers[req.Kind.Kind]; ok {
+			return h.Handle(ctx, req)
+		}
+		return otherwise.Handle(ctx, req)
+	})
+}
+
+// readingSecret asks access, when set, whether the requester may get secret
+// (namespace/name) and reads it, then admits.
+func readingSecret(secrets *admission.KubeSecrets, access admission.AccessReviewer, secret string) (ctrladmission.Handler, error) {
+	namespace, name, ok := strings.Cut(secret, "/")
+	if !ok {
+		return nil, fmt.Errorf("--get-secret must be kind=namespace/name, not %q", secret)
+	}
+	return ctrladmission.HandlerFunc(func(ctx context.Context, req ctrladmission.Request) ctrladmission.Response {
+		if access != nil {
+			allowed, err := access.CanGetSecret(ctx, req.UserInfo, namespace, name)
+			if err == nil && !allowed {
+				err = errors.New("the access review denied the requester")
+			}
+			if err != nil {
+				return ctrladmission.Errored(http.StatusInternalServerError, err)
+			}
+		}
+		if _, err := secrets.GetSecret(ctx, namespace, name); err != nil {
+			return ctrladmission.Errored(http.StatusInternalServerError, err)
+		}
+		return ctrladmission.Allowed("")
+	}), nil
 }
 
 // patching answers each CREATE and UPDATE with the JSON patch in file, and admits every
