@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"math"
 	"net/http"
 	"strings"
 	"time"
@@ -70,12 +71,14 @@ func measureBurst(ctx context.Context, b *benchEnv, k *storeKind, o options, r *
 		return fire(e)
 	}
 
-	var p99, lone Pairs
+	var p99, withProbe, lone Pairs
 	var probeCounts []int64
 	var bareP99 []float64
 	var probes int64
-	// inBurst is how long each burst's probe took, as the webhook measured it.
+	// inBurst is how long each burst's probe took, as the webhook measured it, and
+	// probeTook the last one's, in seconds (NaN when unknown).
 	var inBurst []string
+	var probeTook float64
 	many := func() *Run {
 		before := k.proxy.Probes()
 		metricsBefore, err := scrape(ctx, b.Webhook)
@@ -83,8 +86,10 @@ func measureBurst(ctx context.Context, b *benchEnv, k *storeKind, o options, r *
 		probes = k.proxy.Probes() - before
 		metricsAfter, err2 := scrape(ctx, b.Webhook)
 		took := "?"
+		probeTook = math.NaN()
 		if err == nil && err2 == nil {
-			took = fmtDurF(histogramMeans(metricsBefore, metricsAfter, probeDuration, "")[""].seconds * float64(time.Second))
+			probeTook = histogramMeans(metricsBefore, metricsAfter, probeDuration, "")[""].seconds
+			took = fmtDurF(probeTook * float64(time.Second))
 		}
 		inBurst = append(inBurst, took)
 		return run
@@ -98,6 +103,7 @@ func measureBurst(ctx context.Context, b *benchEnv, k *storeKind, o options, r *
 		runs := interleave(rep, many, floor)
 		sound := r.CheckRuns(fmt.Sprintf("burst, rep %d", rep+1), runs...)
 		p99.Add(latency(runs[0].Percentile(99)), latency(runs[1].Percentile(99)))
+		withProbe.Add(latency(runs[0].Percentile(99)), latency(runs[1].Percentile(99))+probeTook*float64(time.Second))
 		probeCounts = append(probeCounts, probes)
 		if probes == 0 {
 			r.Fail("burst, %s, rep %d: no probe reached %s, so the cache was not empty: nothing was measured", k.name, rep+1, k.server)
@@ -134,8 +140,15 @@ func measureBurst(ctx context.Context, b *benchEnv, k *storeKind, o options, r *
 	}
 	s.Add(Row{Figure: "probes reaching " + k.server + ", per burst", Ours: fmt.Sprint(probeCounts), Base: "1", Ratio: ratio(float64(worst), 1),
 		Target: "exactly 1", Met: &allOne})
-	s.Add(Row{Figure: "p99", Ours: fmtDurF(p99.Ours()), Base: fmtDurF(p99.Base()), Ratio: p99.Ratio(),
-		Target: "<= 1.50x", Met: atMost(p99.Ratio(), 1.5)})
+	floorRow := Row{Figure: "p99", Ours: fmtDurF(p99.Ours()), Base: fmtDurF(p99.Base()), Ratio: p99.Ratio()}
+	probeRow := Row{Figure: "p99 vs the floor's p99 plus the burst's probe", Ours: fmtDurF(withProbe.Ours()), Base: fmtDurF(withProbe.Base()), Ratio: withProbe.Ratio()}
+	target := &floorRow
+	if k.burstTargetWithProbe {
+		target = &probeRow
+	}
+	target.Target, target.Met = "<= 1.50x", atMost(target.Ratio, 1.5)
+	s.Add(floorRow)
+	s.Add(probeRow)
 	s.Add(Row{Figure: "p99 vs median lone admission", Ours: fmtDurF(lone.Ours()), Base: fmtDurF(lone.Base()), Ratio: lone.Ratio()})
 	s.Add(Row{Figure: "p99, bare webhook's same burst", Ours: fmtDurF(median(bareP99)), Base: fmtDurF(p99.Base()), Ratio: ratio(median(bareP99), p99.Base())})
 	metricProbes := metricsAfter.Sum("statestore_webhook_probes_total") - metricsBefore.Sum("statestore_webhook_probes_total")

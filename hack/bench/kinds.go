@@ -38,6 +38,13 @@ type storeKind struct {
 	// noSecret, when set, is a valid store of the kind that reads no Secret, for the
 	// handler's diagnostic rows: the handler's own cost without the Secret read.
 	noSecret func(name, endpoint, path string) client.Object
+	// burstTargetWithProbe puts the burst's p99 target on the floor plus the one probe
+	// every admission of the burst must wait for, rather than on the floor alone. A Git
+	// probe reads two advertisements, each a git process behind git http-backend (and
+	// one round trip to a remote server in the field), several times a MinIO probe: the
+	// floor, which probes nothing, does not wait for it, and the burst cannot answer
+	// before it.
+	burstTargetWithProbe bool
 }
 
 // bucketKind is the BucketStateStore: accessKey credentials on MinIO, reached directly
@@ -71,6 +78,7 @@ func gitKind(b *benchEnv) *storeKind {
 	return &storeKind{
 		name: "GitStateStore", store: "valid basicAuth GitStateStore", secret: benchGitSecret,
 		server: "the Git server", endpoint: b.GitProxy.Endpoint, proxy: b.GitProxy,
+		burstTargetWithProbe: true,
 		valid: func(name, endpoint, path string) client.Object {
 			return basicAuthStore(name, endpoint, path, benchGitSecret)
 		},

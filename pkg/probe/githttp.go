@@ -1,6 +1,7 @@
 package probe
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -38,16 +39,30 @@ func (p *GitRepoProber) httpCredentials(s gitScene) (user, password string, err 
 	return c.Username, c.Password, nil
 }
 
-// probeHTTP reads the upload-pack advertisement, checks the branch in it, then asks for
-// the receive-pack advertisement and reads its first line.
+// probeHTTP reads the upload-pack advertisement and checks the branch in it, and asks
+// for the receive-pack advertisement and reads its first line. The two requests go out
+// together, so a probe takes one round trip to the server, not two (most of a Git
+// probe's time is the server's: git http-backend starts a git process per request), and
+// the verdict is the one the two in turn would give: the upload-pack's failure first,
+// which also ends the receive-pack request.
 func (p *GitRepoProber) probeHTTP(s gitScene, user, password string) error {
-	s.service = transport.UploadPackServiceName
-	if err := p.advertisementHTTP(s, user, password); err != nil {
+	ctx, cancel := context.WithCancelCause(s.ctx)
+	defer cancel(nil)
+	read, push := s, make(chan error, 1)
+	s.ctx, s.service = ctx, transport.ReceivePackServiceName
+	go func() { push <- p.advertisementHTTP(s, user, password) }()
+	read.service = transport.UploadPackServiceName
+	if err := p.advertisementHTTP(read, user, password); err != nil {
+		cancel(errUploadPackFailed)
+		<-push
 		return err
 	}
-	s.service = transport.ReceivePackServiceName
-	return p.advertisementHTTP(s, user, password)
+	return <-push
 }
+
+// errUploadPackFailed ends the receive-pack request of a probe whose upload-pack
+// advertisement already failed.
+var errUploadPackFailed = errors.New("the upload-pack advertisement failed")
 
 func (p *GitRepoProber) advertisementHTTP(s gitScene, user, password string) error {
 	u, err := url.Parse(s.target.URL)
