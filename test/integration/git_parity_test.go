@@ -145,7 +145,7 @@ func gitParityCases(t *testing.T) map[string]gitParityCase {
 			given: writer, yaml: served("  path: .git/x\n"),
 			kratix: kratixReady, source: kratixGitRun,
 			unusable: kratixGitWriteCheck + `: the file went to .git/x/dest, git add took nothing, and UpdateFiles returned no error and pushed nothing ("no changes to be committed")`,
-			want:     []string{insecure, `spec.path: Invalid value: ".git/x": must not be in a ".git" directory`},
+			want:     []string{insecure, `spec.path: Invalid value: ".git/x": must not be in a ".git" directory: git add takes nothing there, so Kratix writes nothing`},
 		},
 		"a gitAuthor without a name": {
 			given: writer, yaml: served("  gitAuthor:\n    email: kratix@example.com\n"),
