@@ -253,7 +253,8 @@ func branchProblem(branch string) string {
 // forms it cleans away. Kratix's writer joins the path with path.Join and drops a leading
 // "/" (NewGitWriter); a file that would land outside the clone is skipped with only a
 // line in Kratix's log ("path of file to write is not located within the git
-// repository"), and git refuses to add anything under a ".git" directory.
+// repository"), and git add takes nothing under a ".git" directory, without an error,
+// so Kratix commits nothing ("no changes to be committed").
 func validateGitPath(p string, fldPath *field.Path) (field.ErrorList, []string) {
 	if len(p) > maxPathLength {
 		return field.ErrorList{field.TooLong(fldPath, p, maxPathLength)}, nil
@@ -266,7 +267,7 @@ func validateGitPath(p string, fldPath *field.Path) (field.ErrorList, []string) 
 		return field.ErrorList{field.Invalid(fldPath, p, `must stay inside the repository: its ".." segments climb above the root, where Kratix writes nothing and says so only in its log`)}, nil
 	}
 	if slices.ContainsFunc(strings.Split(cleaned, "/"), func(s string) bool { return strings.EqualFold(s, ".git") }) {
-		return field.ErrorList{field.Invalid(fldPath, p, `must not be in a ".git" directory: git refuses to add files there, so every write of Kratix fails`)}, nil
+		return field.ErrorList{field.Invalid(fldPath, p, `must not be in a ".git" directory: git add takes nothing there, so Kratix writes nothing and says only "no changes to be committed" in its log`)}, nil
 	}
 	if slices.Contains(strings.Split(p, "/"), "..") {
 		return nil, []string{fmt.Sprintf(WarningPathDotDot, quoteShort(cleaned))}

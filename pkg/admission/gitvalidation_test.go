@@ -162,7 +162,7 @@ func TestValidateGitSpec(t *testing.T) {
 		},
 		"a path into .git is rejected": {
 			spec: validGitSpec(withPath("/.git/hooks")),
-			want: field.ErrorList{field.Invalid(spec.Child("path"), "/.git/hooks", `must not be in a ".git" directory: git refuses to add files there, so every write of Kratix fails`)},
+			want: field.ErrorList{field.Invalid(spec.Child("path"), "/.git/hooks", `must not be in a ".git" directory: git add takes nothing there, so Kratix writes nothing and says only "no changes to be committed" in its log`)},
 		},
 		"a path with a .. that stays inside is valid, with a warning": {
 			spec:         validGitSpec(withPath("a/../b")),

@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -47,7 +48,8 @@ const kratixReady = "StateStoreReady"
 
 // TestKratixParity holds the stores of those runs with Kratix's verdicts beside each, and
 // applies each through the real API server and webhook, once at MinIO against Kratix's
-// verdict there and once at SeaweedFS against Kratix's verdict there. Add a case
+// verdict there and once at SeaweedFS against Kratix's verdict there, and the
+// GitStateStores of gitParityCases once, at the suite's Git servers. Add a case
 // whenever a rule is added or changed, saying where Kratix's verdict comes from.
 func TestKratixParity(t *testing.T) {
 	hole := blackHole(t)
@@ -80,6 +82,7 @@ func TestKratixParity(t *testing.T) {
 			}
 		}
 	}
+	maps.Copy(withIdentity, gitParityScenarios(t))
 	runScenarios(t, withIdentity)
 
 	// The webhook's IAM credentials are cached for their lifetime, so the cases without
