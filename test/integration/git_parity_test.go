@@ -303,7 +303,7 @@ func gitParityCases(t *testing.T) map[string]gitParityCase {
 		"an HTTPS server that is not a Git server": {
 			given: writer, yaml: at("https://{{.Endpoint}}/"+localenv.GitRepository, ""),
 			kratix: initError, source: kratixGitRun + ` at MinIO: "The requested URL returned error: 400"`,
-			want: []string{insecure, `answered HTTP 400 to the ref advertisement; check url (reason: Unknown)`},
+			want: []string{insecure, `did not answer as a Git server`, "(reason: NotGitServer)"},
 		},
 		"the cluster's API server": {
 			given: writer, yaml: at(apiServer+"/"+localenv.GitRepository, ""),
