@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/kratix-community/statestore-webhook/api/v1alpha1"
+	"github.com/kratix-community/statestore-webhook/pkg/probe"
 )
 
 var supportedGitAuthMethods = []string{v1alpha1.GitAuthMethodBasicAuth, v1alpha1.GitAuthMethodSSH, v1alpha1.GitAuthMethodGitHubApp}
@@ -76,13 +77,12 @@ func parseGitURL(raw string) (u gitURL, problem string) {
 			u.host, u.port = p.Hostname(), p.Port()
 			break
 		}
-		// scp-like: user@host:path, on port 22.
-		_, hostPath, _ := strings.Cut(raw, "@")
-		host, repo, ok := strings.Cut(hostPath, ":")
-		if !ok || repo == "" {
-			return u, `must be user@host:path: an scp-like URL names the repository after ":"`
+		// scp-like: user@host:path, on port 22, or user@[host:port]:path.
+		scp, problem := probe.ParseSCPLike(raw)
+		if problem != "" {
+			return u, problem
 		}
-		u.host = host
+		u.host, u.port = scp.Host, scp.Port
 	case strings.HasPrefix(lower, "ssh://"):
 		p, err := url.Parse(raw)
 		if err != nil {

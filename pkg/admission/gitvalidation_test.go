@@ -129,6 +129,14 @@ func TestValidateGitSpec(t *testing.T) {
 			spec: validGitSpec(ssh("ssh://github.com/org/state.git")),
 			want: field.ErrorList{field.Invalid(url, "ssh://github.com/org/state.git", "must name the SSH user: Kratix's git client takes only ssh://user@host/path or user@host:path for authMethod ssh; e.g. ssh://git@github.com/org/state.git")},
 		},
+		"an scp-like URL with an IPv6 host in brackets is valid": {spec: validGitSpec(ssh("git@[2001:db8::1]:org/state.git"))},
+		"an scp-like URL with a host and port in brackets is valid": {
+			spec: validGitSpec(ssh("git@[git.example.com:2222]:org/state.git")),
+		},
+		"an scp-like URL with a slash before its colon is rejected: git reads it as a local path": {
+			spec: validGitSpec(ssh("git@git.example.com/org:state.git")),
+			want: field.ErrorList{field.Invalid(url, "git@git.example.com/org:state.git", `must be user@host:path: git reads a URL with a "/" before its first ":" as a local path, not an SSH host, so it never connects`)},
+		},
 		"an scp-like URL without a path is rejected": {
 			spec: validGitSpec(ssh("git@github.com")),
 			want: field.ErrorList{field.Invalid(url, "git@github.com", `must be user@host:path: an scp-like URL names the repository after ":"`)},

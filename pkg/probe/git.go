@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -177,6 +178,22 @@ func (p *GitRepoProber) run(ctx context.Context, t GitTarget, ep *transport.Endp
 // URL has no port: OpenSSH reads "git@host:2222/repo.git" as the path 2222/repo.git on
 // port 22, and so does the probe.
 func (p *GitRepoProber) endpoint(t GitTarget) (*transport.Endpoint, error) {
+	if t.AuthMethod == GitAuthSSH && !strings.HasPrefix(t.URL, "ssh://") && kratixSSHURL.MatchString(t.URL) {
+		// go-git reads no bracketed host; git does.
+		scp, problem := ParseSCPLike(t.URL)
+		if problem != "" {
+			return nil, &Failure{Reason: ReasonInvalidTarget, Message: fmt.Sprintf("url %q %s", t.URL, problem)}
+		}
+		port := 22
+		if scp.Port != "" {
+			n, err := strconv.Atoi(scp.Port)
+			if err != nil || n < 1 || n > 65535 {
+				return nil, &Failure{Reason: ReasonInvalidTarget, Message: fmt.Sprintf("url %q names port %q: must be a number from 1 to 65535", t.URL, scp.Port)}
+			}
+			port = n
+		}
+		return &transport.Endpoint{Protocol: "ssh", User: scp.User, Host: scp.Host, Port: port, Path: scp.Path}, nil
+	}
 	ep, err := transport.NewEndpoint(t.URL)
 	if err != nil || ep.Host == "" || (ep.Protocol != "https" && ep.Protocol != "http" && ep.Protocol != "ssh") {
 		return nil, &Failure{Reason: ReasonInvalidTarget, Message: fmt.Sprintf(
@@ -190,11 +207,6 @@ func (p *GitRepoProber) endpoint(t GitTarget) (*transport.Endpoint, error) {
 	case GitAuthSSH:
 		if !kratixSSHURL.MatchString(t.URL) {
 			return nil, authMismatch(t, "an ssh://user@host/path or user@host:path url")
-		}
-		if !strings.HasPrefix(t.URL, "ssh://") {
-			_, hostPath, _ := strings.Cut(t.URL, "@")
-			_, ep.Path, _ = strings.Cut(hostPath, ":")
-			ep.Port = 22
 		}
 	default:
 		return nil, &Failure{Reason: ReasonInvalidTarget, Message: fmt.Sprintf(

@@ -122,6 +122,13 @@ func TestGitProberAgainstRealServers(t *testing.T) {
 		"a writer over HTTPS passes": {
 			target: func() GitTarget { return s.basicTarget(localenv.GitWriter) },
 		},
+		"an scp-like URL with its host and port in brackets passes over SSH, as git reads it": {
+			target: func() GitTarget {
+				t := s.sshTarget(s.ssh.WriterKey)
+				t.URL = "git@[" + s.ssh.Addr + "]:kratix.git"
+				return t
+			},
+		},
 		"an empty branch passes when the repository has a default branch, which Kratix then clones": {
 			target: func() GitTarget {
 				t := s.basicTarget(localenv.GitWriter)

@@ -323,13 +323,10 @@ func gitScenarios(t *testing.T, app *localenv.GitHubApp) map[string]scenario {
 			wantStderr: []string{insecure, `spec.url: Invalid value: "https://` + endlessHeader + `/kratix.git": "` + endlessHeader + `" answered with more than 64 KiB of headers`, "(reason: ResponseTooLarge)"},
 		},
 		"an scp-like url with a slash before its colon, which git reads as a local path, is denied on url": {
-			// The static rules let it through (its "host" has a slash) and the probe, which
-			// parses it as go-git does, cannot try it. Once a static rule denies it,
-			// InvalidTarget joins gitReasonsWithoutScenario.
 			resource: git, yaml: gitStore("  url: git@127.0.0.1/platform:state.git\n  authMethod: ssh\n  secretRef:\n    name: \"{{.Name}}\"\n"),
 			given:      sshSecret(strings.Replace(string(gitSSH.KnownHosts), knownhosts.Normalize(gitSSH.Addr), "*", 1)),
 			wantExit:   1,
-			wantStderr: []string{`spec.url: Invalid value: "git@127.0.0.1/platform:state.git": url "git@127.0.0.1/platform:state.git" is not a Git URL Kratix can use`, "(reason: InvalidTarget)"},
+			wantStderr: []string{`spec.url: Invalid value: "git@127.0.0.1/platform:state.git": must be user@host:path: git reads a URL with a "/" before its first ":" as a local path`},
 		},
 		"a server error to the ref advertisement is denied on url": {
 			resource: git, given: writer, yaml: at(unavailable),
@@ -342,6 +339,9 @@ func gitScenarios(t *testing.T, app *localenv.GitHubApp) map[string]scenario {
 // gitReasonsWithoutScenario are the reasons a Git probe gives that no store applied
 // with kubectl can be made to get, each with why.
 var gitReasonsWithoutScenario = map[probe.Reason]string{
+	probe.ReasonInvalidTarget: "the static rules deny every URL the probe cannot read before it runs " +
+		"(the scenario of an scp-like url with a slash before its colon shows the last one that reached it); " +
+		"pkg/probe's tests give the probe such targets",
 	probe.ReasonCanceled: "the API server cancels a webhook call only when it no longer waits for the answer, " +
 		"so no kubectl ever shows it (pkg/probe's tests cancel probes)",
 	probe.ReasonBusy: "a Git probe gives its slots back as its budget ends, and waiting probes take them in turn, " +
