@@ -18,8 +18,8 @@ import (
 
 // TestReferenceReasonsTableIsTheReasonTable holds docs/reference.md's table of reasons to
 // probe.ReasonTable: a row for each reason but OK, in its order, with the field a denial
-// of a BucketStateStore is on (as probeError puts it), whether the Secret guard denies a
-// change for it, and what to do.
+// of each kind of store is on (as its probeError puts it; "-" for a reason its probe
+// never gives), whether the Secret guard denies a change for it, and what to do.
 func TestReferenceReasonsTableIsTheReasonTable(t *testing.T) {
 	md, err := os.ReadFile("../../docs/reference.md")
 	if err != nil {
@@ -27,11 +27,12 @@ func TestReferenceReasonsTableIsTheReasonTable(t *testing.T) {
 	}
 	var got [][]string
 	for _, tb := range testkit.MarkdownTables(string(md)) {
-		if cmp.Equal(tb.Header, []string{"Reason", "Field", "Denies a Secret change", "What to do"}) {
+		if cmp.Equal(tb.Header, []string{"Reason", "BucketStateStore field", "GitStateStore field", "Denies a Secret change", "What to do"}) {
 			got = tb.Rows
 		}
 	}
 	var want [][]string
+	var rows strings.Builder
 	for _, info := range probe.ReasonTable {
 		if info.Reason == probe.ReasonOK {
 			continue
@@ -40,26 +41,43 @@ func TestReferenceReasonsTableIsTheReasonTable(t *testing.T) {
 		if info.RefusesCredentials {
 			denies = "yes"
 		}
-		want = append(want, []string{"`" + string(info.Reason) + "`", reasonField(info.Reason), denies, info.Fix})
+		row := []string{"`" + string(info.Reason) + "`", bucketReasonField(info), gitReasonField(info.Reason), denies, info.Fix}
+		want = append(want, row)
+		fmt.Fprintf(&rows, "| %s |\n", strings.Join(row, " | "))
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("docs/reference.md's reasons table (-from probe.ReasonTable +docs):\n%s", diff)
+		t.Errorf("docs/reference.md's reasons table (-from probe.ReasonTable +docs):\n%s\nthe rows:\n%s", diff, rows.String())
 	}
 }
 
-// reasonField is the Field cell of reason: the field probeError puts it on, for an
-// accessKey store and, where that differs, for an IAM store.
-func reasonField(reason probe.Reason) string {
+// bucketReasonField is the BucketStateStore field cell of a reason: the field
+// probeError puts it on, for an accessKey store and, where that differs, for an IAM
+// store; "-" for a reason only a Git probe gives.
+func bucketReasonField(info probe.ReasonInfo) string {
+	if strings.HasPrefix(info.Fix, "Git:") {
+		return "-"
+	}
 	fieldOf := func(authMethod string) string {
 		s := newBucketStore(store(func(s *v1alpha1.BucketStateStoreSpec) { s.AuthMethod = authMethod }))
 		s.setDefaults()
-		return s.probeError(field.NewPath("spec"), &probe.Failure{Reason: reason}).Field
+		return s.probeError(field.NewPath("spec"), &probe.Failure{Reason: info.Reason}).Field
 	}
 	accessKey, iam := fieldOf(v1alpha1.AuthMethodAccessKey), fieldOf(v1alpha1.AuthMethodIAM)
 	if accessKey == iam {
 		return "`" + accessKey + "`"
 	}
 	return fmt.Sprintf("`%s`; `%s` for IAM", accessKey, iam)
+}
+
+// gitReasonField is the GitStateStore field cell of a reason: the field probeError puts
+// it on; "-" for a reason a Git probe never gives (probe.GitReasons).
+func gitReasonField(reason probe.Reason) string {
+	if !slices.Contains(probe.GitReasons, reason) {
+		return "-"
+	}
+	s := newGitStore(&v1alpha1.GitStateStore{Spec: *validGitSpec()})
+	s.setDefaults()
+	return "`" + s.probeError(field.NewPath("spec"), &probe.Failure{Reason: reason}).Field + "`"
 }
 
 // TestEveryReasonIsInTheTableOnce keeps probe.Info from falling back to Unknown's meaning
