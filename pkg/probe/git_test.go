@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -24,6 +26,9 @@ type gitServers struct {
 	reader *localenv.GitHubApp // an App whose tokens may not push
 }
 
+// gitTestTag is a tag of the test servers' repository.
+const gitTestTag = "v1"
+
 func startGitServers(t *testing.T) *gitServers {
 	t.Helper()
 	dir := t.TempDir()
@@ -32,6 +37,10 @@ func startGitServers(t *testing.T) *gitServers {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = g.Stop() })
+	// A tag beside the branch, for the store that names a tag as its branch.
+	if out, err := exec.Command("git", "-C", filepath.Join(g.Root, localenv.GitRepository), "tag", gitTestTag, localenv.GitBranch).CombinedOutput(); err != nil {
+		t.Fatalf("tagging the repository: %v: %s", err, out)
+	}
 	s, err := localenv.StartGitSSHServer(g.Root)
 	if err != nil {
 		t.Fatal(err)
@@ -128,6 +137,15 @@ func TestGitProberAgainstRealServers(t *testing.T) {
 				t.URL = "git@[" + s.ssh.Addr + "]:kratix.git"
 				return t
 			},
+		},
+		"a tag as the branch is reported as BranchNotFound, naming the tag": {
+			target: func() GitTarget {
+				t := s.basicTarget(localenv.GitWriter)
+				t.Branch = gitTestTag
+				return t
+			},
+			want: &Failure{Reason: ReasonBranchNotFound,
+				Message: `"v1" is a tag in "{URL}/kratix.git", not a branch: Kratix clones it, then fails to reset to origin/v1 before every write; name a branch`},
 		},
 		"an empty branch passes when the repository has a default branch, which Kratix then clones": {
 			target: func() GitTarget {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"strings"
 
 	"github.com/go-git/go-git/v5/plumbing/format/pktline"
 	"github.com/go-git/go-git/v5/plumbing/protocol/packp"
@@ -34,6 +35,11 @@ func readAdvertisement(r io.Reader, want string) (*packp.AdvRefs, error) {
 	var kept bytes.Buffer
 	enc := pktline.NewEncoder(&kept)
 	refs, afterServiceLine := 0, false
+	// A tag of the branch's name is kept too, so that a store naming a tag is told so.
+	tag := ""
+	if branch, ok := strings.CutPrefix(want, "refs/heads/"); ok {
+		tag = "refs/tags/" + branch
+	}
 	for s.Scan() {
 		p := s.Bytes()
 		switch {
@@ -52,7 +58,7 @@ func readAdvertisement(r io.Reader, want string) (*packp.AdvRefs, error) {
 		afterServiceLine = false
 		refs++
 		ref := refName(p)
-		if refs == 1 || ref == want {
+		if refs == 1 || ref == want || (ref == tag && tag != "") {
 			_ = enc.Encode(p)
 		}
 		if want == "" || ref == want {

@@ -209,6 +209,10 @@ func (s gitScene) checkAdvertisement(ar *packp.AdvRefs, err error) error {
 			"%q has no default branch (HEAD) for an empty branch to clone; set branch", shownURL(s.target))}
 	}
 	if _, ok := ar.References[s.wantRef()]; !ok && s.wantRef() != "HEAD" {
+		if _, tag := ar.References["refs/tags/"+s.branch()]; tag {
+			return &Failure{Reason: ReasonBranchNotFound, Message: fmt.Sprintf(
+				"%q is a tag in %q, not a branch: Kratix clones it, then fails to reset to origin/%s before every write; name a branch", s.branch(), shownURL(s.target), s.branch())}
+		}
 		return &Failure{Reason: ReasonBranchNotFound, Message: fmt.Sprintf(
 			"branch %q does not exist in %q; push it or correct branch", s.branch(), shownURL(s.target))}
 	}

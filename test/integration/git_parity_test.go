@@ -157,7 +157,7 @@ func gitParityCases(t *testing.T) map[string]gitParityCase {
 			given: writer, yaml: served("  branch: " + gitTag + "\n"),
 			kratix: kratixReady, source: kratixGitRun + "; git clone --branch takes a tag",
 			unusable: kratixGitWriteCheck + `: Reset, before every write, failed: "git reset --hard origin/v1": "ambiguous argument 'origin/v1'"`,
-			want:     []string{insecure, `spec.branch: Invalid value: "` + gitTag + `"`, "(reason: BranchNotFound)"},
+			want:     []string{insecure, `spec.branch: Invalid value: "` + gitTag + `": "` + gitTag + `" is a tag in`, "(reason: BranchNotFound)"},
 		},
 
 		"insecure false with a certificate Kratix does not trust": {
