@@ -125,7 +125,7 @@ func TestGitProberAgainstRealServers(t *testing.T) {
 	}
 	tests := map[string]struct {
 		target func() GitTarget
-		app    string // the App the prober asks for tokens: "" for the writer's
+		app    string // the App the prober asks for tokens: "" for the writer's, "reader", or an API URL
 		want   *Failure
 	}{
 		"a writer over HTTPS passes": {
@@ -297,6 +297,12 @@ func TestGitProberAgainstRealServers(t *testing.T) {
 			want: &Failure{Reason: ReasonGitHubAppTokenRefused,
 				Message: `the GitHub API at "{APIHOST}" refused an installation token for App "123456", installation 7890 (HTTP 401); the JWT was not accepted: check appID and privateKey`},
 		},
+		"a GitHub API whose host does not resolve is reported as NameNotResolved, naming the API": {
+			target: func() GitTarget { return s.appTarget(s.app) },
+			app:    "https://github-api.invalid",
+			want: &Failure{Reason: ReasonNameNotResolved,
+				Message: `minting the App's installation token: host "github-api.invalid" of the GitHub API (https://github-api.invalid) could not be resolved; check the cluster's DNS, or ask the operator to set --github-api-url`},
+		},
 		"another installation is reported as GitHubAppTokenRefused": {
 			target: func() GitTarget {
 				t := s.appTarget(s.app)
@@ -310,8 +316,11 @@ func TestGitProberAgainstRealServers(t *testing.T) {
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			api := s.app.URL
-			if tc.app == "reader" {
+			switch {
+			case tc.app == "reader":
 				api = s.reader.URL
+			case tc.app != "":
+				api = tc.app
 			}
 			target := tc.target()
 			reason := string(ReasonOK)
