@@ -60,7 +60,8 @@ func (p *GitRepoProber) installationToken(s gitScene, c *GitCredentials) (string
 		f := classifyGit(err, s)
 		if f.Reason == ReasonNameNotResolved {
 			// Not the url's host: the API's, which the store does not name.
-			f.Message = fmt.Sprintf("host %q of the GitHub API (%s) could not be resolved; check the cluster's DNS, or ask the operator to set --github-api-url", p.apiURL.Hostname(), p.apiURL)
+			f.Message = fmt.Sprintf("minting the App's installation token: host %q of the GitHub API (%s) could not be resolved; check the cluster's DNS, or ask the operator to set --github-api-url", p.apiURL.Hostname(), p.apiURL)
+			return "", f
 		}
 		f.Message = "minting the App's installation token: " + f.Message
 		return "", f
