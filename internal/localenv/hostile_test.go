@@ -44,7 +44,7 @@ func TestHoldingAbortHoldsTheAbortUntilTheClientHangsUp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer h.Stop()
+	defer func() { _ = h.Stop() }()
 	ctx, cancel := context.WithCancel(context.Background())
 	req, err := http.NewRequestWithContext(ctx, http.MethodDelete, "http://"+h.Endpoint+"/kratix/k?uploadId=held", nil)
 	if err != nil {

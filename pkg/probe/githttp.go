@@ -52,12 +52,15 @@ func (p *GitRepoProber) probeHTTP(s gitScene, user, password string) error {
 	s.ctx, s.service = ctx, transport.ReceivePackServiceName
 	go func() { push <- p.advertisementHTTP(s, user, password) }()
 	read.service = transport.UploadPackServiceName
-	if err := p.advertisementHTTP(read, user, password); err != nil {
+	err := p.advertisementHTTP(read, user, password)
+	if err != nil {
 		cancel(errUploadPackFailed)
-		<-push
-		return err
 	}
-	return <-push
+	pushErr := <-push
+	if err != nil {
+		return err // the upload-pack's failure comes first
+	}
+	return pushErr
 }
 
 // errUploadPackFailed ends the receive-pack request of a probe whose upload-pack

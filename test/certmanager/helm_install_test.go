@@ -171,9 +171,9 @@ func pointServiceAt(t *testing.T, service *corev1.Service, ip string, port int) 
 	t.Cleanup(func() { _ = env.Client.Delete(context.Background(), slice) })
 	// The same address as Endpoints, which the endpoints controller writes beside the
 	// slice: an API server before 1.33 resolves a webhook's Service through Endpoints.
-	endpoints := &corev1.Endpoints{
+	endpoints := &corev1.Endpoints{ //nolint:staticcheck // deprecated in 1.33, but 1.30 (make test-kube) reads it
 		ObjectMeta: metav1.ObjectMeta{Name: service.Name, Namespace: service.Namespace},
-		Subsets: []corev1.EndpointSubset{{
+		Subsets: []corev1.EndpointSubset{{ //nolint:staticcheck // as above
 			Addresses: []corev1.EndpointAddress{{IP: ip}},
 			Ports:     []corev1.EndpointPort{{Name: "https", Port: int32(port), Protocol: corev1.ProtocolTCP}},
 		}},

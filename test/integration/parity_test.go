@@ -64,7 +64,7 @@ func TestKratixParity(t *testing.T) {
 			ready := c.ready
 			if b.name == "SeaweedFS" {
 				if c.kratixSeaweedFS == "" {
-					t.Errorf("%s: no verdict of Kratix on SeaweedFS", name)
+					t.Errorf("%s: no verdict of Kratix on SeaweedFS (%s)", name, kratixSeaweedFSRun)
 				}
 				ready = c.kratixSeaweedFS == kratixReady
 			}
