@@ -186,11 +186,7 @@ func (p *GitRepoProber) endpoint(t GitTarget) (*transport.Endpoint, error) {
 		}
 		port := 22
 		if scp.Port != "" {
-			n, err := strconv.Atoi(scp.Port)
-			if err != nil || n < 1 || n > 65535 {
-				return nil, &Failure{Reason: ReasonInvalidTarget, Message: fmt.Sprintf("url %q names port %q: must be a number from 1 to 65535", t.URL, scp.Port)}
-			}
-			port = n
+			port, _ = strconv.Atoi(scp.Port) // ParseSCPLike checked it
 		}
 		return &transport.Endpoint{Protocol: "ssh", User: scp.User, Host: scp.Host, Port: port, Path: scp.Path}, nil
 	}

@@ -58,7 +58,7 @@ func readAdvertisement(r io.Reader, want string) (*packp.AdvRefs, error) {
 		afterServiceLine = false
 		refs++
 		ref := refName(p)
-		if refs == 1 || ref == want || (ref == tag && tag != "") {
+		if refs == 1 || ref == want || (tag != "" && ref == tag) {
 			_ = enc.Encode(p)
 		}
 		if want == "" || ref == want {

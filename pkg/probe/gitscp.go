@@ -2,6 +2,7 @@ package probe
 
 import (
 	"net"
+	"strconv"
 	"strings"
 )
 
@@ -11,7 +12,8 @@ import (
 // carries a port.
 type SCPLikeURL struct {
 	User, Host, Path string
-	// Port is empty when the URL names none: git connects to port 22.
+	// Port is empty when the URL names none: git connects to port 22. ParseSCPLike
+	// checks that it is a port number.
 	Port string
 }
 
@@ -50,6 +52,9 @@ func ParseSCPLike(raw string) (u SCPLikeURL, problem string) {
 	}
 	if u.Host == "" {
 		return u, "must name a host"
+	}
+	if n, err := strconv.Atoi(u.Port); u.Port != "" && (err != nil || n < 1 || n > 65535) {
+		return u, "port must be a number from 1 to 65535"
 	}
 	return u, ""
 }

@@ -18,6 +18,7 @@ func TestParseSCPLikeReadsURLsAsGitDoes(t *testing.T) {
 		"no path":                           {raw: "git@host:", wantProblem: true},
 		"no host":                           {raw: "git@:repo.git", wantProblem: true},
 		"a bracket not followed by a colon": {raw: "git@[::1]/repo.git", wantProblem: true},
+		"a port out of range in brackets":   {raw: "git@[host:70000]:repo.git", wantProblem: true},
 	} {
 		t.Run(name, func(t *testing.T) {
 			got, problem := ParseSCPLike(c.raw)
