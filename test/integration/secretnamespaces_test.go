@@ -3,7 +3,9 @@ package integration
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
+	"reflect"
 	"testing"
 	"time"
 
@@ -14,6 +16,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/kratix-community/statestore-webhook/internal/localenv"
+	"github.com/kratix-community/statestore-webhook/internal/release"
 )
 
 // secretNamespacesDir is the least-privilege component: namespaced RBAC for Secrets and
@@ -27,14 +30,7 @@ const secretNamespacesDir = "manifests/components/secret-namespaces"
 // denied with the namespaces it may use.
 func TestSecretNamespaces(t *testing.T) {
 	ctx := context.Background()
-	var applied []*unstructured.Unstructured
-	for _, file := range []string{"role.yaml", "role_binding.yaml", "cluster-role-patch.yaml"} {
-		objs, err := localenv.ReadObjects(filepath.Join(env.Root, secretNamespacesDir, file))
-		if err != nil {
-			t.Fatal(err)
-		}
-		applied = append(applied, objs...)
-	}
+	applied := secretNamespacesRBAC(t)
 	t.Cleanup(func() { restoreShippedRBAC(t, applied) })
 	var sa string
 	for _, obj := range applied {
@@ -72,6 +68,60 @@ func TestSecretNamespaces(t *testing.T) {
 			wantStderr: []string{`spec.secretRef.namespace: Forbidden: the webhook reads Secrets only in namespaces default; put the Secret in one of them`},
 		},
 	})
+}
+
+// secretNamespacesRBAC renders manifests/base with the component, as an overlay would,
+// and returns its RBAC: the base's ClusterRole as the component patches it, and the
+// component's ClusterRole and RoleBinding. It checks that the patch takes the rule on
+// secrets out of the base's ClusterRole and keeps every other rule.
+func secretNamespacesRBAC(t *testing.T) []*unstructured.Unstructured {
+	t.Helper()
+	dir := t.TempDir()
+	rel := func(p string) string {
+		r, err := filepath.Rel(dir, filepath.Join(env.Root, p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	kustomization := fmt.Sprintf("resources: [%s]\ncomponents: [%s]\n", rel("manifests/base"), rel(secretNamespacesDir))
+	if err := os.WriteFile(filepath.Join(dir, "kustomization.yaml"), []byte(kustomization), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rendered, err := release.Render(dir, ".", "")
+	if err != nil {
+		t.Fatalf("rendering manifests/base with %s: %v", secretNamespacesDir, err)
+	}
+	file := filepath.Join(dir, "rendered.yaml")
+	if err := os.WriteFile(file, rendered, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	objs, err := localenv.ReadObjects(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, err := localenv.ReadObjects(filepath.Join(env.Root, "manifests/base/role.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	baseRules, _, _ := unstructured.NestedSlice(base[0].Object, "rules")
+	var rbac []*unstructured.Unstructured
+	for _, obj := range objs {
+		switch obj.GetKind() {
+		case "ClusterRole", "RoleBinding":
+			rbac = append(rbac, obj)
+		default:
+			continue
+		}
+		if obj.GetName() != base[0].GetName() {
+			continue
+		}
+		rules, _, _ := unstructured.NestedSlice(obj.Object, "rules")
+		if want := baseRules[1:]; !reflect.DeepEqual(rules, want) {
+			t.Fatalf("with %s, ClusterRole %s has the rules\n%v\nwant the base's without its first, on secrets (%v):\n%v", secretNamespacesDir, obj.GetName(), rules, baseRules[0], want)
+		}
+	}
+	return rbac
 }
 
 // restoreShippedRBAC deletes what the component added and puts the base's ClusterRole
