@@ -159,25 +159,28 @@ func TestChartNotesSayClientAuthenticationIsOff(t *testing.T) {
 // fails TestEveryWebhookFlagIsAChartValueOrLeftToExtraArgs until it is in one of them.
 var (
 	chartFlags = map[string]string{
-		"webhook-port":              "webhook.port",
-		"cert-dir":                  "fixed: where the serving Secret is mounted",
-		"health-probe-bind-address": "healthPort",
-		"metrics-bind-address":      "metricsPort",
-		"client-ca-file":            "clientAuthentication.caConfigMap",
-		"client-cert-names":         "clientAuthentication.names",
-		"probe":                     "probe.mode",
-		"probe-timeout":             "probe.timeout",
-		"probe-cache-ttl":           "probe.cacheTTL",
-		"max-concurrent-probes":     "probe.maxConcurrent",
-		"probe-via-proxy":           "probe.viaProxy",
-		"iam-endpoints":             "probe.iamEndpoints",
-		"iam-untrusted-endpoints":   "probe.iamUntrustedEndpoints",
-		"deny-cidrs":                "probe.denyCIDRs",
-		"allow-endpoints":           "probe.allowEndpoints",
-		"allow-control-plane":       "probe.allowControlPlane",
-		"subject-access-review":     "subjectAccessReview",
-		"delete-guard":              "guards.delete",
-		"secret-guard":              "guards.secret",
+		"webhook-port":                     "webhook.port",
+		"cert-dir":                         "fixed: where the serving Secret is mounted",
+		"cert-manager-certificate":         "certificates.source: the release's serving Certificate",
+		"validating-webhook-configuration": "certificates.source: the release's configuration",
+		"mutating-webhook-configuration":   "certificates.source: the release's configuration",
+		"health-probe-bind-address":        "healthPort",
+		"metrics-bind-address":             "metricsPort",
+		"client-ca-file":                   "clientAuthentication.caConfigMap",
+		"client-cert-names":                "clientAuthentication.names",
+		"probe":                            "probe.mode",
+		"probe-timeout":                    "probe.timeout",
+		"probe-cache-ttl":                  "probe.cacheTTL",
+		"max-concurrent-probes":            "probe.maxConcurrent",
+		"probe-via-proxy":                  "probe.viaProxy",
+		"iam-endpoints":                    "probe.iamEndpoints",
+		"iam-untrusted-endpoints":          "probe.iamUntrustedEndpoints",
+		"deny-cidrs":                       "probe.denyCIDRs",
+		"allow-endpoints":                  "probe.allowEndpoints",
+		"allow-control-plane":              "probe.allowControlPlane",
+		"subject-access-review":            "subjectAccessReview",
+		"delete-guard":                     "guards.delete",
+		"secret-guard":                     "guards.secret",
 	}
 	extraArgsFlags = map[string]string{
 		"webhook-host":                  "a pod listens on every interface; only tests bind one address",
@@ -266,11 +269,7 @@ func webhookArgs(ch *chart.Chart, values map[string]any, skipSchema bool) ([]str
 		if err := yaml.Unmarshal([]byte(doc), &d); err != nil || d.Kind != "Deployment" {
 			continue
 		}
-		for _, c := range d.Spec.Template.Spec.Containers {
-			if c.Name == "webhook" {
-				return c.Args, nil
-			}
-		}
+		return release.ContainerArgs(&d, "webhook")
 	}
 	return nil, os.ErrNotExist
 }

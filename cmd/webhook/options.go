@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -27,8 +28,13 @@ type Options struct {
 	CertName      string
 	KeyName       string
 	TLSMinVersion string
-	ClientCAFile  string
-	ClientNames   []string
+	// CertManagerCertificate (namespace/name) issues the files in CertDir; with it the
+	// webhook waits for them, and deletes ValidatingConfiguration and
+	// MutatingConfiguration while they cannot come.
+	CertManagerCertificate                         string
+	ValidatingConfiguration, MutatingConfiguration string
+	ClientCAFile                                   string
+	ClientNames                                    []string
 	// Conns bound the webhook server's connections.
 	Conns       server.ConnLimits
 	HealthAddr  string
@@ -91,6 +97,9 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.CertDir, "cert-dir", o.CertDir, "directory holding the serving certificate and key; they are reloaded when they change")
 	fs.StringVar(&o.CertName, "cert-name", o.CertName, "file name of the serving certificate in --cert-dir")
 	fs.StringVar(&o.KeyName, "key-name", o.KeyName, "file name of the serving key in --cert-dir")
+	fs.StringVar(&o.CertManagerCertificate, "cert-manager-certificate", o.CertManagerCertificate, "namespace/name of the cert-manager Certificate that issues the files in --cert-dir: the webhook then waits for them, not ready, instead of failing without them")
+	fs.StringVar(&o.ValidatingConfiguration, "validating-webhook-configuration", o.ValidatingConfiguration, "with --cert-manager-certificate, this install's ValidatingWebhookConfiguration, which the webhook deletes while it has no certificate files and the Certificate (or cert-manager) is missing, once the configuration is 30s old")
+	fs.StringVar(&o.MutatingConfiguration, "mutating-webhook-configuration", o.MutatingConfiguration, "with --cert-manager-certificate, this install's MutatingWebhookConfiguration, deleted as --validating-webhook-configuration is")
 	fs.StringVar(&o.TLSMinVersion, "tls-min-version", o.TLSMinVersion, "minimum TLS version of the webhook server: 1.2 or 1.3")
 	fs.StringVar(&o.ClientCAFile, "client-ca-file", o.ClientCAFile, "PEM file of the CAs that sign the API server's client certificate; when set, only clients with such a certificate are served; it is reloaded when it changes")
 	fs.StringSliceVar(&o.ClientNames, "client-cert-names", o.ClientNames, "with --client-ca-file, names (common name or DNS name) of which a client certificate must carry one")
@@ -130,6 +139,7 @@ func (o *Options) Validate() error {
 	if _, ok := tlsVersions[o.TLSMinVersion]; !ok {
 		errs = append(errs, fmt.Errorf("--tls-min-version must be 1.2 or 1.3, not %q", o.TLSMinVersion))
 	}
+	errs = append(errs, o.validateUnissued()...)
 	if len(o.ClientNames) > 0 && o.ClientCAFile == "" {
 		errs = append(errs, errors.New("--client-cert-names needs --client-ca-file"))
 	}
@@ -178,4 +188,32 @@ func (o *Options) Validate() error {
 		errs = append(errs, fmt.Errorf("--iam-untrusted-endpoints must be admit or deny, not %q", o.IAMUntrusted))
 	}
 	return errors.Join(errs...)
+}
+
+// validateUnissued checks --cert-manager-certificate and the configurations it removes.
+func (o *Options) validateUnissued() []error {
+	var errs []error
+	if o.CertManagerCertificate != "" {
+		ns, name, ok := strings.Cut(o.CertManagerCertificate, "/")
+		if !ok || len(validation.IsDNS1123Label(ns)) > 0 || len(validation.IsDNS1123Subdomain(name)) > 0 {
+			errs = append(errs, fmt.Errorf("--cert-manager-certificate must be namespace/name, such as statestore-webhook-system/statestore-webhook-serving, not %q", o.CertManagerCertificate))
+		}
+	}
+	configs := map[string]string{"--validating-webhook-configuration": o.ValidatingConfiguration, "--mutating-webhook-configuration": o.MutatingConfiguration}
+	for _, flag := range slices.Sorted(maps.Keys(configs)) {
+		name := configs[flag]
+		if name == "" {
+			continue
+		}
+		if o.CertManagerCertificate == "" {
+			errs = append(errs, fmt.Errorf("%s needs --cert-manager-certificate: the webhook deletes the configuration only when that Certificate cannot issue its certificate", flag))
+		}
+		if msgs := validation.IsDNS1123Subdomain(name); len(msgs) > 0 {
+			errs = append(errs, fmt.Errorf("%s: %q is not a name: %s", flag, name, strings.Join(msgs, "; ")))
+		}
+	}
+	if (o.ValidatingConfiguration == "") != (o.MutatingConfiguration == "") {
+		errs = append(errs, errors.New("--validating-webhook-configuration and --mutating-webhook-configuration go together: an install has both"))
+	}
+	return errs
 }

@@ -23,7 +23,27 @@ func TestOptionsValidate(t *testing.T) {
 				"--probe-timeout=2s", "--probe-cache-ttl=0", "--deny-cidrs=10.0.0.0/8,fd00::/8", "--allow-endpoints=s3.amazonaws.com,127.0.0.0/8",
 				"--subject-access-review=false", "--max-concurrent-probes=4", "--probe-via-proxy", "--secret-namespaces=kratix-credentials,platform", "--zap-log-level=debug",
 				"--iam-endpoints=minio.example.com,10.0.0.0/8", "--iam-untrusted-endpoints=deny", "--allow-control-plane",
-				"--max-connections=64", "--max-handshakes=16", "--handshake-timeout=2s", "--idle-timeout=30s"},
+				"--max-connections=64", "--max-handshakes=16", "--handshake-timeout=2s", "--idle-timeout=30s",
+				"--cert-manager-certificate=platform/webhook-serving", "--validating-webhook-configuration=v", "--mutating-webhook-configuration=m"},
+		},
+		"a Certificate without its namespace is refused, with an example": {
+			args:    []string{"--cert-manager-certificate=statestore-webhook-serving"},
+			wantErr: []string{`--cert-manager-certificate must be namespace/name, such as statestore-webhook-system/statestore-webhook-serving, not "statestore-webhook-serving"`},
+		},
+		"a Certificate left as an unexpanded $(POD_NAMESPACE) is refused": {
+			args:    []string{"--cert-manager-certificate=$(POD_NAMESPACE)/statestore-webhook-serving"},
+			wantErr: []string{`--cert-manager-certificate must be namespace/name, such as statestore-webhook-system/statestore-webhook-serving, not "$(POD_NAMESPACE)/statestore-webhook-serving"`},
+		},
+		"configurations to delete without the Certificate that decides are refused": {
+			args: []string{"--validating-webhook-configuration=v", "--mutating-webhook-configuration=m"},
+			wantErr: []string{
+				"--mutating-webhook-configuration needs --cert-manager-certificate: the webhook deletes the configuration only when that Certificate cannot issue its certificate",
+				"--validating-webhook-configuration needs --cert-manager-certificate: the webhook deletes the configuration only when that Certificate cannot issue its certificate",
+			},
+		},
+		"one configuration without the other is refused": {
+			args:    []string{"--cert-manager-certificate=ns/c", "--validating-webhook-configuration=v"},
+			wantErr: []string{"--validating-webhook-configuration and --mutating-webhook-configuration go together: an install has both"},
 		},
 		"an IAM policy that is neither admit nor deny is refused": {
 			args:    []string{"--iam-untrusted-endpoints=warn"},

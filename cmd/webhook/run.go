@@ -8,10 +8,16 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
+	"github.com/go-logr/logr"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
@@ -90,6 +96,7 @@ func run(ctx context.Context, opts *Options) error {
 		CertDir:       opts.CertDir,
 		CertName:      opts.CertName,
 		KeyName:       opts.KeyName,
+		WaitForCert:   opts.CertManagerCertificate != "",
 		TLSMinVersion: tlsVersions[opts.TLSMinVersion],
 		HealthAddr:    opts.HealthAddr,
 		MetricsAddr:   opts.MetricsAddr,
@@ -129,11 +136,39 @@ func run(ctx context.Context, opts *Options) error {
 			return err
 		}
 	}
+	if opts.ValidatingConfiguration != "" {
+		unissued, err := newUnissued(cfg, clientset, opts, log.WithName("unissued"))
+		if err != nil {
+			return err
+		}
+		if err := mgr.Add(unissued); err != nil {
+			return err
+		}
+	}
 	if err := mgr.Start(ctx); err != nil {
 		return fmt.Errorf("serving: %w", err)
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// newUnissued returns what deletes the install's webhook configurations while its
+// serving certificate cannot come (server.Unissued).
+func newUnissued(cfg *rest.Config, clientset kubernetes.Interface, opts *Options, log logr.Logger) (*server.Unissued, error) {
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("creating the Kubernetes client: %w", err)
+	}
+	ns, name, _ := strings.Cut(opts.CertManagerCertificate, "/")
+	return &server.Unissued{
+		CertFiles:   []string{filepath.Join(opts.CertDir, opts.CertName), filepath.Join(opts.CertDir, opts.KeyName)},
+		Certificate: types.NamespacedName{Namespace: ns, Name: name},
+		Validating:  opts.ValidatingConfiguration,
+		Mutating:    opts.MutatingConfiguration,
+		Kube:        clientset,
+		Dynamic:     dyn,
+		Log:         log,
+	}, nil
 }
 
 // newProbers builds the bucket prober and the Git prober the flags describe, each behind

@@ -43,6 +43,10 @@ type WebhookOptions struct {
 	Env []string
 	// Output, when set, also receives the webhook's stdout and stderr.
 	Output io.Writer
+	// WaitingForCert says CertDir is empty on purpose and the webhook waits for its
+	// certificate (--cert-manager-certificate): StartWebhook then waits until /healthz
+	// answers 200 and checks that /readyz does not.
+	WaitingForCert bool
 }
 
 // Webhook is a running webhook binary.
@@ -112,6 +116,9 @@ func StartWebhook(ctx context.Context, opts WebhookOptions) (_ *Webhook, retErr 
 		if done, _ := w.proc.exited(); done {
 			return false, "", fmt.Errorf("%s", w.proc.describeExit())
 		}
+		if opts.WaitingForCert {
+			return w.waitingForCert(ctx)
+		}
 		code, body, err := get(ctx, "http://"+w.HealthAddr+"/readyz?verbose")
 		if err != nil {
 			return false, "GET /readyz: " + err.Error(), nil
@@ -131,6 +138,23 @@ func StartWebhook(ctx context.Context, opts WebhookOptions) (_ *Webhook, retErr 
 		return nil, fmt.Errorf("waiting for the webhook (%s %v): %w\nits output:\n%s", opts.Binary, w.Args, err, w.Output.excerpt(2000))
 	}
 	return w, nil
+}
+
+// waitingForCert is StartWebhook's check for a webhook without its certificate: alive,
+// and not ready.
+func (w *Webhook) waitingForCert(ctx context.Context) (bool, string, error) {
+	code, body, err := get(ctx, "http://"+w.HealthAddr+"/healthz")
+	if err != nil || code != http.StatusOK {
+		return false, fmt.Sprintf("GET /healthz: HTTP %d, %v: %s", code, err, body), nil
+	}
+	code, body, err = get(ctx, "http://"+w.HealthAddr+"/readyz?verbose")
+	if err != nil {
+		return false, "GET /readyz: " + err.Error(), nil
+	}
+	if code == http.StatusOK {
+		return false, "", fmt.Errorf("/readyz answers 200 with no certificate in %s: %s", w.opts.CertDir, body)
+	}
+	return true, "", nil
 }
 
 // URL returns the HTTPS URL of path on the webhook server.

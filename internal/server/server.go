@@ -46,6 +46,10 @@ type Options struct {
 	// CertDir holds the serving certificate CertName and key KeyName; they are reloaded
 	// when they change.
 	CertDir, CertName, KeyName string
+	// WaitForCert makes the webhook server wait for the certificate's files, not ready
+	// meanwhile, instead of failing to start without them: for a Secret that is mounted
+	// optional because cert-manager may issue it after the pod starts.
+	WaitForCert bool
 	// TLSMinVersion is the lowest TLS version the webhook server accepts.
 	TLSMinVersion uint16
 	// HealthAddr and MetricsAddr are the addresses of /healthz and /readyz, and of

@@ -34,20 +34,27 @@ const shutdownTimeout = time.Minute
 type webhookServer struct {
 	webhook.Server // controller-runtime's, for Register, WebhookMux and NeedLeaderElection
 
-	host       string
-	port       int
-	certPath   string
-	keyPath    string
-	tlsOpts    []func(*tls.Config)
-	limits     ConnLimits
-	log        logr.Logger
-	logEvery   time.Duration
-	started    atomic.Bool
-	listenAddr atomic.Value // net.Addr, once listening
+	host     string
+	port     int
+	certPath string
+	keyPath  string
+	// waitForCert makes Start wait for the certificate's files instead of failing.
+	waitForCert bool
+	tlsOpts     []func(*tls.Config)
+	limits      ConnLimits
+	log         logr.Logger
+	logEvery    time.Duration
+	started     atomic.Bool
+	listenAddr  atomic.Value // net.Addr, once listening
 }
 
 // Start serves until ctx is done, then shuts down gracefully.
 func (s *webhookServer) Start(ctx context.Context) error {
+	if s.waitForCert {
+		if err := waitForFiles(ctx, s.log, s.certPath, s.keyPath); err != nil {
+			return nil // stopped before it could serve
+		}
+	}
 	cfg := &tls.Config{}
 	for _, op := range s.tlsOpts {
 		op(cfg)
@@ -143,14 +150,15 @@ func newWebhookServer(opts Options, tlsOpts []func(*tls.Config), log logr.Logger
 	return &webhookServer{
 		// Only its Register, WebhookMux and NeedLeaderElection are used.
 
-		Server:   webhook.NewServer(webhook.Options{Port: port}),
-		host:     opts.Host,
-		port:     port,
-		certPath: filepath.Join(certDir, certName),
-		keyPath:  filepath.Join(certDir, keyName),
-		tlsOpts:  tlsOpts,
-		limits:   limits,
-		log:      log,
-		logEvery: logEvery,
+		Server:      webhook.NewServer(webhook.Options{Port: port}),
+		host:        opts.Host,
+		port:        port,
+		certPath:    filepath.Join(certDir, certName),
+		keyPath:     filepath.Join(certDir, keyName),
+		waitForCert: opts.WaitForCert,
+		tlsOpts:     tlsOpts,
+		limits:      limits,
+		log:         log,
+		logEvery:    logEvery,
 	}
 }

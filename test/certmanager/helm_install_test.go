@@ -137,8 +137,14 @@ func helmInstall(t *testing.T, name, namespace string, values map[string]any) []
 // server, stored in Secrets as the helm CLI stores them.
 func helmConfig(t *testing.T, namespace string) *action.Configuration {
 	t.Helper()
+	return helmConfigFor(t, env.Kube.KubeconfigPath, namespace)
+}
+
+// helmConfigFor is helmConfig for the API server kubeconfig names.
+func helmConfigFor(t *testing.T, kubeconfig, namespace string) *action.Configuration {
+	t.Helper()
 	flags := genericclioptions.NewConfigFlags(false)
-	flags.KubeConfig, flags.Namespace = ptr.To(env.Kube.KubeconfigPath), ptr.To(namespace)
+	flags.KubeConfig, flags.Namespace = ptr.To(kubeconfig), ptr.To(namespace)
 	cfg := &action.Configuration{}
 	must(t, cfg.Init(flags, namespace, "secret", t.Logf))
 	return cfg

@@ -40,8 +40,9 @@ var env *suite
 
 // suite is the environment TestMain starts.
 type suite struct {
-	// Root is the module root; WorkDir holds every file the suite writes.
-	Root, WorkDir string
+	// Root is the module root; WorkDir holds every file the suite writes; BinDir holds
+	// etcd, kube-apiserver, kubectl and MinIO.
+	Root, WorkDir, BinDir string
 	// WebhookBinary is built from the current source.
 	WebhookBinary string
 	// CA signed MinIO's serving certificate.
@@ -100,6 +101,7 @@ func start(ctx context.Context, componentLog *localenv.LogBuffer) (_ *suite, ret
 	if err != nil {
 		return nil, err
 	}
+	s.BinDir = binDir
 	if s.WorkDir, err = os.MkdirTemp("", "bucketstatestore-certmanager-"); err != nil {
 		return nil, err
 	}

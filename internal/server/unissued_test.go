@@ -1,0 +1,111 @@
+package server
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	dynamicfake "k8s.io/client-go/dynamic/fake"
+	"k8s.io/client-go/kubernetes/fake"
+)
+
+// A unit test of the decision alone, on client-go's fakes; test/certmanager proves it
+// against the real API server, kubectl and cert-manager.
+func TestUnissuedDeletesOnlyAnOldConfigurationOfItsOwnWithNoCertificateToCome(t *testing.T) {
+	const ns = "statestore-webhook-system"
+	created := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
+	old, young := created.Add(UnissuedGrace), created.Add(UnissuedGrace-time.Second)
+	service := admissionregistrationv1.WebhookClientConfig{Service: &admissionregistrationv1.ServiceReference{Namespace: ns, Name: "statestore-webhook"}}
+	elsewhere := admissionregistrationv1.WebhookClientConfig{Service: &admissionregistrationv1.ServiceReference{Namespace: "other", Name: "statestore-webhook"}}
+	url := "https://127.0.0.1:9443/validate"
+	byURL := admissionregistrationv1.WebhookClientConfig{URL: &url}
+	certificate := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "cert-manager.io/v1", "kind": "Certificate",
+		"metadata": map[string]any{"name": "statestore-webhook-serving", "namespace": ns},
+		"status":   map[string]any{"conditions": []any{map[string]any{"type": "Ready", "status": "False", "message": "Issuing certificate as Secret does not exist"}}},
+	}}
+	cases := map[string]struct {
+		now         time.Time
+		certManager bool
+		certificate bool
+		client      admissionregistrationv1.WebhookClientConfig
+		wantDeleted bool
+	}{
+		"an old configuration is deleted when cert-manager is not installed":  {now: old, client: service, wantDeleted: true},
+		"an old configuration is deleted when its Certificate does not exist": {now: old, certManager: true, client: service, wantDeleted: true},
+		"a configuration younger than the grace is kept":                      {now: young, client: service},
+		"a configuration is kept while its Certificate exists, issued or not": {now: old, certManager: true, certificate: true, client: service},
+		"a configuration that calls another namespace's Service is kept":      {now: old, client: elsewhere},
+		"a configuration that calls a URL is kept":                            {now: old, client: byURL},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			meta := metav1.ObjectMeta{Name: "statestore-webhook-validating", UID: "u1", CreationTimestamp: metav1.NewTime(created)}
+			objs := []runtime.Object{
+				&admissionregistrationv1.ValidatingWebhookConfiguration{ObjectMeta: meta, Webhooks: []admissionregistrationv1.ValidatingWebhook{{Name: "v", ClientConfig: tc.client}}},
+				&admissionregistrationv1.MutatingWebhookConfiguration{ObjectMeta: metav1.ObjectMeta{Name: "statestore-webhook-mutating", UID: "u2", CreationTimestamp: meta.CreationTimestamp},
+					Webhooks: []admissionregistrationv1.MutatingWebhook{{Name: "m", ClientConfig: tc.client}}},
+			}
+			if tc.certificate {
+				objs = append(objs, certificate.DeepCopy())
+			}
+			kube := fake.NewClientset()
+			if tc.certManager {
+				kube.Resources = []*metav1.APIResourceList{{GroupVersion: "cert-manager.io/v1", APIResources: []metav1.APIResource{{Name: "certificates", Namespaced: true, Kind: "Certificate"}}}}
+			}
+			scheme := runtime.NewScheme()
+			if err := admissionregistrationv1.AddToScheme(scheme); err != nil {
+				t.Fatal(err)
+			}
+			dyn := dynamicfake.NewSimpleDynamicClient(scheme, objs...)
+			u := &Unissued{
+				Certificate: types.NamespacedName{Namespace: ns, Name: "statestore-webhook-serving"},
+				Validating:  "statestore-webhook-validating",
+				Mutating:    "statestore-webhook-mutating",
+				Kube:        kube,
+				Dynamic:     dyn,
+				Log:         logr.Discard(),
+			}
+			u.Check(context.Background(), tc.now)
+			for _, c := range []struct {
+				resource schema.GroupVersionResource
+				name     string
+			}{{validatingConfigurations, u.Validating}, {mutatingConfigurations, u.Mutating}} {
+				_, err := dyn.Resource(c.resource).Get(context.Background(), c.name, metav1.GetOptions{})
+				if deleted := apierrors.IsNotFound(err); deleted != tc.wantDeleted {
+					t.Errorf("%s %s: deleted %v (%v), want %v", c.resource.Resource, c.name, deleted, err, tc.wantDeleted)
+				}
+			}
+		})
+	}
+}
+
+func TestUnissuedStopsOnceTheCertificateFilesExist(t *testing.T) {
+	dir := t.TempDir()
+	files := []string{filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")}
+	for _, f := range files {
+		if err := os.WriteFile(f, []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	kube := fake.NewClientset()
+	u := &Unissued{CertFiles: files, Kube: kube, Log: logr.Discard()}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := u.Start(ctx); err != nil || ctx.Err() != nil {
+		t.Fatalf("Start with the files there: %v (context: %v), want it to return at once", err, ctx.Err())
+	}
+	if actions := kube.Actions(); len(actions) > 0 {
+		t.Errorf("Start with the files there asked the API server %v, want nothing", actions)
+	}
+}
