@@ -62,7 +62,7 @@ type Unissued struct {
 	Interval time.Duration
 	Now      func() time.Time
 
-	logged map[string]bool // what waiting has said
+	said map[string]bool // what first has seen
 }
 
 // Start looks every Interval until the certificate's files exist or ctx is done.
@@ -92,7 +92,9 @@ func (u *Unissued) Start(ctx context.Context) error {
 func (u *Unissued) Check(ctx context.Context, now time.Time) {
 	missing, why, fix, err := u.certificateMissing(ctx)
 	if err != nil {
-		u.Log.Error(err, "cannot tell whether the serving certificate will be issued; the webhook configurations are kept", "certificate", u.Certificate.String())
+		if u.first("certificate: " + err.Error()) {
+			u.Log.Error(err, "cannot tell whether the serving certificate will be issued; the webhook configurations are kept", "certificate", u.Certificate.String())
+		}
 		return
 	}
 	if !missing {
@@ -103,7 +105,7 @@ func (u *Unissued) Check(ctx context.Context, now time.Time) {
 		resource schema.GroupVersionResource
 		name     string
 	}{{validatingConfigurations, u.Validating}, {mutatingConfigurations, u.Mutating}} {
-		if err := u.remove(ctx, now, why, fix, c.resource, c.name); err != nil {
+		if err := u.remove(ctx, now, why, fix, c.resource, c.name); err != nil && u.first(c.name+": "+err.Error()) {
 			u.Log.Error(err, "deleting a webhook configuration the webhook cannot serve", "resource", c.resource.Resource, "name", c.name)
 		}
 	}
@@ -131,14 +133,23 @@ func (u *Unissued) certificateMissing(ctx context.Context) (missing bool, why, f
 
 // waiting logs why the webhook waits, once for each reason (each is a stable sentence).
 func (u *Unissued) waiting(why string) {
-	if u.logged[why] {
-		return
+	if u.first(why) {
+		u.Log.Info("waiting for the serving certificate", "files", u.CertFiles, "status", why)
 	}
-	if u.logged == nil || len(u.logged) > 100 {
-		u.logged = map[string]bool{}
+}
+
+// first reports whether this is the first time Unissued has something to say, so that
+// a state that lasts (a reason to wait, a refusal by RBAC) is logged once, not every
+// Interval.
+func (u *Unissued) first(what string) bool {
+	if u.said[what] {
+		return false
 	}
-	u.logged[why] = true
-	u.Log.Info("waiting for the serving certificate", "files", u.CertFiles, "status", why)
+	if u.said == nil || len(u.said) > 100 {
+		u.said = map[string]bool{}
+	}
+	u.said[what] = true
+	return true
 }
 
 // readyMessage is the Certificate's Ready condition, as cert-manager writes it.

@@ -2,12 +2,15 @@ package server
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/go-logr/logr"
+	"github.com/go-logr/logr/funcr"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -17,6 +20,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	dynamicfake "k8s.io/client-go/dynamic/fake"
 	"k8s.io/client-go/kubernetes/fake"
+	clienttesting "k8s.io/client-go/testing"
 )
 
 // A unit test of the decision alone, on client-go's fakes; test/certmanager proves it
@@ -107,5 +111,41 @@ func TestUnissuedStopsOnceTheCertificateFilesExist(t *testing.T) {
 	}
 	if actions := kube.Actions(); len(actions) > 0 {
 		t.Errorf("Start with the files there asked the API server %v, want nothing", actions)
+	}
+}
+
+func TestUnissuedKeepsTheConfigurationsAndSaysOnceWhenItMayNotLook(t *testing.T) {
+	const ns = "statestore-webhook-system"
+	scheme := runtime.NewScheme()
+	if err := admissionregistrationv1.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	old := metav1.NewTime(time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC))
+	service := admissionregistrationv1.WebhookClientConfig{Service: &admissionregistrationv1.ServiceReference{Namespace: ns, Name: "statestore-webhook"}}
+	dyn := dynamicfake.NewSimpleDynamicClient(scheme, &admissionregistrationv1.ValidatingWebhookConfiguration{
+		ObjectMeta: metav1.ObjectMeta{Name: "v", CreationTimestamp: old},
+		Webhooks:   []admissionregistrationv1.ValidatingWebhook{{Name: "v", ClientConfig: service}},
+	})
+	dyn.PrependReactor("get", "certificates", func(clienttesting.Action) (bool, runtime.Object, error) {
+		return true, nil, apierrors.NewForbidden(schema.GroupResource{Group: "cert-manager.io", Resource: "certificates"}, "statestore-webhook-serving", errors.New("RBAC: no rule"))
+	})
+	var lines []string
+	u := &Unissued{
+		Certificate: types.NamespacedName{Namespace: ns, Name: "statestore-webhook-serving"},
+		Validating:  "v",
+		Mutating:    "m",
+		Kube:        fake.NewClientset(),
+		Dynamic:     dyn,
+		Log:         funcr.New(func(prefix, args string) { lines = append(lines, args) }, funcr.Options{}),
+	}
+	now := old.Add(time.Hour)
+	for range 3 {
+		u.Check(context.Background(), now)
+	}
+	if len(lines) != 1 || !strings.Contains(lines[0], "cannot tell whether the serving certificate will be issued") {
+		t.Errorf("three looks refused by RBAC logged %q, want one line saying the configurations are kept", lines)
+	}
+	if _, err := dyn.Resource(validatingConfigurations).Get(context.Background(), "v", metav1.GetOptions{}); err != nil {
+		t.Errorf("the configuration: %v, want it kept", err)
 	}
 }
