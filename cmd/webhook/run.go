@@ -45,7 +45,8 @@ func run(ctx context.Context, opts *Options) error {
 	log := server.SafeLogger(zap.New(zap.UseFlagOptions(&opts.Zap)))
 	ctrl.SetLogger(log)
 	log.Info("starting", "version", version, "probe", opts.ProbeMode, "probeTimeout", opts.Probe.Timeout.String(), "probeCacheTTL", opts.ProbeCacheTTL.String(),
-		"maxConcurrentProbes", opts.MaxProbes, "probeViaProxy", opts.ProbeViaProxy, "deleteGuard", opts.DeleteGuard, "secretGuard", opts.SecretGuard)
+		"maxConcurrentProbes", opts.MaxProbes, "probeViaProxy", opts.ProbeViaProxy, "deleteGuard", opts.DeleteGuard, "secretGuard", opts.SecretGuard,
+		"certManagerCertificate", opts.CertManagerCertificate)
 
 	if opts.ClientCAFile == "" {
 		log.Info("WARNING: client authentication is off (no --client-ca-file): anyone who can reach the webhook port can send admission reviews as any user")
@@ -165,7 +166,7 @@ func newUnissued(cfg *rest.Config, clientset kubernetes.Interface, opts *Options
 		Certificate: types.NamespacedName{Namespace: ns, Name: name},
 		Validating:  opts.ValidatingConfiguration,
 		Mutating:    opts.MutatingConfiguration,
-		Kube:        clientset,
+		Discovery:   clientset.Discovery(),
 		Dynamic:     dyn,
 		Log:         log,
 	}, nil

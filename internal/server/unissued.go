@@ -14,8 +14,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/kubernetes"
 )
 
 // UnissuedGrace is how old a webhook configuration must be before the webhook deletes it
@@ -54,10 +54,10 @@ type Unissued struct {
 	// Validating and Mutating name the install's webhook configurations.
 	Validating, Mutating string
 
-	// Kube asks discovery whether cert-manager is installed; Dynamic reads and deletes.
-	Kube    kubernetes.Interface
-	Dynamic dynamic.Interface
-	Log     logr.Logger
+	// Discovery tells whether cert-manager is installed; Dynamic reads and deletes.
+	Discovery discovery.DiscoveryInterface
+	Dynamic   dynamic.Interface
+	Log       logr.Logger
 	// Interval is UnissuedInterval and Now time.Now, unless set.
 	Interval time.Duration
 	Now      func() time.Time
@@ -124,7 +124,7 @@ func (u *Unissued) certificateMissing(ctx context.Context) (missing bool, why, f
 		return false, "", "", err
 	}
 	// The same 404 answers a missing Certificate and a missing cert-manager.
-	if _, err := u.Kube.Discovery().ServerResourcesForGroupVersion(certificates.GroupVersion().String()); apierrors.IsNotFound(err) {
+	if _, err := u.Discovery.ServerResourcesForGroupVersion(certificates.GroupVersion().String()); apierrors.IsNotFound(err) {
 		return true, "cert-manager is not installed (the API server serves no " + certificates.GroupVersion().String() + ")",
 			"install cert-manager, then apply the release again", nil
 	}

@@ -76,7 +76,7 @@ func TestUnissuedDeletesOnlyAnOldConfigurationOfItsOwnWithNoCertificateToCome(t 
 				Certificate: types.NamespacedName{Namespace: ns, Name: "statestore-webhook-serving"},
 				Validating:  "statestore-webhook-validating",
 				Mutating:    "statestore-webhook-mutating",
-				Kube:        kube,
+				Discovery:   kube.Discovery(),
 				Dynamic:     dyn,
 				Log:         logr.Discard(),
 			}
@@ -103,7 +103,7 @@ func TestUnissuedStopsOnceTheCertificateFilesExist(t *testing.T) {
 		}
 	}
 	kube := fake.NewClientset()
-	u := &Unissued{CertFiles: files, Kube: kube, Log: logr.Discard()}
+	u := &Unissued{CertFiles: files, Discovery: kube.Discovery(), Log: logr.Discard()}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := u.Start(ctx); err != nil || ctx.Err() != nil {
@@ -134,7 +134,7 @@ func TestUnissuedKeepsTheConfigurationsAndSaysOnceWhenItMayNotLook(t *testing.T)
 		Certificate: types.NamespacedName{Namespace: ns, Name: "statestore-webhook-serving"},
 		Validating:  "v",
 		Mutating:    "m",
-		Kube:        fake.NewClientset(),
+		Discovery:   fake.NewClientset().Discovery(),
 		Dynamic:     dyn,
 		Log:         funcr.New(func(prefix, args string) { lines = append(lines, args) }, funcr.Options{}),
 	}
