@@ -143,8 +143,11 @@ deploy: ## Install manifests/default with the image IMG (the one docker-build bu
 
 .PHONY: undeploy
 undeploy: ## Remove it from the cluster of the current kubeconfig, webhook configurations first.
+	@# Once more if the namespace guard refused the Namespace: the API server had not yet
+	@# seen the configurations go (docs/operating.md#uninstall).
 	@f=$$(mktemp) && go run ./hack/release manifests -image $(IMG) > $$f && \
-		$(CLUSTER_KUBECTL) delete --ignore-not-found -f $$f; rc=$$?; rm -f $$f; exit $$rc
+		{ $(CLUSTER_KUBECTL) delete --ignore-not-found -f $$f || { sleep 2; $(CLUSTER_KUBECTL) delete --ignore-not-found -f $$f; }; }; \
+		rc=$$?; rm -f $$f; exit $$rc
 
 ##@ Release
 
