@@ -98,7 +98,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.CertName, "cert-name", o.CertName, "file name of the serving certificate in --cert-dir")
 	fs.StringVar(&o.KeyName, "key-name", o.KeyName, "file name of the serving key in --cert-dir")
 	fs.StringVar(&o.CertManagerCertificate, "cert-manager-certificate", o.CertManagerCertificate, "namespace/name of the cert-manager Certificate that issues the files in --cert-dir: the webhook then waits for them, not ready, instead of failing without them")
-	fs.StringVar(&o.ValidatingConfiguration, "validating-webhook-configuration", o.ValidatingConfiguration, "with --cert-manager-certificate, this install's ValidatingWebhookConfiguration, which the webhook deletes while it has no certificate files and the Certificate (or cert-manager) is missing, once the configuration is 30s old")
+	fs.StringVar(&o.ValidatingConfiguration, "validating-webhook-configuration", o.ValidatingConfiguration, "with --cert-manager-certificate, this install's ValidatingWebhookConfiguration, which the webhook deletes while it has no certificate files and the Certificate (or cert-manager) has been missing for 30s, if the configuration is 30s old too")
 	fs.StringVar(&o.MutatingConfiguration, "mutating-webhook-configuration", o.MutatingConfiguration, "with --cert-manager-certificate, this install's MutatingWebhookConfiguration, deleted as --validating-webhook-configuration is")
 	fs.StringVar(&o.TLSMinVersion, "tls-min-version", o.TLSMinVersion, "minimum TLS version of the webhook server: 1.2 or 1.3")
 	fs.StringVar(&o.ClientCAFile, "client-ca-file", o.ClientCAFile, "PEM file of the CAs that sign the API server's client certificate; when set, only clients with such a certificate are served; it is reloaded when it changes")

@@ -27,6 +27,12 @@ const UnissuedGrace = 30 * time.Second
 // UnissuedInterval is how often the webhook looks again while it has no certificate.
 const UnissuedInterval = 5 * time.Second
 
+// UnattendedAfter is how long a Certificate may go without any status condition before
+// the webhook takes it for one no cert-manager controller will ever issue. cert-manager
+// writes Ready within seconds of a Certificate's creation; its chart keeps the CRDs when
+// it is uninstalled, so a Certificate can be created with nothing to issue it.
+const UnattendedAfter = 2 * time.Minute
+
 // The resources Unissued reads: cert-manager's Certificate, and the two kinds of
 // webhook configuration it may delete.
 var (
@@ -42,9 +48,11 @@ var (
 // without cert-manager creates every object but the Certificate and the Issuer; without
 // this, the configurations it leaves would fail every store write with no pod to answer.
 //
-// It runs until the certificate's files exist, and deletes only a configuration that is
-// older than UnissuedGrace and points at a Service in the Certificate's namespace. It
-// never creates one: applying the release again, once cert-manager is installed, does.
+// It runs until the certificate's files exist, and deletes a configuration only once the
+// Certificate has been missing for UnissuedGrace, and only if the configuration is as old
+// and points at a Service in the Certificate's namespace. A Certificate that cert-manager
+// has not given any status UnattendedAfter its creation counts as missing. It never
+// creates a configuration: applying the release again, once cert-manager runs, does.
 type Unissued struct {
 	// CertFiles are the serving certificate and key the webhook server waits for.
 	CertFiles []string
@@ -62,8 +70,13 @@ type Unissued struct {
 	Interval time.Duration
 	Now      func() time.Time
 
-	said map[string]bool // what first has seen
+	said         map[string]bool // what first has seen
+	missingSince time.Time       // when the Certificate was first seen missing; zero while it exists
 }
+
+// NeedLeaderElection is false: every replica without a certificate looks, so that the
+// configurations go even if leader election is turned on.
+func (u *Unissued) NeedLeaderElection() bool { return false }
 
 // Start looks every Interval until the certificate's files exist or ctx is done.
 func (u *Unissued) Start(ctx context.Context) error {
@@ -87,10 +100,11 @@ func (u *Unissued) Start(ctx context.Context) error {
 	return nil
 }
 
-// Check looks once, at now: if the Certificate is missing, it deletes each configuration
-// that is old enough and points into the webhook's namespace.
+// Check looks once, at now. Once the Certificate has been missing for UnissuedGrace (a
+// moment of it, as in an upgrade that creates it last, is not enough), it deletes each
+// configuration that is as old and points into the webhook's namespace.
 func (u *Unissued) Check(ctx context.Context, now time.Time) {
-	missing, why, fix, err := u.certificateMissing(ctx)
+	missing, why, fix, err := u.certificateMissing(ctx, now)
 	if err != nil {
 		if u.first("certificate: " + err.Error()) {
 			u.Log.Error(err, "cannot tell whether the serving certificate will be issued; the webhook configurations are kept", "certificate", u.Certificate.String())
@@ -98,7 +112,16 @@ func (u *Unissued) Check(ctx context.Context, now time.Time) {
 		return
 	}
 	if !missing {
+		u.missingSince = time.Time{}
 		u.waiting(why)
+		return
+	}
+	if u.missingSince.IsZero() {
+		u.missingSince = now
+	}
+	if deleteAt := u.missingSince.Add(UnissuedGrace); now.Before(deleteAt) {
+		u.waiting(fmt.Sprintf("%s (seen at %s); the webhook configurations are deleted at %s if that lasts",
+			why, u.missingSince.UTC().Format(time.RFC3339), deleteAt.UTC().Format(time.RFC3339)))
 		return
 	}
 	for _, c := range []struct {
@@ -111,13 +134,19 @@ func (u *Unissued) Check(ctx context.Context, now time.Time) {
 	}
 }
 
-// certificateMissing reports whether the Certificate is missing, why either way, and
-// when it is, what brings it back.
-func (u *Unissued) certificateMissing(ctx context.Context) (missing bool, why, fix string, err error) {
+// certificateMissing reports whether the Certificate is missing (or unattended: no
+// status UnattendedAfter its creation), why either way, and when it is, what brings it
+// back.
+func (u *Unissued) certificateMissing(ctx context.Context, now time.Time) (missing bool, why, fix string, err error) {
 	ctx, cancel := context.WithTimeout(ctx, KubeTimeout)
 	defer cancel()
 	cert, err := u.Dynamic.Resource(certificates).Namespace(u.Certificate.Namespace).Get(ctx, u.Certificate.Name, metav1.GetOptions{})
 	if err == nil {
+		conditions, _, _ := unstructured.NestedSlice(cert.Object, "status", "conditions")
+		if len(conditions) == 0 && now.Sub(cert.GetCreationTimestamp().Time) >= UnattendedAfter {
+			return true, fmt.Sprintf("Certificate %s has had no status for more than %s: no cert-manager controller runs, though its CRDs are installed", u.Certificate, UnattendedAfter),
+				"start cert-manager (install it again if it was uninstalled), then apply the release again", nil
+		}
 		return false, "Certificate " + u.Certificate.String() + " exists; " + readyMessage(cert), "", nil
 	}
 	if !apierrors.IsNotFound(err) {
@@ -187,6 +216,9 @@ func (u *Unissued) remove(ctx context.Context, now time.Time, why, fix string, r
 	if !pointsInto(obj, u.Certificate.Namespace) {
 		u.waiting(fmt.Sprintf("%s; %s %s calls no Service in namespace %s, so it is not this install's and is kept", why, kind, name, u.Certificate.Namespace))
 		return nil
+	}
+	if filesExist(u.CertFiles) {
+		return nil // the certificate came while the webhook looked
 	}
 	uid := obj.GetUID()
 	err = configurations.Delete(ctx, name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid}})

@@ -28,29 +28,61 @@ import (
 func TestUnissuedDeletesOnlyAnOldConfigurationOfItsOwnWithNoCertificateToCome(t *testing.T) {
 	const ns = "statestore-webhook-system"
 	created := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
-	old, young := created.Add(UnissuedGrace), created.Add(UnissuedGrace-time.Second)
 	service := admissionregistrationv1.WebhookClientConfig{Service: &admissionregistrationv1.ServiceReference{Namespace: ns, Name: "statestore-webhook"}}
 	elsewhere := admissionregistrationv1.WebhookClientConfig{Service: &admissionregistrationv1.ServiceReference{Namespace: "other", Name: "statestore-webhook"}}
 	url := "https://127.0.0.1:9443/validate"
 	byURL := admissionregistrationv1.WebhookClientConfig{URL: &url}
-	certificate := &unstructured.Unstructured{Object: map[string]any{
-		"apiVersion": "cert-manager.io/v1", "kind": "Certificate",
-		"metadata": map[string]any{"name": "statestore-webhook-serving", "namespace": ns},
-		"status":   map[string]any{"conditions": []any{map[string]any{"type": "Ready", "status": "False", "message": "Issuing certificate as Secret does not exist"}}},
-	}}
+	certificate := func(conditions ...any) *unstructured.Unstructured {
+		c := &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": "cert-manager.io/v1", "kind": "Certificate",
+			"metadata": map[string]any{"name": "statestore-webhook-serving", "namespace": ns, "creationTimestamp": created.Format(time.RFC3339)},
+		}}
+		if len(conditions) > 0 {
+			c.Object["status"] = map[string]any{"conditions": conditions}
+		}
+		return c
+	}
+	issuing := map[string]any{"type": "Ready", "status": "False", "message": "Issuing certificate as Secret does not exist"}
+	// looks are the times Check runs, after the configurations' creation.
+	grace, twice := UnissuedGrace, 2*UnissuedGrace
 	cases := map[string]struct {
-		now         time.Time
+		looks       []time.Duration
 		certManager bool
-		certificate bool
+		certificate *unstructured.Unstructured
 		client      admissionregistrationv1.WebhookClientConfig
 		wantDeleted bool
+		wantSaid    string
 	}{
-		"an old configuration is deleted when cert-manager is not installed":  {now: old, client: service, wantDeleted: true},
-		"an old configuration is deleted when its Certificate does not exist": {now: old, certManager: true, client: service, wantDeleted: true},
-		"a configuration younger than the grace is kept":                      {now: young, client: service},
-		"a configuration is kept while its Certificate exists, issued or not": {now: old, certManager: true, certificate: true, client: service},
-		"a configuration that calls another namespace's Service is kept":      {now: old, client: elsewhere},
-		"a configuration that calls a URL is kept":                            {now: old, client: byURL},
+		"old configurations are deleted once cert-manager has been missing for the grace": {
+			looks: []time.Duration{grace, twice}, client: service, wantDeleted: true,
+			wantSaid: `"fix"="install cert-manager, then apply the release again"`,
+		},
+		"old configurations are deleted once the Certificate has been missing for the grace": {
+			looks: []time.Duration{grace, twice}, certManager: true, client: service, wantDeleted: true,
+			wantSaid: `"fix"="apply the release again: it creates the Certificate"`,
+		},
+		"a Certificate missing for less than the grace keeps old configurations (an upgrade that creates it last)": {
+			looks: []time.Duration{10 * grace, 11*grace - time.Second}, certManager: true, client: service,
+		},
+		"configurations younger than the grace are kept": {
+			looks: []time.Duration{0, grace - time.Second}, client: service,
+		},
+		"configurations are kept while the Certificate exists and cert-manager gives it a status": {
+			looks: []time.Duration{UnattendedAfter + grace, UnattendedAfter + twice}, certManager: true, certificate: certificate(issuing), client: service,
+		},
+		"a Certificate with no status yet keeps them": {
+			looks: []time.Duration{UnattendedAfter - grace, UnattendedAfter - time.Second}, certManager: true, certificate: certificate(), client: service,
+		},
+		"a Certificate with no status long after its creation has no cert-manager behind it": {
+			looks: []time.Duration{UnattendedAfter, UnattendedAfter + grace}, certManager: true, certificate: certificate(), client: service, wantDeleted: true,
+			wantSaid: `"fix"="start cert-manager (install it again if it was uninstalled), then apply the release again"`,
+		},
+		"configurations that call another namespace's Service are kept": {
+			looks: []time.Duration{grace, twice}, client: elsewhere,
+		},
+		"configurations that call a URL are kept": {
+			looks: []time.Duration{grace, twice}, client: byURL,
+		},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -60,8 +92,8 @@ func TestUnissuedDeletesOnlyAnOldConfigurationOfItsOwnWithNoCertificateToCome(t 
 				&admissionregistrationv1.MutatingWebhookConfiguration{ObjectMeta: metav1.ObjectMeta{Name: "statestore-webhook-mutating", UID: "u2", CreationTimestamp: meta.CreationTimestamp},
 					Webhooks: []admissionregistrationv1.MutatingWebhook{{Name: "m", ClientConfig: tc.client}}},
 			}
-			if tc.certificate {
-				objs = append(objs, certificate.DeepCopy())
+			if tc.certificate != nil {
+				objs = append(objs, tc.certificate)
 			}
 			kube := fake.NewClientset()
 			if tc.certManager {
@@ -72,15 +104,19 @@ func TestUnissuedDeletesOnlyAnOldConfigurationOfItsOwnWithNoCertificateToCome(t 
 				t.Fatal(err)
 			}
 			dyn := dynamicfake.NewSimpleDynamicClient(scheme, objs...)
+			var said []string
 			u := &Unissued{
+				CertFiles:   []string{filepath.Join(t.TempDir(), "tls.crt")},
 				Certificate: types.NamespacedName{Namespace: ns, Name: "statestore-webhook-serving"},
 				Validating:  "statestore-webhook-validating",
 				Mutating:    "statestore-webhook-mutating",
 				Discovery:   kube.Discovery(),
 				Dynamic:     dyn,
-				Log:         logr.Discard(),
+				Log:         funcr.New(func(prefix, args string) { said = append(said, args) }, funcr.Options{}),
 			}
-			u.Check(context.Background(), tc.now)
+			for _, look := range tc.looks {
+				u.Check(context.Background(), created.Add(look))
+			}
 			for _, c := range []struct {
 				resource schema.GroupVersionResource
 				name     string
@@ -89,6 +125,9 @@ func TestUnissuedDeletesOnlyAnOldConfigurationOfItsOwnWithNoCertificateToCome(t 
 				if deleted := apierrors.IsNotFound(err); deleted != tc.wantDeleted {
 					t.Errorf("%s %s: deleted %v (%v), want %v", c.resource.Resource, c.name, deleted, err, tc.wantDeleted)
 				}
+			}
+			if log := strings.Join(said, "\n"); tc.wantSaid != "" && !strings.Contains(log, tc.wantSaid) {
+				t.Errorf("the log does not say %s:\n%s", tc.wantSaid, log)
 			}
 		})
 	}

@@ -41,11 +41,12 @@ spec:
 //     install of the chart fails too, and creates nothing.)
 //  2. The webhook, run as the Deployment runs it (its args, the shipped RBAC, an empty
 //     optional Secret volume), is alive and not ready, and deletes both configurations
-//     once they are UnissuedGrace old; the store write then succeeds.
+//     UnissuedGrace after it first finds no Certificate; the store write then succeeds.
 //  3. With cert-manager's CRDs installed and the file applied again (exit 0), the
 //     configurations are back and kept while the Certificate exists, though nothing
 //     issues it, past UnissuedGrace.
-//  4. With the Certificate deleted, as when kubectl could not create it, they go again.
+//  4. With the Certificate deleted, as when kubectl could not create it, they go again,
+//     UnissuedGrace later.
 func TestReleaseFileWithoutCertManagerLeavesNoFailClosedWebhook(t *testing.T) {
 	kube, err := localenv.StartKube(localenv.KubeOptions{
 		BinDir: env.BinDir,
@@ -137,7 +138,7 @@ func TestReleaseFileWithoutCertManagerLeavesNoFailClosedWebhook(t *testing.T) {
 	if res := run("", "delete", "certificate", "-n", "statestore-webhook-system", "statestore-webhook-serving"); res.Exit != 0 {
 		t.Fatalf("deleting the serving Certificate: exit %d: %s", res.Exit, res.Stderr)
 	}
-	waitFor(t, time.Minute, "the webhook to delete both configurations without the Certificate", func(ctx context.Context) (bool, string) {
+	waitFor(t, server.UnissuedGrace+time.Minute, "the webhook to delete both configurations 30s after the Certificate", func(ctx context.Context) (bool, string) {
 		return configurationsGone(ctx, clientset, validating, mutating)
 	})
 	if out := webhook.Output.String(); !strings.Contains(out, "Certificate statestore-webhook-system/statestore-webhook-serving does not exist") || !strings.Contains(out, `"fix":"apply the release again: it creates the Certificate"`) {
