@@ -188,3 +188,37 @@ func TestUnissuedKeepsTheConfigurationsAndSaysOnceWhenItMayNotLook(t *testing.T)
 		t.Errorf("the configuration: %v, want it kept", err)
 	}
 }
+
+func TestUnissuedJudgesEachConfigurationByItsOwnAge(t *testing.T) {
+	const ns = "statestore-webhook-system"
+	created := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
+	service := admissionregistrationv1.WebhookClientConfig{Service: &admissionregistrationv1.ServiceReference{Namespace: ns, Name: "statestore-webhook"}}
+	scheme := runtime.NewScheme()
+	if err := admissionregistrationv1.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	// The mutating configuration was recreated (a GitOps sync) after the validating one.
+	dyn := dynamicfake.NewSimpleDynamicClient(scheme,
+		&admissionregistrationv1.ValidatingWebhookConfiguration{ObjectMeta: metav1.ObjectMeta{Name: "v", CreationTimestamp: metav1.NewTime(created)},
+			Webhooks: []admissionregistrationv1.ValidatingWebhook{{Name: "v", ClientConfig: service}}},
+		&admissionregistrationv1.MutatingWebhookConfiguration{ObjectMeta: metav1.ObjectMeta{Name: "m", CreationTimestamp: metav1.NewTime(created.Add(3 * UnissuedGrace / 2))},
+			Webhooks: []admissionregistrationv1.MutatingWebhook{{Name: "m", ClientConfig: service}}},
+	)
+	u := &Unissued{
+		CertFiles:   []string{filepath.Join(t.TempDir(), "tls.crt")},
+		Certificate: types.NamespacedName{Namespace: ns, Name: "statestore-webhook-serving"},
+		Validating:  "v",
+		Mutating:    "m",
+		Discovery:   fake.NewClientset().Discovery(),
+		Dynamic:     dyn,
+		Log:         logr.Discard(),
+	}
+	u.Check(context.Background(), created)
+	u.Check(context.Background(), created.Add(2*UnissuedGrace))
+	if _, err := dyn.Resource(validatingConfigurations).Get(context.Background(), "v", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("the validating configuration, %s old: %v, want it deleted", 2*UnissuedGrace, err)
+	}
+	if _, err := dyn.Resource(mutatingConfigurations).Get(context.Background(), "m", metav1.GetOptions{}); err != nil {
+		t.Errorf("the mutating configuration, %s old: %v, want it kept", UnissuedGrace/2, err)
+	}
+}
