@@ -66,9 +66,6 @@ type Unissued struct {
 	Discovery discovery.DiscoveryInterface
 	Dynamic   dynamic.Interface
 	Log       logr.Logger
-	// Interval is UnissuedInterval and Now time.Now, unless set.
-	Interval time.Duration
-	Now      func() time.Time
 
 	said         map[string]bool // what first has seen
 	missingSince time.Time       // when the Certificate was first seen missing; zero while it exists
@@ -78,19 +75,12 @@ type Unissued struct {
 // configurations go even if leader election is turned on.
 func (u *Unissued) NeedLeaderElection() bool { return false }
 
-// Start looks every Interval until the certificate's files exist or ctx is done.
+// Start looks every UnissuedInterval until the certificate's files exist or ctx is done.
 func (u *Unissued) Start(ctx context.Context) error {
-	interval, now := u.Interval, u.Now
-	if interval <= 0 {
-		interval = UnissuedInterval
-	}
-	if now == nil {
-		now = time.Now
-	}
-	tick := time.NewTicker(interval)
+	tick := time.NewTicker(UnissuedInterval)
 	defer tick.Stop()
 	for !filesExist(u.CertFiles) {
-		u.Check(ctx, now())
+		u.Check(ctx, time.Now())
 		select {
 		case <-ctx.Done():
 			return nil
@@ -169,7 +159,7 @@ func (u *Unissued) waiting(why string) {
 
 // first reports whether this is the first time Unissued has something to say, so that
 // a state that lasts (a reason to wait, a refusal by RBAC) is logged once, not every
-// Interval.
+// UnissuedInterval.
 func (u *Unissued) first(what string) bool {
 	if u.said[what] {
 		return false

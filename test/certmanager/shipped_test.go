@@ -73,14 +73,18 @@ func (s *shipped) readDeployment(t *testing.T) {
 	if len(spec.Containers) != 1 {
 		t.Fatalf("Deployment %s has %d containers, want 1", s.Deployment.Name, len(spec.Containers))
 	}
+	local := []string{"--webhook-host", "--webhook-port", "--cert-dir", "--health-probe-bind-address", "--metrics-bind-address", "--kubeconfig"}
 	args, err := release.ContainerArgs(s.Deployment, spec.Containers[0].Name)
 	must(t, err)
 	for _, arg := range args {
-		if flag, value, _ := strings.Cut(arg, "="); flag == "--cert-dir" {
+		flag, value, _ := strings.Cut(arg, "=")
+		if flag == "--cert-dir" {
 			s.CertDir = value
 		}
+		if !slices.Contains(local, flag) {
+			s.Args = append(s.Args, arg)
+		}
 	}
-	s.Args = withoutLocalFlags(args)
 	for _, m := range spec.Containers[0].VolumeMounts {
 		for _, v := range spec.Volumes {
 			if m.MountPath == s.CertDir && v.Name == m.Name && v.Secret != nil {
@@ -90,19 +94,6 @@ func (s *shipped) readDeployment(t *testing.T) {
 		}
 	}
 	t.Fatalf("Deployment %s mounts no Secret at its --cert-dir %q", s.Deployment.Name, s.CertDir)
-}
-
-// withoutLocalFlags returns args without the flags localenv.StartWebhook sets for a
-// local run.
-func withoutLocalFlags(args []string) []string {
-	local := []string{"--webhook-host", "--webhook-port", "--cert-dir", "--health-probe-bind-address", "--metrics-bind-address", "--kubeconfig"}
-	var kept []string
-	for _, arg := range args {
-		if flag, _, _ := strings.Cut(arg, "="); !slices.Contains(local, flag) {
-			kept = append(kept, arg)
-		}
-	}
-	return kept
 }
 
 // apply applies s.Applied server-side and deletes it again, with the Secrets the

@@ -165,36 +165,39 @@ func TestReleaseFileWithoutCertManagerLeavesNoFailClosedWebhook(t *testing.T) {
 }
 
 // deploymentArgs returns the release file's webhook container args, expanded as the
-// kubelet expands them, without the flags a local run sets.
+// kubelet expands them, without the flags a local run sets (shipped.readDeployment).
 func deploymentArgs(t *testing.T, file string) []string {
 	t.Helper()
 	for _, obj := range decode(t, file) {
 		if obj.GetKind() != "Deployment" {
 			continue
 		}
-		var d appsv1.Deployment
-		must(t, runtime.DefaultUnstructuredConverter.FromUnstructured(obj.Object, &d))
-		args, err := release.ContainerArgs(&d, "webhook")
-		must(t, err)
-		return withoutLocalFlags(args)
+		s := &shipped{Deployment: &appsv1.Deployment{}}
+		must(t, runtime.DefaultUnstructuredConverter.FromUnstructured(obj.Object, s.Deployment))
+		s.readDeployment(t)
+		return s.Args
 	}
 	t.Fatal("the release file has no Deployment")
 	return nil
 }
 
+// getConfigurations gets both webhook configurations and returns what each Get said.
+func getConfigurations(ctx context.Context, cs kubernetes.Interface, validating, mutating string) (vErr, mErr error) {
+	_, vErr = cs.AdmissionregistrationV1().ValidatingWebhookConfigurations().Get(ctx, validating, metav1.GetOptions{})
+	_, mErr = cs.AdmissionregistrationV1().MutatingWebhookConfigurations().Get(ctx, mutating, metav1.GetOptions{})
+	return vErr, mErr
+}
+
 // configurationsGone reports whether neither configuration exists, and what is left.
 func configurationsGone(ctx context.Context, cs kubernetes.Interface, validating, mutating string) (bool, string) {
-	_, vErr := cs.AdmissionregistrationV1().ValidatingWebhookConfigurations().Get(ctx, validating, metav1.GetOptions{})
-	_, mErr := cs.AdmissionregistrationV1().MutatingWebhookConfigurations().Get(ctx, mutating, metav1.GetOptions{})
+	vErr, mErr := getConfigurations(ctx, cs, validating, mutating)
 	return apierrors.IsNotFound(vErr) && apierrors.IsNotFound(mErr), fmt.Sprintf("validating: %v; mutating: %v", vErr, mErr)
 }
 
 // assertConfigurationsExist fails the test unless both configurations exist.
 func assertConfigurationsExist(t *testing.T, cs kubernetes.Interface, validating, mutating string) {
 	t.Helper()
-	_, vErr := cs.AdmissionregistrationV1().ValidatingWebhookConfigurations().Get(t.Context(), validating, metav1.GetOptions{})
-	_, mErr := cs.AdmissionregistrationV1().MutatingWebhookConfigurations().Get(t.Context(), mutating, metav1.GetOptions{})
-	if vErr != nil || mErr != nil {
+	if vErr, mErr := getConfigurations(t.Context(), cs, validating, mutating); vErr != nil || mErr != nil {
 		t.Fatalf("want both webhook configurations: validating: %v; mutating: %v", vErr, mErr)
 	}
 }
